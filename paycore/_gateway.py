@@ -1,0 +1,359 @@
+"""Gateways: what a merchant application calls.
+
+:class:`Gateway` (on :class:`httpx.Client`) and :class:`AsyncGateway` (on
+:class:`httpx.AsyncClient`) have the same methods and drive the same provider
+flows; only the sending differs::
+
+    with paycore.Gateway.from_config() as gateway:
+        payment = gateway.create(order)
+        ...
+        notification = gateway.verify_notification(request_body)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Generator, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+import pydantic
+
+from paycore._plugins import ProviderRuntime, start_provider
+from paycore.config import load_config
+from paycore.errors import ConfigError, InvalidRequest, NotSupported, PaycoreError, ProviderError, TransportError
+from paycore.models import CreateFlow, Notification, Order, Payment
+from paycore.provider import Capabilities, Operation, Provider
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
+
+#: Connect fast or fail; give a slow gateway ten seconds to answer.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+logger = logging.getLogger("paycore")
+_T = TypeVar("_T")
+_Flow = Generator[httpx.Request, httpx.Response, _T]
+
+# Failures that happen before a single byte can have reached the gateway: a retry
+# after one of these cannot create a second payment.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError, httpx.ProxyError)
+
+
+def _transport_error(exc: Exception, request: httpx.Request) -> PaycoreError:
+    target = f"{request.method} {request.url.copy_with(query=None)}"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ConfigError(f"cannot send {target}: {exc}")
+    reached = not isinstance(exc, _NOT_SENT)
+    kind = type(exc).__name__
+    hint = "the gateway may have received it" if reached else "the gateway cannot have received it"
+    return TransportError(f"{kind} on {target} ({hint})", may_have_reached_gateway=reached)
+
+
+class _BaseGateway:
+    """What both gateways share: the provider, the checks, the logging."""
+
+    def __init__(
+        self,
+        provider: str | type[Provider[Any]],
+        settings: Mapping[str, Any] | pydantic.BaseModel | None = None,
+        *,
+        account: str = "default",
+    ) -> None:
+        self._runtime: ProviderRuntime = start_provider(provider, settings or {}, account=account)
+
+    @property
+    def account(self) -> str:
+        """The configured account this gateway serves."""
+        return self._runtime.provider.account
+
+    @property
+    def provider_name(self) -> str:
+        """The provider's name, e.g. ``"juhe"``."""
+        return self._runtime.provider.name
+
+    @property
+    def provider(self) -> Provider[Any]:
+        """The provider instance (its settings hold secrets as SecretStr)."""
+        return self._runtime.provider
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the provider supports."""
+        return self._runtime.capabilities
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} account={self.account!r} provider={self.provider_name!r}>"
+
+    def _create_flow(self, order: Order, flow: CreateFlow | str) -> _Flow[Payment]:
+        if not isinstance(order, Order):
+            raise InvalidRequest(f"create() takes a paycore.Order, not {type(order).__name__}")
+        try:
+            create_flow = CreateFlow(flow)
+        except ValueError:
+            raise InvalidRequest(f"unknown create flow {flow!r} (one of: server, form)") from None
+        if create_flow not in self.capabilities.create_flows:
+            raise NotSupported(
+                f"provider {self.provider_name!r} does not support the {create_flow.value!r} create flow"
+            )
+        hook = self._runtime.hook(Operation.CREATE)
+        return self._checked_flow(hook(order=order, flow=create_flow))
+
+    def _order_flow(self, operation: Operation, order_id: str) -> _Flow[Payment]:
+        if not isinstance(order_id, str) or not order_id:
+            raise InvalidRequest("order_id must be a non-empty string")
+        hook = self._runtime.hook(operation)
+        return self._checked_flow(hook(order_id=order_id))
+
+    def _checked_flow(self, flow: object) -> _Flow[Payment]:
+        if not isinstance(flow, Generator):
+            raise ProviderError(f"provider {self.provider_name!r} returned {type(flow).__name__}, not a flow generator")
+        return flow
+
+    @contextlib.contextmanager
+    def _observed(self, operation: Operation, order_id: str | None) -> Iterator[None]:
+        """Wrap provider bugs as ProviderError and log the outcome, never a secret."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            yield
+        except PaycoreError as exc:
+            outcome = type(exc).__name__
+            raise
+        except Exception as exc:
+            outcome = "ProviderError"
+            raise ProviderError(
+                f"provider {self.provider_name!r} failed during {operation.value}: {type(exc).__name__}"
+            ) from exc
+        finally:
+            self._log(operation, order_id, outcome, started)
+
+    def _log(self, operation: Operation, order_id: str | None, outcome: str, started: float) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000
+        level = logging.INFO if outcome == "ok" else logging.WARNING
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "%s account=%s provider=%s order_id=%s outcome=%s duration_ms=%.1f",
+                operation.value,
+                self.account,
+                self.provider_name,
+                order_id,
+                outcome,
+                duration_ms,
+                extra={
+                    "paycore_operation": operation.value,
+                    "paycore_account": self.account,
+                    "paycore_provider": self.provider_name,
+                    "paycore_order_id": order_id,
+                    "paycore_outcome": outcome,
+                    "paycore_duration_ms": duration_ms,
+                },
+            )
+
+    def verify_notification(self, body: bytes | str | Mapping[str, str]) -> Notification:
+        """Verify a notification from the gateway; pure, no I/O.
+
+        ``body`` is the raw request body as received (bytes, or str), or a mapping
+        your web framework parsed from it. Raw bytes are best: some gateways send
+        bodies that a form parser misreads. Answer the gateway with
+        ``notification.ack``.
+        """
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif not isinstance(body, bytes | bytearray | Mapping):
+            raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
+        elif isinstance(body, bytearray):
+            body = bytes(body)
+        hook = self._runtime.hook(Operation.VERIFY)
+        with self._observed(Operation.VERIFY, None):
+            result = hook(body=body)
+            if not isinstance(result, Notification):
+                raise ProviderError(
+                    f"provider {self.provider_name!r} returned {type(result).__name__}, not a Notification"
+                )
+            return result
+
+
+def _client_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=min(timeout, 5.0))
+
+
+class Gateway(_BaseGateway):
+    """A synchronous gateway on one pooled :class:`httpx.Client`.
+
+    Pass ``client`` to use your own client (the gateway then leaves it open), or
+    ``transport`` for a custom transport such as :class:`httpx.MockTransport`.
+    """
+
+    def __init__(
+        self,
+        provider: str | type[Provider[Any]],
+        settings: Mapping[str, Any] | pydantic.BaseModel | None = None,
+        *,
+        account: str = "default",
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> None:
+        super().__init__(provider, settings, account=account)
+        self._owns_client = client is None
+        self._client = client or httpx.Client(transport=transport, timeout=_client_timeout(timeout))
+
+    @classmethod
+    def from_config(
+        cls,
+        account: str | None = None,
+        path: str | None = None,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> Self:
+        """Build the gateway of a configured account (see :mod:`paycore.config`)."""
+        config = load_config(path).account(account)
+        return cls(
+            config.provider,
+            config.settings,
+            account=config.name,
+            client=client,
+            transport=transport,
+            timeout=timeout if timeout is not None else config.timeout,
+        )
+
+    def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
+        """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
+        with self._observed(Operation.CREATE, getattr(order, "order_id", None)):
+            return self._run(self._create_flow(order, flow))
+
+    def query(self, order_id: str) -> Payment:
+        """Ask the gateway where the payment of ``order_id`` stands."""
+        with self._observed(Operation.QUERY, order_id):
+            return self._run(self._order_flow(Operation.QUERY, order_id))
+
+    def close_payment(self, order_id: str) -> Payment:
+        """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
+        with self._observed(Operation.CLOSE, order_id):
+            return self._run(self._order_flow(Operation.CLOSE, order_id))
+
+    def _run(self, flow: _Flow[_T]) -> _T:
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(self._send(request))
+        except StopIteration as done:
+            result: _T = done.value
+            return result
+        finally:
+            flow.close()
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._client.send(request)
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise _transport_error(exc, request) from exc
+
+    def close(self) -> None:
+        """Close the HTTP client, unless the caller passed its own."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncGateway(_BaseGateway):
+    """An asynchronous gateway on one pooled :class:`httpx.AsyncClient`.
+
+    The same methods as :class:`Gateway`, awaited; ``verify_notification`` stays
+    a plain call because it does no I/O.
+    """
+
+    def __init__(
+        self,
+        provider: str | type[Provider[Any]],
+        settings: Mapping[str, Any] | pydantic.BaseModel | None = None,
+        *,
+        account: str = "default",
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> None:
+        super().__init__(provider, settings, account=account)
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(transport=transport, timeout=_client_timeout(timeout))
+
+    @classmethod
+    def from_config(
+        cls,
+        account: str | None = None,
+        path: str | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> Self:
+        """Build the gateway of a configured account (see :mod:`paycore.config`)."""
+        config = load_config(path).account(account)
+        return cls(
+            config.provider,
+            config.settings,
+            account=config.name,
+            client=client,
+            transport=transport,
+            timeout=timeout if timeout is not None else config.timeout,
+        )
+
+    async def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
+        """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
+        with self._observed(Operation.CREATE, getattr(order, "order_id", None)):
+            return await self._run(self._create_flow(order, flow))
+
+    async def query(self, order_id: str) -> Payment:
+        """Ask the gateway where the payment of ``order_id`` stands."""
+        with self._observed(Operation.QUERY, order_id):
+            return await self._run(self._order_flow(Operation.QUERY, order_id))
+
+    async def close_payment(self, order_id: str) -> Payment:
+        """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
+        with self._observed(Operation.CLOSE, order_id):
+            return await self._run(self._order_flow(Operation.CLOSE, order_id))
+
+    async def _run(self, flow: _Flow[_T]) -> _T:
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(await self._send(request))
+        except StopIteration as done:
+            result: _T = done.value
+            return result
+        finally:
+            flow.close()
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._client.send(request)
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise _transport_error(exc, request) from exc
+
+    async def aclose(self) -> None:
+        """Close the HTTP client, unless the caller passed its own."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

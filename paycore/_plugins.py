@@ -1,0 +1,179 @@
+"""Finding, loading and checking payment providers.
+
+Two jobs, two libraries. Listing and loading by name is stevedore's (and
+importlib.metadata's, for the distribution names a listing shows); validating the
+hooks and calling them is pluggy's, with one ``PluginManager`` per gateway holding
+exactly one provider, so every ``firstresult`` hook returns that provider's value.
+
+Providers are entry points in the ``paycore.providers`` group, naming a
+:class:`paycore.Provider` subclass. Fakes for tests live in the separate
+``paycore.testing.providers`` group, which is searched only when the environment
+sets ``PAYCORE_TESTING=1``: a production configuration that names ``fake``
+gets :class:`ProviderNotFound`, not a payment that never happened.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import pluggy
+import pydantic
+import stevedore
+import stevedore.exception
+from stevedore.extension import error_on_conflict
+
+from paycore._validation import describe_validation_error
+from paycore.errors import ConfigError, NotSupported, ProviderError, ProviderNotFound
+from paycore.hookspecs import PROJECT_NAME, REQUIRED_HOOKS, ProviderSpec
+from paycore.provider import Capabilities, Operation, Provider
+
+__all__ = [
+    "PROVIDER_GROUP",
+    "TESTING_ENV",
+    "TESTING_GROUP",
+    "ProviderInfo",
+    "ProviderRuntime",
+    "installed_providers",
+    "load_provider_class",
+    "start_provider",
+]
+
+PROVIDER_GROUP = "paycore.providers"
+TESTING_GROUP = "paycore.testing.providers"
+TESTING_ENV = "PAYCORE_TESTING"
+
+
+def _searched_groups() -> tuple[str, ...]:
+    if os.environ.get(TESTING_ENV) == "1":
+        return (PROVIDER_GROUP, TESTING_GROUP)
+    return (PROVIDER_GROUP,)
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """An installed provider, as its entry point describes it (not imported)."""
+
+    name: str
+    target: str
+    distribution: str | None
+    version: str | None
+    group: str
+
+
+def installed_providers() -> list[ProviderInfo]:
+    """List installed providers without importing them, sorted by name."""
+    found = []
+    for group in _searched_groups():
+        # importlib.metadata rather than stevedore's cache here: only it keeps the
+        # distribution each entry point came from, which a listing must show.
+        for entry_point in importlib.metadata.entry_points(group=group):
+            dist = entry_point.dist
+            found.append(
+                ProviderInfo(
+                    name=entry_point.name,
+                    target=entry_point.value,
+                    distribution=dist.name if dist is not None else None,
+                    version=dist.version if dist is not None else None,
+                    group=group,
+                )
+            )
+    return sorted(found, key=lambda info: (info.name, info.target))
+
+
+def _raise_load_failure(manager: object, entry_point: importlib.metadata.EntryPoint, err: BaseException) -> NoReturn:
+    raise ProviderError(f"provider {entry_point.name!r} ({entry_point.value}) failed to import: {err}") from err
+
+
+def load_provider_class(name: str) -> type[Provider[Any]]:
+    """Import the provider class registered under ``name``, and only that one."""
+    groups = _searched_groups()
+    for group in groups:
+        try:
+            manager: stevedore.DriverManager[Any] = stevedore.DriverManager(
+                namespace=group,
+                name=name,
+                on_load_failure_callback=_raise_load_failure,
+                on_missing_entrypoints_callback=None,
+                # Two distributions claiming one name is an installation error:
+                # picking one silently could send payments to the wrong gateway.
+                conflict_resolver=error_on_conflict,
+            )
+        except stevedore.exception.NoMatches:
+            continue
+        except stevedore.exception.MultipleMatches as exc:
+            raise ConfigError(
+                f"more than one installed distribution provides the payment provider {name!r}: {exc}"
+            ) from None
+        plugin = manager.driver if manager.driver is not None else manager.extensions[0].plugin
+        return _checked_provider_class(name, plugin)
+    installed = [info.name for info in installed_providers()]
+    hint = None
+    if TESTING_GROUP not in groups and name == "fake":
+        hint = f"the fake provider is for tests and is found only with {TESTING_ENV}=1"
+    raise ProviderNotFound(name, installed, hint=hint)
+
+
+def _checked_provider_class(name: str, plugin: object) -> type[Provider[Any]]:
+    if not (isinstance(plugin, type) and issubclass(plugin, Provider)):
+        raise ProviderError(f"entry point {name!r} does not name a paycore.Provider subclass")
+    settings_model = getattr(plugin, "settings_model", None)
+    if not (isinstance(settings_model, type) and issubclass(settings_model, pydantic.BaseModel)):
+        raise ProviderError(f"provider {name!r} declares no pydantic settings_model")
+    return plugin
+
+
+class ProviderRuntime:
+    """One provider instance behind its own pluggy ``PluginManager``."""
+
+    def __init__(self, provider: Provider[Any]) -> None:
+        self.provider = provider
+        self.capabilities: Capabilities = type(provider).capabilities()
+        self._manager = pluggy.PluginManager(PROJECT_NAME)
+        self._manager.add_hookspecs(ProviderSpec)
+        try:
+            self._manager.register(provider, name=provider.name)
+            # An implementation whose name matches no spec is a typo, not an extra.
+            self._manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise ProviderError(f"provider {provider.name!r} does not match the paycore hookspecs: {exc}") from None
+        missing = [hook for hook in REQUIRED_HOOKS if not getattr(self._manager.hook, hook).get_hookimpls()]
+        if missing:
+            raise ProviderError(f"provider {provider.name!r} lacks required hooks: {', '.join(missing)}")
+
+    def hook(self, operation: Operation) -> Callable[..., Any]:
+        """Return the hook caller for ``operation``, or raise NotSupported."""
+        if operation not in self.capabilities.operations:
+            raise NotSupported(f"provider {self.provider.name!r} does not support {operation.value!r}")
+        caller: Callable[..., Any] = getattr(self._manager.hook, operation.hook_name)
+        return caller
+
+
+def start_provider(
+    provider: str | type[Provider[Any]],
+    settings: Mapping[str, Any] | pydantic.BaseModel,
+    *,
+    account: str,
+) -> ProviderRuntime:
+    """Load ``provider`` (an entry-point name or a class), validate ``settings``, start it."""
+    if isinstance(provider, str):
+        name, provider_class = provider, load_provider_class(provider)
+    else:
+        provider_class = _checked_provider_class(getattr(provider, "__name__", "?"), provider)
+        name = provider_class.provider_name or provider_class.__name__
+    model = provider_class.settings_model
+    if isinstance(settings, model):
+        validated = settings
+    elif isinstance(settings, Mapping):
+        try:
+            validated = model.model_validate(dict(settings))
+        except pydantic.ValidationError as exc:
+            raise ConfigError(
+                f"account {account!r}: invalid settings for provider {name!r}: {describe_validation_error(exc)}"
+            ) from None
+    else:
+        raise ConfigError(f"account {account!r}: settings must be a mapping or a {model.__name__}")
+    return ProviderRuntime(provider_class(validated, name=name, account=account))

@@ -1,0 +1,247 @@
+"""The ``paycore`` command line.
+
+::
+
+    paycore providers [--json]
+    paycore accounts [--json]
+    paycore create --amount 9.90 --channel alipay_qr --subject Tea \\
+        --notify-url https://shop.example/notify --return-url https://shop.example/done
+    paycore query ORDER_ID
+    paycore verify [--body BODY]          # else the body is read from stdin
+
+Common options: ``--config PATH``, ``--account NAME``, ``--json``.
+Exit codes: 0 success; 2 usage or configuration error; 3 verification failed;
+4 the gateway refused; 5 transport failure; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pydantic
+
+from paycore import errors
+
+__all__ = ["EXIT_CODES", "main"]
+
+#: The exit code of each error class; the first matching entry wins.
+EXIT_CODES: tuple[tuple[type[errors.PaycoreError], int], ...] = (
+    (errors.ConfigError, 2),
+    (errors.InvalidRequest, 2),
+    (errors.NotSupported, 2),
+    (errors.VerificationError, 3),
+    (errors.GatewayError, 4),
+    (errors.TransportError, 5),
+)
+
+
+def _exit_code(exc: errors.PaycoreError) -> int:
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)
+
+
+def _emit(args: argparse.Namespace, data: Any, readable: Callable[[], str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(readable())
+
+
+def _fields(data: dict[str, Any]) -> str:
+    width = max(len(key) for key in data)
+    lines = []
+    for key, value in data.items():
+        if value is None or value == {}:
+            continue
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        lines.append(f"{key:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+def _cmd_providers(args: argparse.Namespace) -> int:
+    from paycore._plugins import installed_providers, load_provider_class
+
+    listing = []
+    for info in installed_providers():
+        entry: dict[str, Any] = {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "target": info.target,
+        }
+        if getattr(args, "json", False):
+            try:
+                entry["capabilities"] = load_provider_class(info.name).capabilities().model_dump(mode="json")
+                for key, values in entry["capabilities"].items():
+                    entry["capabilities"][key] = sorted(values)
+            except errors.PaycoreError as exc:
+                entry["error"] = str(exc)
+        listing.append(entry)
+
+    def readable() -> str:
+        if not listing:
+            return "no payment providers installed"
+        return "\n".join(f"{e['name']:<12} {e['distribution'] or '?'} {e['version'] or ''}".rstrip() for e in listing)
+
+    _emit(args, listing, readable)
+    return 0
+
+
+def _masked_settings(provider: str, settings: dict[str, Any]) -> dict[str, Any]:
+    from paycore._plugins import load_provider_class
+
+    model = load_provider_class(provider).settings_model
+    try:
+        # SecretStr fields dump as '**********': the model knows what is secret.
+        return model.model_validate(settings).model_dump(mode="json")
+    except pydantic.ValidationError as exc:
+        from paycore._validation import describe_validation_error
+
+        raise errors.ConfigError(describe_validation_error(exc)) from None
+
+
+def _cmd_accounts(args: argparse.Namespace) -> int:
+    from paycore.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    try:
+        default: str | None = config.resolve_name(None)
+    except errors.ConfigError:
+        default = None
+    listing = []
+    for name in config.account_names():
+        entry: dict[str, Any] = {"name": name, "default": name == default}
+        try:
+            account = config.account(name)
+            entry["provider"] = account.provider
+            entry["settings"] = _masked_settings(account.provider, dict(account.settings))
+        except errors.PaycoreError as exc:
+            entry["error"] = str(exc)
+        listing.append(entry)
+
+    def readable() -> str:
+        if not listing:
+            return "no accounts configured"
+        lines = []
+        for entry in listing:
+            marker = " (default)" if entry["default"] else ""
+            lines.append(f"{entry['name']}{marker}: {entry.get('provider', '?')}")
+            if "error" in entry:
+                lines.append(f"  error: {entry['error']}")
+            for key, value in entry.get("settings", {}).items():
+                lines.append(f"  {key} = {json.dumps(value, ensure_ascii=False)}")
+        return "\n".join(lines)
+
+    _emit(args, listing, readable)
+    return 0
+
+
+def _gateway(args: argparse.Namespace) -> Any:
+    from paycore._gateway import Gateway
+
+    return Gateway.from_config(getattr(args, "account", None), getattr(args, "config", None))
+
+
+def _emit_model(args: argparse.Namespace, model: pydantic.BaseModel) -> None:
+    data = model.model_dump(mode="json")
+    _emit(args, data, lambda: _fields(data))
+
+
+def _cmd_create(args: argparse.Namespace) -> int:
+    from paycore.models import Order
+
+    fields = {
+        "amount": args.amount,
+        "channel": args.channel,
+        "subject": args.subject,
+        "notify_url": args.notify_url,
+        "return_url": args.return_url,
+    }
+    if args.order_id:
+        fields["order_id"] = args.order_id
+    if args.attach is not None:
+        fields["attach"] = args.attach
+    order = Order(**fields)
+    with _gateway(args) as gateway:
+        _emit_model(args, gateway.create(order, flow=args.flow))
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    with _gateway(args) as gateway:
+        _emit_model(args, gateway.query(args.order_id))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    body = args.body.encode("utf-8") if args.body is not None else sys.stdin.buffer.read()
+    with _gateway(args) as gateway:
+        _emit_model(args, gateway.verify_notification(body))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS lets the options stand before or after the subcommand.
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="configuration file (default: $PAYCORE_CONFIG or ./paycore.toml)"
+    )
+    common.add_argument(
+        "--account", default=argparse.SUPPRESS, help="account name (default: $PAYCORE_ACCOUNT or the file's default)"
+    )
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+
+    parser = argparse.ArgumentParser(
+        prog="paycore", description="Take payments through any paycore provider.", parents=[common]
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("providers", parents=[common], help="list installed providers").set_defaults(run=_cmd_providers)
+    commands.add_parser("accounts", parents=[common], help="list configured accounts, secrets masked").set_defaults(
+        run=_cmd_accounts
+    )
+
+    create = commands.add_parser("create", parents=[common], help="create a payment")
+    create.add_argument("--amount", required=True, help="amount in yuan, e.g. 9.90")
+    create.add_argument("--channel", required=True, help="a channel (alipay_qr, wechat_qr, ...) or a raw provider code")
+    create.add_argument("--subject", required=True, help="what is being paid for")
+    create.add_argument("--notify-url", required=True, help="where the gateway sends the notification")
+    create.add_argument("--return-url", required=True, help="where the buyer's browser returns")
+    create.add_argument("--order-id", help="merchant order id (default: a new one)")
+    create.add_argument("--attach", help="merchant data echoed in the notification")
+    create.add_argument("--flow", choices=["server", "form"], default="server", help="create flow (default: server)")
+    create.set_defaults(run=_cmd_create)
+
+    query = commands.add_parser("query", parents=[common], help="ask the gateway about an order")
+    query.add_argument("order_id", metavar="ORDER_ID")
+    query.set_defaults(run=_cmd_query)
+
+    verify = commands.add_parser("verify", parents=[common], help="verify a notification body (stdin or --body)")
+    verify.add_argument("--body", help="the notification body, as received")
+    verify.set_defaults(run=_cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except errors.PaycoreError as exc:
+        print(f"paycore: error: {_one_line(str(exc))}", file=sys.stderr)
+        return _exit_code(exc)
+    except Exception as exc:  # noqa: BLE001  # the CLI promises one line, never a traceback
+        print(f"paycore: unexpected {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

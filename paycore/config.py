@@ -1,0 +1,183 @@
+"""Accounts: which provider serves the application, with which settings.
+
+``paycore.toml`` (or the file named by ``PAYCORE_CONFIG``)::
+
+    default = "main"
+
+    [accounts.main]
+    provider = "juhe"
+    base_url = "https://pay.example.com"
+    merchant_id = "10001"
+    # secret_key comes from PAYCORE_MAIN_SECRET_KEY
+
+Every setting of account ``main`` can be given (or overridden) in the environment
+as ``PAYCORE_MAIN_<SETTING>``; account names are upper-cased there, with ``-``
+written as ``_``. A value that starts with ``{`` or ``[`` is read as JSON, for
+settings that are tables. An account may live in the environment alone.
+
+The account used is the one named by the caller, else ``PAYCORE_ACCOUNT``,
+else ``default`` in the file, else the only account there is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paycore.errors import ConfigError
+
+__all__ = [
+    "ACCOUNT_ENV",
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "AccountConfig",
+    "PaycoreConfig",
+    "load_config",
+]
+
+CONFIG_ENV = "PAYCORE_CONFIG"
+ACCOUNT_ENV = "PAYCORE_ACCOUNT"
+DEFAULT_CONFIG_PATH = Path("paycore.toml")
+_ENV_PREFIX = "PAYCORE_"
+# Core keys of an account table; every other key is a provider setting.
+_CORE_KEYS = frozenset({"provider", "timeout"})
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One account: a provider name plus that provider's raw settings."""
+
+    name: str
+    provider: str
+    settings: Mapping[str, Any] = field(repr=False)
+    timeout: float | None = None
+
+    def __repr__(self) -> str:
+        # Values may be secrets before the provider's model has typed them.
+        keys = ", ".join(sorted(self.settings))
+        return f"AccountConfig(name={self.name!r}, provider={self.provider!r}, settings=<{keys}>)"
+
+
+def _env_key(account: str) -> str:
+    return _ENV_PREFIX + account.upper().replace("-", "_") + "_"
+
+
+def _env_value(raw: str) -> Any:
+    if raw.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError("an environment setting starting with '{' or '[' is not valid JSON") from None
+    return raw
+
+
+@dataclass(frozen=True)
+class PaycoreConfig:
+    """The parsed configuration: accounts from the file, plus the environment."""
+
+    path: Path | None
+    default: str | None
+    accounts: Mapping[str, Mapping[str, Any]]
+    environ: Mapping[str, str] = field(repr=False)
+
+    def account_names(self) -> list[str]:
+        """Names of the accounts in the file and those defined only in the environment."""
+        names = set(self.accounts)
+        provider_suffix = "_PROVIDER"
+        known_keys = {_env_key(name): name for name in names}
+        for variable in self.environ:
+            if variable.startswith(_ENV_PREFIX) and variable.endswith(provider_suffix):
+                prefix = variable[: -len(provider_suffix) + 1]
+                if prefix not in known_keys and len(prefix) > len(_ENV_PREFIX) + 1:
+                    names.add(prefix[len(_ENV_PREFIX) : -1].lower())
+        return sorted(names)
+
+    def resolve_name(self, account: str | None = None) -> str:
+        """Pick the account: explicit, else ``PAYCORE_ACCOUNT``, else default, else the only one."""
+        name = account or self.environ.get(ACCOUNT_ENV) or self.default
+        if name:
+            return name
+        names = self.account_names()
+        if len(names) == 1:
+            return names[0]
+        where = str(self.path) if self.path else "no configuration file"
+        if not names:
+            raise ConfigError(f"no payment account is configured ({where}; see {CONFIG_ENV})")
+        raise ConfigError(
+            f"several accounts ({', '.join(names)}) and no default: set 'default' in {where} or {ACCOUNT_ENV}"
+        )
+
+    def account(self, account: str | None = None) -> AccountConfig:
+        """Return the resolved account, with environment overrides applied."""
+        name = self.resolve_name(account)
+        table: dict[str, Any] = dict(self.accounts.get(name, {}))
+        prefix = _env_key(name)
+        # A longer account name sharing this prefix owns its own variables.
+        longer = [_env_key(other) for other in self.accounts if other != name and _env_key(other).startswith(prefix)]
+        for variable, raw in self.environ.items():
+            if variable.startswith(prefix) and not any(variable.startswith(other) for other in longer):
+                setting = variable[len(prefix) :].lower()
+                if setting:
+                    table[setting] = _env_value(raw)
+        if not table:
+            known = ", ".join(self.account_names()) or "none"
+            raise ConfigError(f"no account named {name!r} (configured: {known})")
+        provider = table.pop("provider", None)
+        if not isinstance(provider, str) or not provider:
+            raise ConfigError(f'account {name!r} names no provider (set provider = "...")')
+        timeout = table.pop("timeout", None)
+        if timeout is not None:
+            try:
+                timeout = float(timeout)
+            except (TypeError, ValueError):
+                raise ConfigError(f"account {name!r}: timeout must be a number of seconds") from None
+            if timeout <= 0:
+                raise ConfigError(f"account {name!r}: timeout must be positive")
+        return AccountConfig(name=name, provider=provider, settings=table, timeout=timeout)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> PaycoreConfig:
+    """Read the configuration from ``path``, else ``PAYCORE_CONFIG``, else ``./paycore.toml``.
+
+    A missing ``./paycore.toml`` is an empty configuration (accounts may come from
+    the environment); a missing file that was named explicitly is an error.
+    """
+    env = os.environ if environ is None else environ
+    explicit = path if path is not None else env.get(CONFIG_ENV)
+    file_path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+    try:
+        with file_path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"configuration file {str(file_path)!r} does not exist") from None
+        return PaycoreConfig(path=None, default=None, accounts={}, environ=env)
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {str(file_path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {str(file_path)!r} is not valid TOML: {exc}") from None
+    return _parse(file_path, data, env)
+
+
+def _parse(path: Path, data: Mapping[str, Any], environ: Mapping[str, str]) -> PaycoreConfig:
+    unknown = sorted(set(data) - {"default", "accounts"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level keys: {', '.join(unknown)}")
+    default = data.get("default")
+    if default is not None and not isinstance(default, str):
+        raise ConfigError(f"{path}: 'default' must be an account name")
+    accounts = data.get("accounts", {})
+    if not isinstance(accounts, dict) or not all(isinstance(table, dict) for table in accounts.values()):
+        raise ConfigError(f"{path}: [accounts.NAME] must be tables")
+    if default is not None and accounts and default not in accounts:
+        raise ConfigError(
+            f"{path}: default account {default!r} is not among the accounts ({', '.join(sorted(accounts))})"
+        )
+    return PaycoreConfig(path=path, default=default, accounts=accounts, environ=environ)

@@ -1,0 +1,128 @@
+"""Every error paycore raises, under one root.
+
+Catch :class:`PaycoreError` to handle anything paycore refuses; catch a subclass
+to act on one cause::
+
+    try:
+        payment = gateway.create(order)
+    except paycore.TransportError as exc:
+        if exc.may_have_reached_gateway:
+            ...  # the order may exist: query it before creating it again
+    except paycore.GatewayError as exc:
+        log.warning("gateway refused: %s", exc.gateway_message)
+
+The hierarchy::
+
+    PaycoreError
+    ├── ConfigError               bad configuration or provider settings
+    │   └── ProviderNotFound      no installed provider has that name
+    ├── InvalidRequest            the caller's input, refused before any I/O
+    ├── NotSupported              the provider lacks that operation or flow
+    ├── VerificationError         a message that cannot be trusted
+    │   ├── SignatureError        the signature does not match
+    │   ├── MerchantMismatch      addressed to another merchant
+    │   ├── AmountMismatch        the amount differs from the merchant's order
+    │   └── MalformedNotification missing fields, bad amounts, unparseable body
+    ├── GatewayError              the gateway answered, and said no
+    ├── ProtocolError             the gateway answered something we cannot parse
+    ├── TransportError            the request failed on the network
+    └── ProviderError             the provider plugin itself failed (a bug)
+
+No message ever contains a secret: errors name the setting or field, never its
+value when that value is secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmountMismatch",
+    "ConfigError",
+    "GatewayError",
+    "InvalidRequest",
+    "MalformedNotification",
+    "MerchantMismatch",
+    "NotSupported",
+    "PaycoreError",
+    "ProtocolError",
+    "ProviderError",
+    "ProviderNotFound",
+    "SignatureError",
+    "TransportError",
+    "VerificationError",
+]
+
+
+class PaycoreError(Exception):
+    """Root of every error paycore raises."""
+
+
+class ConfigError(PaycoreError):
+    """The configuration file, an account or a provider's settings are invalid."""
+
+
+class ProviderNotFound(ConfigError):
+    """No installed provider has the requested name."""
+
+    def __init__(self, name: str, installed: list[str], *, hint: str | None = None) -> None:
+        listing = ", ".join(sorted(installed)) or "none"
+        message = f"no payment provider named {name!r} is installed (installed: {listing})"
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.name = name
+        self.installed = sorted(installed)
+
+
+class InvalidRequest(PaycoreError, ValueError):
+    """The caller's input was refused before anything was sent."""
+
+
+class NotSupported(PaycoreError):
+    """The provider does not implement the requested operation or flow."""
+
+
+class VerificationError(PaycoreError):
+    """A notification or an answer failed verification and must not be trusted."""
+
+
+class SignatureError(VerificationError):
+    """The signature of a notification or of an answer does not match."""
+
+
+class MerchantMismatch(VerificationError):
+    """The message is addressed to another merchant id."""
+
+
+class AmountMismatch(VerificationError):
+    """The amount differs from the amount of the merchant's own order."""
+
+
+class MalformedNotification(VerificationError):
+    """A notification lacks a field, carries a bad value or cannot be parsed."""
+
+
+class GatewayError(PaycoreError):
+    """The gateway answered and refused; ``gateway_message`` is its own reason."""
+
+    def __init__(self, message: str, *, gateway_message: str | None = None) -> None:
+        super().__init__(message)
+        self.gateway_message = gateway_message
+
+
+class ProtocolError(PaycoreError):
+    """The gateway answered something that cannot be understood."""
+
+
+class TransportError(PaycoreError):
+    """The request failed on the network.
+
+    ``may_have_reached_gateway`` is ``False`` only when the gateway cannot have
+    seen the request (the connection was never made), so a retry cannot create
+    a second payment; when it is ``True``, query before retrying a create.
+    """
+
+    def __init__(self, message: str, *, may_have_reached_gateway: bool) -> None:
+        super().__init__(message)
+        self.may_have_reached_gateway = may_have_reached_gateway
+
+
+class ProviderError(PaycoreError):
+    """The provider plugin raised something unexpected: a bug in the plugin."""

@@ -1,0 +1,96 @@
+"""The hooks a payment provider implements: the contract for provider authors.
+
+A provider is a class (see :class:`paycore.Provider`) whose methods carry the
+``@paycore.hookimpl`` marker and are named after the hooks below. paycore checks
+them against these specs when the provider is loaded: a misspelt hook or
+argument fails then, not at the first payment.
+
+``create_payment``, ``query_payment`` and ``close_payment`` are *flows*:
+generators that yield :class:`httpx.Request` objects and receive the
+:class:`httpx.Response` for each, then ``return`` the result. A provider never
+performs I/O itself, so one implementation serves :class:`paycore.Gateway` and
+:class:`paycore.AsyncGateway` alike, and a test can drive a flow by hand::
+
+    flow = provider.query_payment(order_id="A1")
+    request = next(flow)
+    try:
+        flow.send(httpx.Response(200, json={...}, request=request))
+    except StopIteration as done:
+        payment = done.value
+
+A flow that needs no I/O (a signed browser form) returns without yielding.
+Refuse bad input before the first ``yield`` with :class:`paycore.InvalidRequest`.
+Raise paycore errors only: :class:`paycore.GatewayError` when the gateway says
+no, :class:`paycore.ProtocolError` when its answer cannot be understood,
+:class:`paycore.SignatureError` when its answer is badly signed. Anything else
+escaping a hook is reported to the caller as :class:`paycore.ProviderError`.
+
+Required hooks: ``create_payment``, ``query_payment``, ``verify_notification``.
+Optional: ``close_payment``; calling it on a provider without it raises
+:class:`paycore.NotSupported` before any I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import TypeAlias, TypeVar
+
+import httpx
+import pluggy
+
+from paycore.models import CreateFlow, Notification, Order, Payment
+
+__all__ = [
+    "OPTIONAL_HOOKS",
+    "PROJECT_NAME",
+    "REQUIRED_HOOKS",
+    "Flow",
+    "ProviderSpec",
+    "hookimpl",
+    "hookspec",
+]
+
+_T = TypeVar("_T")
+
+PROJECT_NAME = "paycore"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: A sans-I/O flow: yields requests, receives responses, returns a result.
+Flow: TypeAlias = Generator[httpx.Request, httpx.Response, _T]
+
+REQUIRED_HOOKS = ("create_payment", "query_payment", "verify_notification")
+OPTIONAL_HOOKS = ("close_payment",)
+
+
+class ProviderSpec:
+    """Hook specifications; every hook returns one value (``firstresult``)."""
+
+    @hookspec(firstresult=True)
+    def create_payment(self, order: Order, flow: CreateFlow) -> Flow[Payment]:  # type: ignore[empty-body]  # a spec has no body
+        """Create a payment for ``order`` through ``flow``; return a pending Payment.
+
+        ``flow`` is always one the provider declared in its capabilities. With
+        ``CreateFlow.SERVER`` return a Payment with ``pay_url``; with
+        ``CreateFlow.FORM`` a Payment with ``form`` (signed, every field).
+        Refuse an order the gateway would refuse (unknown channel, order id too
+        long, a value the gateway mangles) with InvalidRequest before yielding.
+        """
+
+    @hookspec(firstresult=True)
+    def query_payment(self, order_id: str) -> Flow[Payment]:  # type: ignore[empty-body]  # a spec has no body
+        """Ask the gateway where the payment of ``order_id`` stands; return it."""
+
+    @hookspec(firstresult=True)
+    def verify_notification(self, body: bytes | Mapping[str, str]) -> Notification:  # type: ignore[empty-body]  # a spec has no body
+        """Verify a notification exactly as received; return it or raise.
+
+        ``body`` is the raw request body (bytes) or, when the application has
+        parsed it already, a mapping. Pure: no I/O. Raise a
+        VerificationError subclass for anything that cannot be trusted, and
+        never return a half-parsed Notification.
+        """
+
+    @hookspec(firstresult=True)
+    def close_payment(self, order_id: str) -> Flow[Payment]:  # type: ignore[empty-body]  # a spec has no body
+        """Close the unpaid payment of ``order_id`` so it can no longer be paid."""

@@ -1,0 +1,252 @@
+"""The provider-neutral models: what a merchant sends and what it gets back.
+
+An application builds an :class:`Order`, gets a :class:`Payment` from create and
+query, and a :class:`Notification` from a verified gateway notification::
+
+    order = Order(
+        amount=Decimal("12.50"),
+        channel=Channel.ALIPAY_QR,
+        subject="Coffee",
+        notify_url="https://shop.example/pay/notify",
+        return_url="https://shop.example/pay/done",
+    )
+
+Every model is frozen. Money is :class:`decimal.Decimal`: a float amount is
+refused, because a float cannot hold 0.10 exactly. Invalid input raises
+:class:`paycore.InvalidRequest`, never a pydantic error.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import ipaddress
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import pydantic
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+
+from paycore._ids import new_order_id
+from paycore._validation import describe_validation_error
+from paycore.errors import AmountMismatch, InvalidRequest, VerificationError
+
+__all__ = [
+    "Channel",
+    "CreateFlow",
+    "Notification",
+    "Order",
+    "Payment",
+    "PaymentForm",
+    "PaymentStatus",
+]
+
+
+class Channel(enum.StrEnum):
+    """A normalized payment method; each provider maps it to its own code."""
+
+    WECHAT_JSAPI = "wechat_jsapi"
+    WECHAT_QR = "wechat_qr"
+    ALIPAY_QR = "alipay_qr"
+    ALIPAY_WAP = "alipay_wap"
+    QQ_WAP = "qq_wap"
+    BANK = "bank"
+    QQ_QR = "qq_qr"
+    BAIDU = "baidu"
+    JD = "jd"
+
+
+class PaymentStatus(enum.StrEnum):
+    """Where a payment stands, in the same words for every provider."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    CLOSED = "closed"
+    REFUNDED = "refunded"
+    UNKNOWN = "unknown"
+
+
+class CreateFlow(enum.StrEnum):
+    """How a payment is created.
+
+    ``server``: paycore calls the gateway and returns a ``pay_url``.
+    ``form``: paycore signs a form that the buyer's browser POSTs to the gateway.
+    """
+
+    SERVER = "server"
+    FORM = "form"
+
+
+def _refuse_float(value: object) -> object:
+    # bool is an int subclass; True is not an amount.
+    if isinstance(value, float | bool):
+        raise ValueError(
+            f"amounts must be Decimal, str or int, not {type(value).__name__} "
+            "(a float cannot hold money exactly): write Decimal('12.50')"
+        )
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("not a decimal number") from None
+    return value
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _order_amount(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]  # finite: an int
+        raise ValueError("must have at most 2 decimal places")
+    return value
+
+
+#: An amount received from a gateway: exact, finite, never a float.
+Amount = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_finite)]
+#: An amount a merchant charges: positive, at most 2 decimal places (fen).
+OrderAmount = Annotated[Amount, AfterValidator(_order_amount)]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+def _ip_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be timezone-aware (a naive time is ambiguous)")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _Model(pydantic.BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            # A caller gets a paycore error naming the fields, never pydantic's.
+            raise InvalidRequest(f"invalid {type(self).__name__}: {describe_validation_error(exc)}") from None
+
+
+class Order(_Model):
+    """What the merchant asks to be paid.
+
+    ``order_id`` defaults to :func:`paycore.new_order_id`. ``channel`` is a
+    :class:`Channel` or a raw code of the account's provider (a custom product).
+    """
+
+    order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(default_factory=new_order_id)
+    amount: OrderAmount
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    channel: Channel | Annotated[str, Field(pattern=r"^\S{1,32}$")]
+    subject: Annotated[str, Field(min_length=1, max_length=256)]
+    notify_url: HttpUrl
+    return_url: HttpUrl
+    attach: str | None = None
+    description: str | None = None
+    quantity: Annotated[int, Field(ge=1)] | None = None
+    product_url: HttpUrl | None = None
+    client_ip: Annotated[str, AfterValidator(_ip_address)] | None = None
+    created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class PaymentForm(_Model):
+    """A signed form that the buyer's browser must POST to the gateway."""
+
+    action: HttpUrl
+    method: Literal["POST"] = "POST"
+    fields: dict[str, str]
+
+    def to_html(self, *, auto_submit: bool = True) -> str:
+        """Render the form as an HTML page, every value escaped.
+
+        With ``auto_submit`` the page submits itself on load; the button stays
+        for browsers without JavaScript.
+        """
+        inputs = "\n".join(
+            f'    <input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+            for name, value in self.fields.items()
+        )
+        script = "<script>document.forms[0].submit();</script>\n" if auto_submit else ""
+        return (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Redirecting to payment'
+            "</title></head>\n<body>\n"
+            f'  <form method="post" action="{html.escape(self.action)}" accept-charset="utf-8">\n'
+            f"{inputs}\n"
+            '    <button type="submit">Continue to payment</button>\n'
+            "  </form>\n"
+            f"{script}</body></html>\n"
+        )
+
+
+class Payment(_Model):
+    """A payment as the gateway reports it, from create or from query."""
+
+    order_id: str
+    status: PaymentStatus
+    amount: Amount | None = None
+    paid_amount: Amount | None = None
+    transaction_id: str | None = None
+    paid_at: AwareDatetime | None = None
+    pay_url: HttpUrl | None = None
+    form: PaymentForm | None = None
+    provider: str
+    account: str
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class Notification(_Model):
+    """A verified notification from the gateway.
+
+    Answer the gateway with ``ack`` as the response body, or it sends the
+    notification again. Duplicates are normal: recognise them by ``order_id``
+    and ``transaction_id``.
+    """
+
+    order_id: str
+    status: PaymentStatus
+    amount: Amount
+    paid_amount: Amount | None = None
+    transaction_id: str | None = None
+    paid_at: AwareDatetime | None = None
+    attach: str | None = None
+    provider: str
+    account: str
+    raw: dict[str, str] = Field(default_factory=dict)
+    ack: str
+
+    def check_against(self, order: Order) -> None:
+        """Refuse a notification that is not about ``order``, for its full amount.
+
+        Raises :class:`VerificationError` for another order id and
+        :class:`AmountMismatch` when ``amount`` differs from ``order.amount``
+        (compared as Decimal, so ``300.0000`` equals ``300``). ``paid_amount``
+        is left to the caller: some channels lower it by a few fen.
+        """
+        if self.order_id != order.order_id:
+            raise VerificationError(f"notification is for order {self.order_id!r}, not {order.order_id!r}")
+        if self.amount != order.amount:
+            raise AmountMismatch(f"notified amount {self.amount} differs from the order's {order.amount}")

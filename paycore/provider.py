@@ -1,0 +1,128 @@
+"""The base class of every payment provider, and what it declares about itself.
+
+A provider author subclasses :class:`Provider`, gives it a pydantic settings
+model and implements the hooks of :mod:`paycore.hookspecs`::
+
+    class AcmeSettings(paycore.ProviderSettings):
+        base_url: str
+        merchant_id: str
+        secret_key: pydantic.SecretStr
+
+    class AcmeProvider(paycore.Provider[AcmeSettings]):
+        settings_model = AcmeSettings
+        channels = frozenset({paycore.Channel.ALIPAY_QR})
+
+        @paycore.hookimpl
+        def create_payment(self, order, flow): ...
+
+and registers the class under an entry point in the ``paycore.providers`` group.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar, Generic, TypeVar
+
+import pydantic
+
+from paycore.hookspecs import PROJECT_NAME
+from paycore.models import Channel, CreateFlow
+
+__all__ = ["Capabilities", "Operation", "Provider", "ProviderSettings"]
+
+
+class Operation(enum.StrEnum):
+    """An operation a gateway can be asked for, and the hook that serves it."""
+
+    CREATE = "create"
+    QUERY = "query"
+    VERIFY = "verify"
+    CLOSE = "close"
+
+    @property
+    def hook_name(self) -> str:
+        return _HOOK_NAMES[self]
+
+
+_HOOK_NAMES = {
+    Operation.CREATE: "create_payment",
+    Operation.QUERY: "query_payment",
+    Operation.VERIFY: "verify_notification",
+    Operation.CLOSE: "close_payment",
+}
+
+
+class ProviderSettings(pydantic.BaseModel):
+    """Base of a provider's settings model: frozen, unknown settings refused.
+
+    Declare secrets as :class:`pydantic.SecretStr` so they never reach a log,
+    a ``repr()``, an error message or ``paycore accounts``.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+
+class Capabilities(pydantic.BaseModel):
+    """What a provider can do: shown by ``paycore providers --json``.
+
+    ``operations`` is read off the hooks the class implements, so it cannot
+    disagree with them.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    operations: frozenset[Operation]
+    channels: frozenset[Channel]
+    create_flows: frozenset[CreateFlow]
+
+    def supports(self, operation: Operation) -> bool:
+        return operation in self.operations
+
+
+SettingsT = TypeVar("SettingsT", bound=pydantic.BaseModel)
+
+
+class Provider(Generic[SettingsT]):
+    """A payment provider: settings in, hook implementations out.
+
+    Class attributes to set:
+
+    - ``settings_model``: the pydantic model validating an account's settings;
+    - ``channels``: the normalized channels it serves by default;
+    - ``create_flows``: the create flows it supports (server-to-server by default);
+    - ``provider_name``: its name when used as a class, not by entry point.
+
+    ``testing = True`` marks a fake that a production configuration must not
+    reach (see the testing guide).
+    """
+
+    settings_model: ClassVar[type[pydantic.BaseModel]]
+    channels: ClassVar[frozenset[Channel]] = frozenset()
+    create_flows: ClassVar[frozenset[CreateFlow]] = frozenset({CreateFlow.SERVER})
+    testing: ClassVar[bool] = False
+    #: the name to report when the class is used directly rather than through
+    #: its entry point (the entry-point name wins otherwise)
+    provider_name: ClassVar[str | None] = None
+
+    def __init__(self, settings: SettingsT, *, name: str, account: str) -> None:
+        #: the validated settings of this account
+        self.settings = settings
+        #: the name the provider was loaded under, e.g. ``"juhe"``
+        self.name = name
+        #: the configured account this instance serves
+        self.account = account
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} account={self.account!r}>"
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        """Return what this provider class supports."""
+        operations = frozenset(
+            operation for operation in Operation if _is_hookimpl(getattr(cls, operation.hook_name, None))
+        )
+        return Capabilities(operations=operations, channels=cls.channels, create_flows=cls.create_flows)
+
+
+def _is_hookimpl(attribute: Any) -> bool:
+    return attribute is not None and hasattr(attribute, f"{PROJECT_NAME}_impl")
