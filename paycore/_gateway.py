@@ -34,6 +34,9 @@ __all__ = ["DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 logger = logging.getLogger("paycore")
+# A library leaves output to the application: without this, Python's last-resort
+# handler would print every WARNING (a refused payment) to stderr.
+logger.addHandler(logging.NullHandler())
 _T = TypeVar("_T")
 _Flow = Generator[httpx.Request, httpx.Response, _T]
 

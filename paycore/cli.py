@@ -9,7 +9,7 @@
     paycore query ORDER_ID
     paycore verify [--body BODY]          # else the body is read from stdin
 
-Common options: ``--config PATH``, ``--account NAME``, ``--json``.
+Common options: ``--config PATH``, ``--account NAME``, ``--json``, ``--verbose``.
 Exit codes: 0 success; 2 usage or configuration error; 3 verification failed;
 4 the gateway refused; 5 transport failure; 1 anything else.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -193,6 +194,9 @@ def _parser() -> argparse.ArgumentParser:
         "--account", default=argparse.SUPPRESS, help="account name (default: $PAYCORE_ACCOUNT or the file's default)"
     )
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log each gateway call to stderr"
+    )
 
     parser = argparse.ArgumentParser(
         prog="paycore", description="Take payments through any paycore provider.", parents=[common]
@@ -228,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     args = _parser().parse_args(argv)
+    if getattr(args, "verbose", False):
+        logging.basicConfig(level=logging.INFO, format="paycore: %(message)s", stream=sys.stderr)
     try:
         code: int = args.run(args)
     except errors.PaycoreError as exc:

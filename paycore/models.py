@@ -161,7 +161,8 @@ class Order(_Model):
     order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(default_factory=new_order_id)
     amount: OrderAmount
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
-    channel: Channel | Annotated[str, Field(pattern=r"^\S{1,32}$")]
+    # left_to_right: "alipay_qr" must become Channel.ALIPAY_QR, not stay a raw code.
+    channel: Channel | Annotated[str, Field(pattern=r"^\S{1,32}$")] = Field(union_mode="left_to_right")
     subject: Annotated[str, Field(min_length=1, max_length=256)]
     notify_url: HttpUrl
     return_url: HttpUrl

@@ -1,0 +1,204 @@
+"""The paycore CLI, run as a subprocess against a fake gateway on a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paycore.testing import FakeGateway, LoopbackServer
+
+SECRET = "cli-secret-never-printed"
+
+
+@pytest.fixture
+def fake() -> FakeGateway:
+    from paycore.testing import FakeSettings
+
+    return FakeGateway(FakeSettings(secret_key=SECRET))
+
+
+@pytest.fixture
+def server(fake):
+    with LoopbackServer(fake) as running:
+        yield running
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: LoopbackServer) -> Path:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    path = tmp_path / "paycore.toml"
+    path.write_text(
+        f"""
+default = "main"
+[accounts.main]
+provider = "fake"
+base_url = "{server.url}"
+secret_key = "{SECRET}"
+
+[accounts.down]
+provider = "fake"
+base_url = "http://127.0.0.1:{closed_port}"
+secret_key = "{SECRET}"
+timeout = 2
+"""
+    )
+    return path
+
+
+def paycore_cli(*args: str, config: Path | None = None, stdin: str = "", testing: bool = True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
+    if testing:
+        env["PAYCORE_TESTING"] = "1"
+    if config is not None:
+        env["PAYCORE_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "paycore.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def _create(config: Path, *extra: str):
+    return paycore_cli(
+        "create",
+        "--amount",
+        "9.90",
+        "--channel",
+        "alipay_qr",
+        "--subject",
+        "Tea",
+        "--notify-url",
+        "https://shop.example/n",
+        "--return-url",
+        "https://shop.example/r",
+        *extra,
+        config=config,
+    )
+
+
+def test_providers_lists_installed_with_distribution(config):
+    result = paycore_cli("providers", "--json")
+    assert result.returncode == 0, result.stderr
+    listing = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert listing["fake"]["distribution"] == "paycore"
+    assert sorted(listing["fake"]["capabilities"]["operations"]) == ["close", "create", "query", "verify"]
+    readable = paycore_cli("providers")
+    assert readable.returncode == 0
+    assert "fake" in readable.stdout
+    assert "paycore" in readable.stdout
+
+
+def test_providers_without_testing_switch_hides_the_fake():
+    result = paycore_cli("providers", "--json", testing=False)
+    assert result.returncode == 0
+    assert "fake" not in [entry["name"] for entry in json.loads(result.stdout)]
+
+
+def test_accounts_masks_secrets(config):
+    result = paycore_cli("accounts", "--json", config=config)
+    assert result.returncode == 0, result.stderr
+    accounts = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert accounts["main"]["default"] is True
+    assert accounts["main"]["settings"]["secret_key"] == "**********"
+    readable = paycore_cli("accounts", config=config)
+    assert "main (default): fake" in readable.stdout
+    assert SECRET not in result.stdout + readable.stdout + result.stderr + readable.stderr
+
+
+def test_create_then_query_then_verify(config, fake):
+    created = _create(config, "--order-id", "CLI0001", "--json")
+    assert created.returncode == 0, created.stderr
+    payment = json.loads(created.stdout)
+    assert payment["amount"] == "9.90"
+    assert payment["status"] == "pending"
+    assert payment["order_id"] == "CLI0001"
+
+    queried = paycore_cli("query", "CLI0001", "--json", config=config)
+    assert json.loads(queried.stdout)["status"] == "pending"
+
+    body = fake.pay("CLI0001").decode()
+    verified = paycore_cli("verify", "--json", config=config, stdin=body)
+    assert verified.returncode == 0, verified.stderr
+    notification = json.loads(verified.stdout)
+    assert (notification["status"], notification["amount"], notification["ack"]) == ("paid", "9.90", "ok")
+
+    readable = paycore_cli("verify", "--body", body, config=config)
+    assert readable.returncode == 0
+    assert "status" in readable.stdout
+    assert "paid" in readable.stdout
+    assert SECRET not in created.stdout + queried.stdout + verified.stdout + readable.stdout
+
+
+def test_tampered_notification_exits_3(config, fake):
+    assert _create(config, "--order-id", "CLI0002").returncode == 0
+    body = fake.pay("CLI0002").decode().replace("amount=9.90", "amount=0.01")
+    result = paycore_cli("verify", "--body", body, config=config)
+    assert result.returncode == 3
+    assert result.stderr.startswith("paycore: error: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_gateway_refusal_exits_4(config):
+    result = paycore_cli("query", "NOPE", config=config)
+    assert result.returncode == 4
+    assert "no such order" in result.stderr
+
+
+def test_transport_failure_exits_5(config):
+    result = paycore_cli("query", "X", "--account", "down", config=config)
+    assert result.returncode == 5
+    assert "cannot have received" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("query",),  # missing ORDER_ID: argparse usage error
+        ("query", "X", "--account", "nope"),
+        (
+            "create",
+            "--amount",
+            "1.001",
+            "--channel",
+            "x",
+            "--subject",
+            "s",
+            "--notify-url",
+            "http://a/b",
+            "--return-url",
+            "http://a/c",
+        ),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(config, args):
+    result = paycore_cli(*args, config=config)
+    assert result.returncode == 2, result.stderr
+
+
+def test_fake_in_production_config_exits_2(config):
+    result = paycore_cli("query", "X", config=config, testing=False)
+    assert result.returncode == 2
+    assert "PAYCORE_TESTING=1" in result.stderr
+
+
+def test_form_flow_from_cli(config):
+    result = _create(config, "--flow", "form", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["form"]["fields"]["sign"]
+
+
+def test_verbose_logs_the_call_without_secrets(config):
+    result = paycore_cli("query", "NOPE", "-v", config=config)
+    assert "query account=main provider=fake order_id=NOPE outcome=GatewayError" in result.stderr
+    assert SECRET not in result.stderr

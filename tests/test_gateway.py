@@ -1,0 +1,286 @@
+"""Both gateways, driven through httpx.MockTransport and the fake provider."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+
+import httpx
+import pytest
+
+import paycore
+from paycore import (
+    AsyncGateway,
+    CreateFlow,
+    Gateway,
+    GatewayError,
+    InvalidRequest,
+    NotSupported,
+    PaymentStatus,
+    ProtocolError,
+    ProviderError,
+    SignatureError,
+    TransportError,
+)
+from paycore.testing import FakeGateway, FakeProvider
+
+pytestmark = pytest.mark.anyio
+
+
+def _sync(fake: FakeGateway, **kwargs) -> Gateway:
+    return Gateway(FakeProvider, account="shop", transport=httpx.MockTransport(fake), **kwargs)
+
+
+def _async(fake: FakeGateway, **kwargs) -> AsyncGateway:
+    return AsyncGateway(FakeProvider, account="shop", transport=httpx.MockTransport(fake), **kwargs)
+
+
+def test_sync_round_trip(fake_gateway, make_order):
+    order = make_order(attach="cart-7")
+    with _sync(fake_gateway) as gateway:
+        payment = gateway.create(order)
+        assert payment.status is PaymentStatus.PENDING
+        assert payment.amount == Decimal("12.50")
+        assert payment.pay_url == f"https://fake-gateway.invalid/pay/{order.order_id}"
+        assert (payment.provider, payment.account) == ("fake", "shop")
+        notification = gateway.verify_notification(fake_gateway.pay(order.order_id))
+        assert notification.status is PaymentStatus.PAID
+        assert notification.attach == "cart-7"
+        assert notification.ack == "ok"
+        notification.check_against(order)
+        queried = gateway.query(order.order_id)
+        assert queried.status is PaymentStatus.PAID
+        assert queried.transaction_id == notification.transaction_id
+
+
+async def test_async_round_trip(fake_gateway, make_order):
+    order = make_order()
+    async with _async(fake_gateway) as gateway:
+        payment = await gateway.create(order)
+        assert payment.status is PaymentStatus.PENDING
+        notification = gateway.verify_notification(fake_gateway.pay(order.order_id).decode())
+        assert notification.status is PaymentStatus.PAID
+        assert (await gateway.query(order.order_id)).status is PaymentStatus.PAID
+
+
+def test_close_payment_closes_a_pending_order(fake_gateway, make_order):
+    order = make_order()
+    with _sync(fake_gateway) as gateway:
+        gateway.create(order)
+        assert gateway.close_payment(order.order_id).status is PaymentStatus.CLOSED
+        with pytest.raises(GatewayError, match="closed") as excinfo:
+            gateway.close_payment(order.order_id)
+        assert excinfo.value.gateway_message == "order is closed"
+
+
+async def test_async_close_payment(fake_gateway, make_order):
+    order = make_order()
+    async with _async(fake_gateway) as gateway:
+        await gateway.create(order)
+        assert (await gateway.close_payment(order.order_id)).status is PaymentStatus.CLOSED
+
+
+def test_form_flow_does_no_io(fake_gateway, make_order):
+    order = make_order()
+    with _sync(fake_gateway) as gateway:
+        payment = gateway.create(order, flow=CreateFlow.FORM)
+    assert fake_gateway.requests == []
+    assert payment.form is not None
+    assert payment.form.action == "https://fake-gateway.invalid/pay"
+    assert payment.form.fields["order_id"] == order.order_id
+    assert "sign" in payment.form.fields
+
+
+def test_gateway_refusal_is_gateway_error(fake_gateway, make_order):
+    with _sync(fake_gateway) as gateway:
+        with pytest.raises(GatewayError, match="no such order"):
+            gateway.query("missing")
+        order = make_order()
+        gateway.create(order)
+        with pytest.raises(GatewayError, match="duplicate"):
+            gateway.create(order)
+
+
+def test_wrong_secret_is_refused_by_the_fake_gateway(make_order):
+    fake = FakeGateway()
+    with Gateway(FakeProvider, {"secret_key": "other"}, transport=httpx.MockTransport(fake)) as gateway:
+        with pytest.raises(GatewayError, match="bad signature"):
+            gateway.create(make_order())
+    assert fake.orders == {}
+
+
+def test_tampered_notification_is_refused(fake_gateway, make_order):
+    order = make_order()
+    with _sync(fake_gateway) as gateway:
+        gateway.create(order)
+        body = fake_gateway.pay(order.order_id)
+        with pytest.raises(SignatureError):
+            gateway.verify_notification(body.replace(b"amount=12.50", b"amount=99.50"))
+
+
+def test_notification_as_a_mapping(fake_gateway, make_order):
+    order = make_order()
+    with _sync(fake_gateway) as gateway:
+        gateway.create(order)
+        fields = dict(httpx.QueryParams(fake_gateway.pay(order.order_id).decode()))
+        assert gateway.verify_notification(fields).order_id == order.order_id
+
+
+def test_notification_of_a_bad_type_is_invalid_request(fake_gateway):
+    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest, match="int"):
+        gateway.verify_notification(42)  # type: ignore[arg-type]
+
+
+def test_create_takes_an_order(fake_gateway):
+    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest, match=r"paycore\.Order"):
+        gateway.create({"amount": "1"})  # type: ignore[arg-type]
+
+
+def test_unknown_flow_is_invalid_request(fake_gateway, make_order):
+    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest, match="flow"):
+        gateway.create(make_order(), flow="carrier-pigeon")
+
+
+def test_empty_order_id_is_invalid_request(fake_gateway):
+    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest):
+        gateway.query("")
+
+
+@pytest.mark.parametrize(
+    ("error", "reached"),
+    [
+        (httpx.ConnectError("refused"), False),
+        (httpx.ConnectTimeout("slow connect"), False),
+        (httpx.PoolTimeout("pool"), False),
+        (httpx.ReadTimeout("slow answer"), True),
+        (httpx.ReadError("reset"), True),
+        (httpx.WriteTimeout("slow write"), True),
+        (httpx.RemoteProtocolError("garbled"), True),
+    ],
+)
+def test_transport_errors_say_whether_the_request_may_have_arrived(make_order, error, reached):
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(TransportError) as excinfo:
+            gateway.create(make_order())
+    assert excinfo.value.may_have_reached_gateway is reached
+    assert type(error).__name__ in str(excinfo.value)
+
+
+async def test_async_transport_error(make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow")
+
+    async with AsyncGateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(TransportError) as excinfo:
+            await gateway.query("A1")
+    assert excinfo.value.may_have_reached_gateway is True
+
+
+def test_real_connection_refused_cannot_have_reached(make_order):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with Gateway(FakeProvider, {"base_url": f"http://127.0.0.1:{port}"}, timeout=2.0) as gateway:
+        with pytest.raises(TransportError) as excinfo:
+            gateway.query("A1")
+    assert excinfo.value.may_have_reached_gateway is False
+
+
+def test_unparseable_answer_is_protocol_error(make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>maintenance</html>")
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(ProtocolError, match="without JSON"):
+            gateway.create(make_order())
+
+
+class _BuggyProvider(FakeProvider):
+    provider_name = "buggy"
+
+    @paycore.hookimpl
+    def verify_notification(self, body: bytes | Mapping[str, str]) -> paycore.Notification:
+        return {}["missing"]  # a provider bug: KeyError
+
+
+def test_provider_bug_becomes_provider_error():
+    with Gateway(_BuggyProvider) as gateway, pytest.raises(ProviderError, match="KeyError") as excinfo:
+        gateway.verify_notification(b"x=1")
+    assert isinstance(excinfo.value.__cause__, KeyError)
+
+
+class _NoCloseProvider(FakeProvider):
+    provider_name = "noclose"
+    close_payment = None  # type: ignore[assignment]
+
+
+def test_missing_optional_operation_is_not_supported_before_io(make_order):
+    fake = FakeGateway()
+    with Gateway(_NoCloseProvider, transport=httpx.MockTransport(fake)) as gateway:
+        assert "close" not in gateway.capabilities.operations
+        with pytest.raises(NotSupported, match="close"):
+            gateway.close_payment("A1")
+    assert fake.requests == []
+
+
+class _ServerOnlyProvider(FakeProvider):
+    provider_name = "serveronly"
+    create_flows = frozenset({CreateFlow.SERVER})
+
+
+def test_unsupported_create_flow_is_not_supported(make_order):
+    fake = FakeGateway()
+    with Gateway(_ServerOnlyProvider, transport=httpx.MockTransport(fake)) as gateway:
+        with pytest.raises(NotSupported, match="form"):
+            gateway.create(make_order(), flow="form")
+    assert fake.requests == []
+
+
+def test_calls_are_logged_without_secrets(fake_gateway, make_order, caplog):
+    secret = "s3cr3t-value-never-logged"
+    fake = FakeGateway(paycore.testing.FakeSettings(secret_key=secret))
+    caplog.set_level(logging.INFO, logger="paycore")
+    order = make_order()
+    with Gateway(FakeProvider, {"secret_key": secret}, account="shop", transport=httpx.MockTransport(fake)) as gateway:
+        gateway.create(order)
+        with pytest.raises(GatewayError):
+            gateway.query("missing")
+    records = [r for r in caplog.records if r.name == "paycore"]
+    assert [r.paycore_operation for r in records] == ["create", "query"]
+    assert records[0].paycore_outcome == "ok"
+    assert records[0].paycore_order_id == order.order_id
+    assert records[0].paycore_account == "shop"
+    assert records[1].paycore_outcome == "GatewayError"
+    assert records[1].levelno == logging.WARNING
+    assert all(r.paycore_duration_ms >= 0 for r in records)
+    assert secret not in caplog.text
+    assert secret not in repr(gateway)
+    assert secret not in repr(gateway.provider.settings)
+
+
+def test_own_client_is_left_open(fake_gateway, make_order):
+    client = httpx.Client(transport=httpx.MockTransport(fake_gateway))
+    with Gateway(FakeProvider, client=client) as gateway:
+        gateway.create(make_order())
+    assert not client.is_closed
+    client.close()
+
+
+def test_gateway_closes_its_own_client(fake_gateway):
+    gateway = _sync(fake_gateway)
+    gateway.close()
+    assert gateway._client.is_closed
+
+
+def test_default_timeout_is_bounded(fake_gateway):
+    with _sync(fake_gateway) as gateway:
+        assert gateway._client.timeout == paycore.DEFAULT_TIMEOUT
+    with _sync(fake_gateway, timeout=3) as gateway:
+        assert gateway._client.timeout.read == 3
+        assert gateway._client.timeout.connect == 3
