@@ -1,0 +1,45 @@
+"""Verifying a payment notification, and reading the buyer's browser return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from paycore import MalformedNotification, MerchantMismatch, Notification, PaymentStatus, SignatureError
+from paycore_juhe._messages import parse_amount, parse_form_body, parse_gateway_time, verify_fields
+from paycore_juhe.settings import JuheSettings
+
+__all__ = ["REQUIRED_FIELDS", "verify_notification_body"]
+
+REQUIRED_FIELDS = ("memberid", "orderid", "amount", "transaction_id", "datetime", "returncode", "sign")
+_SUCCESS = "00"
+
+
+def verify_notification_body(
+    body: bytes | Mapping[str, str], settings: JuheSettings, *, provider: str, account: str
+) -> Notification:
+    fields = parse_form_body(body)
+    missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
+    if missing:
+        raise MalformedNotification(f"notification lacks {', '.join(missing)}")
+    if not verify_fields(fields, settings.secret_key.get_secret_value()):
+        raise SignatureError(f"notification for order {fields['orderid']!r} has a bad signature")
+    if fields["memberid"] != settings.merchant_id:
+        raise MerchantMismatch(f"notification for order {fields['orderid']!r} is for another merchant id")
+    amount = parse_amount(fields, "amount")
+    # true_amount, when present, is what the buyer paid (some channels lower it by fen).
+    paid_amount: Decimal | None = parse_amount(fields, "true_amount") if fields.get("true_amount") else amount
+    paid = fields["returncode"] == _SUCCESS
+    return Notification(
+        order_id=fields["orderid"],
+        status=PaymentStatus.PAID if paid else PaymentStatus.FAILED,
+        amount=amount,
+        paid_amount=paid_amount if paid else None,
+        transaction_id=fields["transaction_id"],
+        paid_at=parse_gateway_time(fields["datetime"], settings.zone) if paid else None,
+        attach=fields.get("attach"),
+        provider=provider,
+        account=account,
+        raw=fields,
+        ack=settings.ack,
+    )

@@ -1,0 +1,67 @@
+"""Query: the signed request, and reading the answer, flat or nested under ``data``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from paycore import MerchantMismatch, Payment, PaymentStatus, ProtocolError, SignatureError
+from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, scalar_text
+from paycore_juhe._messages import parse_gateway_time, verify_fields
+from paycore_juhe._signing import sign
+from paycore_juhe.settings import JuheSettings
+
+__all__ = ["TRADE_STATES", "query_fields", "read_query_answer"]
+
+#: ``trade_state`` says whether an order is paid; ``returncode`` is ``00`` either way.
+TRADE_STATES = {"SUCCESS": PaymentStatus.PAID, "NOTPAY": PaymentStatus.PENDING}
+
+
+def query_fields(order_id: str, settings: JuheSettings) -> dict[str, str]:
+    signed = {"pay_memberid": settings.merchant_id, "pay_orderid": order_id}
+    return {**signed, "pay_md5sign": sign(signed, settings.secret_key.get_secret_value())}
+
+
+def _order_fields(data: dict[str, Any]) -> dict[str, Any]:
+    nested = data.get("data")
+    if isinstance(nested, dict) and "orderid" in nested:
+        return nested
+    return data
+
+
+def read_query_answer(
+    response: httpx.Response, order_id: str, settings: JuheSettings, *, provider: str, account: str
+) -> Payment:
+    data = json_object(response)
+    if data is None:
+        raise ProtocolError(
+            f"gateway answered HTTP {response.status_code} with no JSON to a query: {page_text(response)!r}"
+        )
+    fields = _order_fields(data)
+    if "orderid" not in fields:
+        if "status" in data or "msg" in data:
+            raise gateway_refusal(data, "query")
+        raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {', '.join(sorted(data))})")
+    text = {name: scalar_text(name, value) for name, value in fields.items()}
+    if "sign" in text and not verify_fields(text, settings.secret_key.get_secret_value()):
+        raise SignatureError(f"the gateway's answer about order {order_id!r} is not signed with this account's key")
+    if text["orderid"] != order_id:
+        raise ProtocolError(f"gateway answered about order {text['orderid']!r} when asked about {order_id!r}")
+    if text.get("memberid") and text["memberid"] != settings.merchant_id:
+        raise MerchantMismatch(f"the gateway's answer about order {order_id!r} is for another merchant id")
+    status = TRADE_STATES.get(text.get("trade_state", ""), PaymentStatus.UNKNOWN)
+    amount = answer_amount(text, "amount")
+    true_amount = answer_amount(text, "true_amount")
+    paid = status is PaymentStatus.PAID
+    return Payment(
+        order_id=order_id,
+        status=status,
+        amount=amount,
+        paid_amount=(true_amount or amount) if paid else None,
+        transaction_id=text.get("transaction_id") or None,
+        paid_at=parse_gateway_time(text.get("time_end"), settings.zone) if paid else None,
+        provider=provider,
+        account=account,
+        raw=data,
+    )

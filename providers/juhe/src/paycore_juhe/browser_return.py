@@ -1,0 +1,65 @@
+"""The buyer's browser return to ``pay_callbackurl``: for display, never proof of payment.
+
+The gateway sends the buyer back with a POST of the notification's fields. Anyone
+can forge that POST, so it may only choose what page to show ("thank you, we are
+confirming your payment"); an order is paid when a verified notification or a
+query says so::
+
+    shown = parse_browser_return(await request.body(), gateway=gateway)
+    return render("thanks.html", order_id=shown.order_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pydantic
+
+from paycore import AsyncGateway, Gateway, InvalidRequest, MalformedNotification, PaymentStatus, SignatureError
+from paycore_juhe._messages import parse_form_body, verify_fields
+from paycore_juhe.provider import JuheProvider
+
+__all__ = ["BrowserReturn", "parse_browser_return"]
+
+
+class BrowserReturn(pydantic.BaseModel):
+    """What the browser return claims. ``status`` is a claim, not a fact."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    order_id: str
+    claimed_status: PaymentStatus
+    amount: Decimal | None
+    attach: str | None
+    #: True when a sign was present and matched; False when there was none.
+    signature_checked: bool
+    raw: dict[str, str]
+
+
+def parse_browser_return(body: bytes | Mapping[str, str], *, gateway: Gateway | AsyncGateway) -> BrowserReturn:
+    """Parse the browser return for display; a present but wrong sign is SignatureError."""
+    provider: Any = gateway.provider
+    if not isinstance(provider, JuheProvider):
+        raise InvalidRequest("parse_browser_return needs the gateway of a juhe account")
+    fields = parse_form_body(body)
+    if not fields.get("orderid"):
+        raise MalformedNotification("browser return lacks orderid")
+    checked = bool(fields.get("sign"))
+    if checked and not verify_fields(fields, provider.settings.secret_key.get_secret_value()):
+        raise SignatureError(f"browser return for order {fields['orderid']!r} has a bad signature")
+    try:
+        amount = Decimal(fields["amount"]) if fields.get("amount") else None
+    except InvalidOperation:
+        amount = None  # display only: an unreadable amount is simply not shown
+    returncode = fields.get("returncode")
+    claimed = {None: PaymentStatus.UNKNOWN, "00": PaymentStatus.PAID}.get(returncode, PaymentStatus.FAILED)
+    return BrowserReturn(
+        order_id=fields["orderid"],
+        claimed_status=claimed,
+        amount=amount,
+        attach=fields.get("attach"),
+        signature_checked=checked,
+        raw=fields,
+    )

@@ -1,0 +1,97 @@
+"""The settings of one juhe account, validated when the account is loaded."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import pydantic
+from pydantic import AfterValidator, Field
+
+from paycore import Channel, ProviderSettings
+from paycore_juhe._signing import HTML_UNSAFE
+
+__all__ = ["DEFAULT_CHANNEL_CODES", "JuheSettings"]
+
+#: The protocol document's channel codes. Each platform's back office is the truth:
+#: an account overrides or extends these with its own ``channels`` table.
+DEFAULT_CHANNEL_CODES: dict[str, str] = {
+    Channel.WECHAT_JSAPI.value: "901",
+    Channel.WECHAT_QR.value: "902",
+    Channel.ALIPAY_QR.value: "903",
+    Channel.ALIPAY_WAP.value: "904",
+    Channel.QQ_WAP.value: "905",
+    Channel.BANK.value: "907",
+    Channel.QQ_QR.value: "908",
+    Channel.BAIDU.value: "909",
+    Channel.JD.value: "910",
+}
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be an http:// or https:// URL without query or fragment")
+    return value.rstrip("/")
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/") or any(char in value for char in "?# "):
+        raise ValueError("must be a path starting with '/'")
+    return value
+
+
+def _signable(value: str) -> str:
+    if HTML_UNSAFE.intersection(value):
+        raise ValueError("must not contain & < > \" or ' (the gateway escapes them before checking signatures)")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
+    return value
+
+
+def _channels(value: dict[str, str]) -> dict[str, str]:
+    merged = {**DEFAULT_CHANNEL_CODES, **value}
+    for name, code in merged.items():
+        if code and (code == "0" or HTML_UNSAFE.intersection(code) or code.strip() != code):
+            raise ValueError(f"channel {name!r} has an unusable code")
+    # An empty code switches a default channel off for this account.
+    return {name: code for name, code in merged.items() if code}
+
+
+class JuheSettings(ProviderSettings):
+    """One account on one juhe platform.
+
+    ``channels`` overrides or extends :data:`DEFAULT_CHANNEL_CODES`: map a
+    :class:`paycore.Channel` value or a name of your own to the platform's code
+    (``""`` switches a default channel off).
+    """
+
+    base_url: Annotated[str, AfterValidator(_base_url)]
+    merchant_id: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_signable)]
+    secret_key: pydantic.SecretStr = Field(min_length=1)
+    create_path: Annotated[str, AfterValidator(_path)] = "/Pay_Index.html"
+    query_path: Annotated[str, AfterValidator(_path)] = "/Pay_Trade_query.html"
+    channels: Annotated[dict[str, str], AfterValidator(_channels)] = Field(
+        default_factory=lambda: dict(DEFAULT_CHANNEL_CODES), validate_default=True
+    )
+    timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
+    ack: Annotated[str, Field(min_length=1)] = "OK"
+
+    @property
+    def create_url(self) -> str:
+        return self.base_url + self.create_path
+
+    @property
+    def query_url(self) -> str:
+        return self.base_url + self.query_path
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
