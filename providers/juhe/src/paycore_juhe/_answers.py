@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from paycore import GatewayError, ProtocolError
+from paycore_juhe._messages import plain_amount
 
 __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redirect_url", "scalar_text"]
 
@@ -78,10 +79,7 @@ def answer_amount(data: dict[str, Any], name: str) -> Decimal | None:
     raw = scalar_text(name, data.get(name))
     if not raw:
         return None
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise ProtocolError(f"gateway answered a malformed {name}: {raw!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise ProtocolError(f"gateway answered a malformed {name}: {raw!r}")
+    amount = plain_amount(raw)
+    if amount is None:
+        raise ProtocolError(f"gateway answered a malformed {name}: {raw[:32]!r}")
     return amount

@@ -11,9 +11,10 @@ first occurrence of each key wins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ __all__ = [
     "parse_amount",
     "parse_form_body",
     "parse_gateway_time",
+    "plain_amount",
     "verify_fields",
 ]
 
@@ -32,6 +34,7 @@ __all__ = [
 UNPAID_TIME = "1970-01-01 08:00:00"
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _UNSIGNED = ("sign", "attach")
+_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
 
 
 def _decode(raw: str) -> str:
@@ -63,14 +66,23 @@ def parse_form_body(body: bytes | Mapping[str, str]) -> dict[str, str]:
     return fields
 
 
+def plain_amount(raw: str) -> Decimal | None:
+    """``raw`` as a Decimal if it is written as gateways write amounts (``300.0000``), else None.
+
+    Exponents, signs, NaN and absurd sizes are refused: no gateway writes them.
+    """
+    if not _AMOUNT.fullmatch(raw):
+        return None
+    return Decimal(raw)
+
+
 def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
-    """A positive, finite Decimal from ``fields[name]``, else MalformedNotification."""
+    """A positive Decimal from ``fields[name]``, else MalformedNotification."""
     raw = fields.get(name, "")
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise MalformedNotification(f"{name} {raw!r} is not a decimal amount") from None
-    if not amount.is_finite() or amount <= 0:
+    amount = plain_amount(raw)
+    if amount is None:
+        raise MalformedNotification(f"{name} {raw[:32]!r} is not a decimal amount")
+    if amount <= 0:
         raise MalformedNotification(f"{name} {raw!r} is not a positive amount")
     return amount
 

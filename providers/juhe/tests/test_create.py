@@ -1,0 +1,301 @@
+"""Create, server-to-server and browser form, under both gateways."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import parse_qs, unquote
+
+import httpx
+import pytest
+
+from paycore import Channel, ConfigError, GatewayError, InvalidRequest, PaymentStatus, ProtocolError, TransportError
+
+
+def _form(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
+
+
+def _answer(payload: object, **headers: str) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=json.dumps(payload), headers=headers)
+
+    return handler  # type: ignore[return-value]
+
+
+def test_accepted_by_a_gateway_that_checks_signatures(both, peer, make_order):
+    order = make_order()
+    payment = both(peer).create(order)
+    assert payment.status is PaymentStatus.PENDING
+    assert payment.pay_url == f"https://pay.example.com/cashier.html?osn={order.order_id}"
+    assert payment.amount == Decimal("100")
+    assert (payment.provider, payment.account) == ("juhe", "main")
+    sent = _form(peer.requests[0])
+    assert peer.requests[0].method == "POST"
+    assert peer.requests[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent["type"] == "json"
+    assert sent["pay_amount"] == "100.00"
+    assert sent["pay_bankcode"] == "903"
+    assert sent["pay_productname"] == "Green tea"
+
+
+def test_request_has_exactly_the_seven_signed_fields_plus_sign(both, peer, make_order, helpers):
+    both(peer).create(make_order(attach="cart-7", description="two cups", quantity=2))
+    sent = _form(peer.requests[0])
+    signed = [
+        "pay_amount",
+        "pay_applydate",
+        "pay_bankcode",
+        "pay_callbackurl",
+        "pay_memberid",
+        "pay_notifyurl",
+        "pay_orderid",
+    ]
+    assert sent["pay_md5sign"] == helpers.sign(
+        {name: sent[name] for name in signed}, "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
+    )
+    everything_but_sign = {k: v for k, v in sent.items() if k != "pay_md5sign"}
+    # signing any unsigned field too would give a different sign: the gateway would refuse it
+    assert sent["pay_md5sign"] != helpers.sign(everything_but_sign, "t4ig5acnpx4fet4zapshjacjd9o4bhbi")
+    assert sent["pay_productnum"] == "2"
+    assert sent["pay_productdesc"] == "two cups"
+
+
+def test_wrong_key_is_refused_by_the_peer_with_its_message(both, peer, make_order):
+    with pytest.raises(GatewayError, match="签名验证失败") as excinfo:
+        both(peer, secret_key="wrong-key").create(make_order())
+    assert excinfo.value.gateway_message == "签名验证失败"
+    assert peer.orders == {}
+
+
+def test_applydate_is_in_the_account_time_zone(both, peer, make_order):
+    order = make_order(created_at=datetime(2026, 11, 26, 10, 18, 18, tzinfo=UTC))
+    both(peer).create(order)
+    assert _form(peer.requests[0])["pay_applydate"] == "2026-11-26 18:18:18"
+    peer.orders.clear()
+    both(peer, timezone="UTC").create(order)
+    assert _form(peer.requests[-1])["pay_applydate"] == "2026-11-26 10:18:18"
+
+
+@pytest.mark.parametrize(("amount", "wire"), [("1", "1.00"), ("0.1", "0.10"), ("1234.56", "1234.56")])
+def test_amount_has_two_decimals(both, peer, make_order, amount, wire):
+    both(peer).create(make_order(amount=Decimal(amount)))
+    assert _form(peer.requests[0])["pay_amount"] == wire
+
+
+def test_attach_is_percent_encoded(both, peer, make_order):
+    both(peer).create(make_order(attach="会员 id=7&x"))
+    raw = _form(peer.requests[0])["pay_attach"]
+    assert raw == "%E4%BC%9A%E5%91%98%20id%3D7%26x"
+    assert unquote(raw) == "会员 id=7&x"
+
+
+def test_order_id_longer_than_20_is_refused_before_sending(both, peer, make_order):
+    with pytest.raises(InvalidRequest, match="20 characters"):
+        both(peer).create(make_order(order_id="E" * 21))
+    assert peer.requests == []
+
+
+@pytest.mark.parametrize("char", ["&", "<", ">", '"', "'"])
+def test_html_unsafe_signed_value_is_refused_naming_the_field(both, peer, make_order, char):
+    with pytest.raises(InvalidRequest, match="pay_notifyurl"):
+        both(peer).create(make_order(notify_url=f"https://shop.example/n?a=1{char}b=2"))
+    assert peer.requests == []
+
+
+def test_unsafe_characters_in_unsigned_fields_are_fine(both, peer, make_order):
+    both(peer).create(make_order(subject="Tea & <cake>"))
+    assert _form(peer.requests[0])["pay_productname"] == "Tea & <cake>"
+
+
+def test_unknown_channel_is_refused_before_sending(both, peer, make_order):
+    with pytest.raises(InvalidRequest, match="'9999' is not configured"):
+        both(peer).create(make_order(channel="9999"))
+    assert peer.requests == []
+
+
+def test_account_channels_override_and_extend_the_defaults(both, peer, make_order):
+    gateway = both(peer, channels={"alipay_qr": "9031", "douyin": "950", "jd": ""})
+    gateway.create(make_order(order_id="A1"))
+    gateway.create(make_order(order_id="A2", channel="douyin"))
+    gateway.create(make_order(order_id="A3", channel="950"))  # a raw code of this account
+    gateway.create(make_order(order_id="A4", channel=Channel.WECHAT_QR))  # untouched default
+    assert [_form(r)["pay_bankcode"] for r in peer.requests] == ["9031", "950", "950", "902"]
+    with pytest.raises(InvalidRequest, match="'jd'"):
+        gateway.create(make_order(order_id="A5", channel=Channel.JD))  # switched off
+
+
+def test_ststus_spelling_is_accepted(both, make_order):
+    order = make_order()
+    handler = _answer(
+        {
+            "ststus": "1",
+            "msg": "下单成功",
+            "pay_amount": "100",
+            "pay_orderid": order.order_id,
+            "payUrl": "http://x.example/cashier.html?osn=1",
+        }
+    )
+    assert both(handler).create(order).pay_url == "http://x.example/cashier.html?osn=1"
+
+
+def test_json_sent_as_text_html_is_read(both, make_order):
+    order = make_order()
+    handler = _answer({"status": 1, "payUrl": "https://x.example/p"}, **{"content-type": "text/html"})
+    assert both(handler).create(order).pay_url == "https://x.example/p"
+
+
+def test_error_answer_is_gateway_error_with_its_message(both, make_order):
+    with pytest.raises(GatewayError, match="通道维护") as excinfo:
+        both(_answer({"status": "error", "msg": "通道维护", "data": []})).create(make_order())
+    assert excinfo.value.gateway_message == "通道维护"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"code": 0, "data": {}}, "unknown shape"),
+        ({"status": "1", "msg": "ok"}, "no payment URL"),
+        ({"status": "1", "payUrl": "javascript:alert(1)"}, "no payment URL"),
+        ({"status": "1", "payUrl": "https://x/p", "pay_orderid": "OTHER"}, "order id"),
+        ({"status": "1", "payUrl": "https://x/p", "pay_amount": "99.99"}, "amount 99.99"),
+        ({"status": "1", "payUrl": "https://x/p", "pay_amount": "lots"}, "malformed pay_amount"),
+        ([1, 2], "not an object"),
+        ({"status": {"nested": 1}}, "nested value"),
+    ],
+)
+def test_odd_json_shapes_are_protocol_errors(both, make_order, payload, message):
+    with pytest.raises(ProtocolError, match=message):
+        both(_answer(payload)).create(make_order())
+
+
+def test_echoed_amount_with_other_formatting_matches(both, make_order):
+    order = make_order(amount=Decimal("100"))
+    handler = _answer({"status": "1", "payUrl": "https://x/p", "pay_amount": "100.0000", "pay_orderid": order.order_id})
+    assert both(handler).create(order).pay_url == "https://x/p"
+
+
+def test_html_page_is_protocol_error_with_a_hint(both, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<html><body><h1>签名错误</h1></body></html>")
+
+    with pytest.raises(ProtocolError, match=r"flow='form'.*签名错误"):
+        both(handler).create(make_order())
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        '<meta http-equiv="refresh" content="0;url=https://cashier.example/pay?osn=1&amp;t=2">',
+        "<script>window.location.href = 'https://cashier.example/pay?osn=1&t=2';</script>",
+        '<script>location.replace("https://cashier.example/pay?osn=1&t=2")</script>',
+    ],
+)
+def test_html_page_with_a_redirect_gives_that_url(both, make_order, page):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html=f"<html><head>{page}</head></html>")
+
+    assert both(handler).create(make_order()).pay_url == "https://cashier.example/pay?osn=1&t=2"
+
+
+def test_http_redirect_gives_its_location(both, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": "/cashier.html?osn=7"})
+
+    assert both(handler).create(make_order()).pay_url == "https://pay.example.com/cashier.html?osn=7"
+
+
+def test_http_500_is_protocol_error(both, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, text="Internal Server Error")
+
+    with pytest.raises(ProtocolError, match="HTTP 500"):
+        both(handler).create(make_order())
+
+
+def test_read_timeout_is_transport_error_that_may_have_reached(both, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(TransportError) as excinfo:
+        both(handler).create(make_order())
+    assert excinfo.value.may_have_reached_gateway
+
+
+def test_custom_paths(both, make_order):
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"status": "1", "payUrl": "https://x/p"})
+
+    both(handler, create_path="/pay/submit.php").create(make_order())
+    assert seen == ["/pay/submit.php"]
+
+
+def test_form_flow_carries_every_field_signed_and_does_no_io(both, peer, make_order, helpers):
+    payment = both(peer).create(make_order(attach="a&b"), flow="form")
+    assert peer.requests == []
+    form = payment.form
+    assert form is not None
+    assert form.action == "https://pay.example.com/Pay_Index.html"
+    assert "type" not in form.fields  # the browser gets the gateway's HTML cashier
+    signed = {
+        k: form.fields[k]
+        for k in (
+            "pay_amount",
+            "pay_applydate",
+            "pay_bankcode",
+            "pay_callbackurl",
+            "pay_memberid",
+            "pay_notifyurl",
+            "pay_orderid",
+        )
+    }
+    assert form.fields["pay_md5sign"] == helpers.sign(signed, "t4ig5acnpx4fet4zapshjacjd9o4bhbi")
+    assert form.fields["pay_productname"] == "Green tea"
+    assert form.fields["pay_attach"] == "a%26b"
+    page = form.to_html()
+    assert 'action="https://pay.example.com/Pay_Index.html"' in page
+    assert f'name="pay_md5sign" value="{form.fields["pay_md5sign"]}"' in page
+
+
+def test_form_flow_is_accepted_by_the_peer_when_posted(peer, make_order, settings):
+    from paycore import Gateway
+
+    with Gateway("juhe", settings) as gateway:
+        form = gateway.create(make_order(), flow="form").form
+    assert form is not None
+    # what the browser would POST: the form's fields, form-encoded
+    response = peer(httpx.Request("POST", form.action, data=form.fields))
+    assert response.json()["status"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"base_url": "ftp://x"}, "base_url"),
+        ({"base_url": "https://x/?a=1"}, "base_url"),
+        ({"merchant_id": ""}, "merchant_id"),
+        ({"merchant_id": "a&b"}, "merchant_id"),
+        ({"secret_key": ""}, "secret_key"),
+        ({"create_path": "Pay_Index.html"}, "create_path"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"channels": {"alipay_qr": "9&3"}}, "channels"),
+        ({"unknown_setting": "1"}, "unknown_setting"),
+    ],
+)
+def test_bad_settings_are_config_errors(settings, overrides, field):
+    from paycore import Gateway
+
+    with pytest.raises(ConfigError, match=field) as excinfo:
+        Gateway("juhe", {**settings, **overrides})
+    assert "t4ig5acnpx4fet4zapshjacjd9o4bhbi" not in str(excinfo.value)
+
+
+def test_missing_settings_name_each(settings):
+    from paycore import Gateway
+
+    with pytest.raises(ConfigError, match=r"base_url.*merchant_id.*secret_key"):
+        Gateway("juhe", {})

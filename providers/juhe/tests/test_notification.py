@@ -1,0 +1,169 @@
+"""verify_notification: parsing the raw body, signs, merchant, amounts, status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from paycore import MalformedNotification, MerchantMismatch, PaymentStatus, SignatureError
+
+KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
+FIELDS = {
+    "memberid": "10002",
+    "orderid": "E2026112618181812345",
+    "transaction_id": "20261126182000000001",
+    "amount": "100.0000",
+    "datetime": "2026-11-26 18:20:00",
+    "returncode": "00",
+}
+SIGNED = ["memberid", "orderid", "transaction_id", "amount", "datetime", "returncode"]
+
+
+def test_notification_signed_by_an_independent_implementation_verifies(both, helpers):
+    notification = both(None).verify_notification(helpers.notification_body(FIELDS))
+    assert notification.order_id == "E2026112618181812345"
+    assert notification.status is PaymentStatus.PAID
+    assert notification.amount == Decimal("100")
+    assert notification.paid_amount == Decimal("100")
+    assert notification.transaction_id == "20261126182000000001"
+    assert notification.paid_at == datetime(2026, 11, 26, 18, 20, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert notification.ack == "OK"
+    assert notification.raw["sign"] == "FF7ADF5F4D70DCCE0322931D4E343441"
+    assert (notification.provider, notification.account) == ("juhe", "main")
+
+
+def test_true_amount_is_the_paid_amount(both, helpers):
+    body = helpers.notification_body({**FIELDS, "true_amount": "99.9900"})
+    assert b"sign=074023EF8D5BDD8A7B2B0DC8551E42F8" in body
+    notification = both(None).verify_notification(body)
+    assert notification.amount == Decimal("100")
+    assert notification.paid_amount == Decimal("99.99")
+
+
+@pytest.mark.parametrize("field", [*SIGNED, "true_amount"])
+def test_tampering_with_any_signed_field_is_refused(both, helpers, field):
+    fields = {**FIELDS, "true_amount": "99.9900"}
+    body = helpers.notification_body(fields).decode()
+    tampered = body.replace(f"{field}={fields[field]}", f"{field}={fields[field]}9", 1)
+    assert tampered != body
+    with pytest.raises(SignatureError):
+        both(None).verify_notification(tampered.encode())
+
+
+def test_tampered_sign_is_refused(both, helpers):
+    body = helpers.notification_body(FIELDS).replace(b"sign=FF7A", b"sign=FF7B")
+    with pytest.raises(SignatureError):
+        both(None).verify_notification(body)
+
+
+def test_sign_with_another_key_is_refused(both, helpers):
+    with pytest.raises(SignatureError):
+        both(None).verify_notification(helpers.notification_body(FIELDS, key="another-key"))
+
+
+def test_lower_case_sign_is_accepted(both, helpers):
+    body = helpers.notification_body(FIELDS).replace(
+        b"FF7ADF5F4D70DCCE0322931D4E343441", b"ff7adf5f4d70dcce0322931d4e343441"
+    )
+    assert both(None).verify_notification(body).status is PaymentStatus.PAID
+
+
+def test_unencoded_attach_spilling_into_fake_fields(both, helpers):
+    attach = "http://x/y.html?orderid=1&userId=U&price=300&amount=0.01&sign=00"
+    notification = both(None).verify_notification(helpers.notification_body(FIELDS, attach=attach))
+    assert notification.attach == attach
+    assert notification.order_id == FIELDS["orderid"]
+    assert notification.amount == Decimal("100")
+
+
+def test_percent_encoded_attach_is_decoded(both, helpers):
+    notification = both(None).verify_notification(helpers.notification_body(FIELDS, attach="%E4%BC%9A%E5%91%98%26x"))
+    assert notification.attach == "会员&x"
+
+
+def test_form_encoded_body_is_read_too(both, helpers):
+    from urllib.parse import urlencode
+
+    fields = {**FIELDS, "sign": helpers.sign(FIELDS, KEY), "attach": "a b&c"}
+    notification = both(None).verify_notification(urlencode(fields).encode())
+    assert notification.paid_at is not None
+    assert notification.attach == "a b&c"
+
+
+def test_mapping_body(both, helpers):
+    fields = {**FIELDS, "sign": helpers.sign(FIELDS, KEY)}
+    assert both(None).verify_notification(fields).order_id == FIELDS["orderid"]
+
+
+def test_first_occurrence_of_a_key_wins(both, helpers):
+    body = helpers.notification_body(FIELDS)
+    assert both(None).verify_notification(body + b"&amount=0.01").amount == Decimal("100")
+    duplicated = b"orderid=" + FIELDS["orderid"].encode() + b"&" + body
+    assert both(None).verify_notification(duplicated).order_id == FIELDS["orderid"]
+
+
+def test_sign_including_attach_is_accepted(both, helpers):
+    # some integrations sign every field but sign, attach included
+    signed = {**FIELDS, "attach": "cart-7"}
+    body = "&".join(f"{k}={v}" for k, v in FIELDS.items()) + f"&sign={helpers.sign(signed, KEY)}&attach=cart-7"
+    assert both(None).verify_notification(body.encode()).attach == "cart-7"
+
+
+def test_sign_keeping_a_zero_value_is_accepted(both, helpers):
+    fields = {**FIELDS, "returncode": "0"}  # failed payment; "0" kept in the signed string
+    text = "&".join(f"{k}={v}" for k, v in fields.items())
+    import hashlib
+
+    kept = hashlib.md5(("&".join(f"{k}={fields[k]}" for k in sorted(fields)) + "&key=" + KEY).encode()).hexdigest()
+    notification = both(None).verify_notification(f"{text}&sign={kept.upper()}".encode())
+    assert notification.status is PaymentStatus.FAILED
+    assert notification.paid_amount is None
+
+
+@pytest.mark.parametrize("returncode", ["01", "99", "FAIL"])
+def test_returncode_other_than_00_is_failed(both, helpers, returncode):
+    notification = both(None).verify_notification(helpers.notification_body({**FIELDS, "returncode": returncode}))
+    assert notification.status is PaymentStatus.FAILED
+    assert notification.paid_at is None
+
+
+@pytest.mark.parametrize("field", ["memberid", "orderid", "amount", "transaction_id", "datetime", "returncode"])
+def test_missing_field_is_malformed(both, helpers, field):
+    fields = {k: v for k, v in FIELDS.items() if k != field}
+    with pytest.raises(MalformedNotification, match=field):
+        both(None).verify_notification(helpers.notification_body(fields))
+
+
+def test_missing_sign_is_malformed(both):
+    body = "&".join(f"{k}={v}" for k, v in FIELDS.items()).encode()
+    with pytest.raises(MalformedNotification, match="sign"):
+        both(None).verify_notification(body)
+
+
+def test_wrong_merchant_is_refused_even_when_signed(both, helpers):
+    with pytest.raises(MerchantMismatch):
+        both(None).verify_notification(helpers.notification_body({**FIELDS, "memberid": "10003"}))
+
+
+@pytest.mark.parametrize("amount", ["abc", "-1.00", "NaN", "1e999999", "0.0000"])
+def test_malformed_amount_is_refused(both, helpers, amount):
+    with pytest.raises(MalformedNotification, match="amount"):
+        both(None).verify_notification(helpers.notification_body({**FIELDS, "amount": amount}))
+
+
+def test_zero_true_amount_is_refused(both, helpers):
+    with pytest.raises(MalformedNotification, match="true_amount"):
+        both(None).verify_notification(helpers.notification_body({**FIELDS, "true_amount": "0.00"}))
+
+
+@pytest.mark.parametrize("body", [b"", b"\xff\xfe", b"garbage", b"memberid=%ZZ", b"memberid=%FF&orderid=1"])
+def test_garbage_bodies_are_malformed(both, body):
+    with pytest.raises(MalformedNotification):
+        both(None).verify_notification(body)
+
+
+def test_custom_ack(both, helpers):
+    assert both(None, ack="success").verify_notification(helpers.notification_body(FIELDS)).ack == "success"

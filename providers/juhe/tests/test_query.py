@@ -1,0 +1,188 @@
+"""Query under both gateways: flat and nested answers, signs, states, errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from paycore import GatewayError, InvalidRequest, MerchantMismatch, PaymentStatus, ProtocolError, SignatureError
+
+KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
+ORDER_ID = "E2026112618181812345"
+
+
+def _answer_fields(**overrides: str) -> dict[str, str]:
+    fields = {
+        "memberid": "10002",
+        "orderid": ORDER_ID,
+        "amount": "100.00",
+        "time_end": "2026-11-26 18:20:00",
+        "transaction_id": "20261126182000000001",
+        "returncode": "00",
+        "trade_state": "SUCCESS",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def _serve(payload: object):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=json.dumps(payload), headers={"content-type": "text/html"})
+
+    return handler
+
+
+def _signed(helpers, **overrides: str) -> dict[str, str]:
+    fields = _answer_fields(**overrides)
+    return {**fields, "sign": helpers.sign(fields, KEY)}
+
+
+def test_round_trip_with_the_peer(both, peer, make_order):
+    gateway = both(peer)
+    gateway.create(make_order())
+    pending = gateway.query(ORDER_ID)
+    assert pending.status is PaymentStatus.PENDING
+    assert pending.paid_at is None
+    assert pending.paid_amount is None
+    peer.paid.add(ORDER_ID)
+    paid = gateway.query(ORDER_ID)
+    assert paid.status is PaymentStatus.PAID
+    assert paid.paid_at == datetime(2026, 11, 26, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert paid.amount == Decimal("100.00")
+    assert paid.transaction_id == "T" + ORDER_ID
+
+
+def test_request_is_signed_over_exactly_two_fields(both, peer, make_order, helpers):
+    gateway = both(peer)
+    gateway.create(make_order())
+    gateway.query(ORDER_ID)
+    request = peer.requests[-1]
+    assert request.url.path == "/Pay_Trade_query.html"
+    sent = dict(httpx.QueryParams(request.content.decode()))
+    assert set(sent) == {"pay_memberid", "pay_orderid", "pay_md5sign"}
+    assert sent["pay_md5sign"] == "EAA4FF2F7CC3A4EBEDE05613E0B3214B"
+    assert sent["pay_md5sign"] == helpers.sign({"pay_memberid": "10002", "pay_orderid": ORDER_ID}, KEY)
+
+
+def test_flat_signed_answer(both, helpers):
+    payment = both(_serve(_signed(helpers))).query(ORDER_ID)
+    assert payment.status is PaymentStatus.PAID
+    assert payment.paid_amount == Decimal("100.00")
+    assert payment.raw["sign"] == "BA8B8FFF81CC5A60110164B8C283F04A"
+
+
+def test_answer_nested_under_data(both, helpers):
+    payment = both(_serve({"status": "1", "msg": "ok", "data": _signed(helpers)})).query(ORDER_ID)
+    assert payment.status is PaymentStatus.PAID
+
+
+def test_unsigned_answer_is_accepted(both):
+    assert both(_serve(_answer_fields())).query(ORDER_ID).status is PaymentStatus.PAID
+
+
+@pytest.mark.parametrize("field", list(_answer_fields()))
+def test_tampering_with_any_field_is_refused(both, helpers, field):
+    answer = _signed(helpers)
+    answer[field] = answer[field] + "1"
+    with pytest.raises(SignatureError):
+        both(_serve(answer)).query(ORDER_ID)
+
+
+def test_tampered_sign_is_refused(both, helpers):
+    answer = _signed(helpers)
+    answer["sign"] = answer["sign"][:-1] + ("0" if answer["sign"][-1] != "0" else "1")
+    with pytest.raises(SignatureError):
+        both(_serve(answer)).query(ORDER_ID)
+
+
+def test_lower_case_sign_in_answer_is_accepted(both, helpers):
+    answer = _signed(helpers)
+    answer["sign"] = answer["sign"].lower()
+    assert both(_serve(answer)).query(ORDER_ID).status is PaymentStatus.PAID
+
+
+@pytest.mark.parametrize(
+    ("trade_state", "status"),
+    [("SUCCESS", PaymentStatus.PAID), ("NOTPAY", PaymentStatus.PENDING), ("REFUND", PaymentStatus.UNKNOWN)],
+)
+def test_status_comes_from_trade_state_not_returncode(both, helpers, trade_state, status):
+    # returncode is 00 whether paid or not on the real software
+    assert both(_serve(_signed(helpers, trade_state=trade_state))).query(ORDER_ID).status is status
+
+
+def test_unpaid_time_end_means_no_paid_time(both, helpers):
+    payment = both(_serve(_signed(helpers, time_end="1970-01-01 08:00:00"))).query(ORDER_ID)
+    assert payment.status is PaymentStatus.PAID
+    assert payment.paid_at is None
+
+
+def test_true_amount_is_the_paid_amount(both, helpers):
+    payment = both(_serve(_signed(helpers, true_amount="99.99"))).query(ORDER_ID)
+    assert payment.amount == Decimal("100.00")
+    assert payment.paid_amount == Decimal("99.99")
+
+
+def test_numeric_json_amounts_stay_exact(both, helpers):
+    fields = _answer_fields()
+    sign = helpers.sign(fields, KEY)
+    text = json.dumps({**fields, "sign": sign}).replace('"amount": "100.00"', '"amount": 100.00')
+    assert '"amount": 100.00' in text
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=text)
+
+    payment = both(handler).query(ORDER_ID)
+    assert payment.amount == Decimal("100.00")
+    assert str(payment.amount) == "100.00"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "error", "msg": "不存在的交易订单.", "data": []},
+        {"status": "error", "msg": "不存在的交易订单."},
+        {"msg": "不存在的交易订单."},
+    ],
+)
+def test_error_answers_are_gateway_errors(both, payload):
+    with pytest.raises(GatewayError, match="不存在的交易订单") as excinfo:
+        both(_serve(payload)).query(ORDER_ID)
+    assert excinfo.value.gateway_message == "不存在的交易订单."
+
+
+def test_answer_about_another_order_is_protocol_error(both, helpers):
+    with pytest.raises(ProtocolError, match="OTHER"):
+        both(_serve(_signed(helpers, orderid="OTHER"))).query(ORDER_ID)
+
+
+def test_answer_for_another_merchant_is_refused(both, helpers):
+    with pytest.raises(MerchantMismatch):
+        both(_serve(_signed(helpers, memberid="99999"))).query(ORDER_ID)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [({"code": 1}, "unknown shape"), (_answer_fields(amount="abc"), "malformed amount")],
+)
+def test_odd_answers_are_protocol_errors(both, payload, message):
+    with pytest.raises(ProtocolError, match=message):
+        both(_serve(payload)).query(ORDER_ID)
+
+
+def test_html_answer_is_protocol_error(both):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, html="<h1>Bad Gateway</h1>")
+
+    with pytest.raises(ProtocolError, match=r"HTTP 502.*Bad Gateway"):
+        both(handler).query(ORDER_ID)
+
+
+def test_long_order_id_is_refused_before_sending(both, peer):
+    with pytest.raises(InvalidRequest, match="20 characters"):
+        both(peer).query("Q" * 21)
+    assert peer.requests == []
