@@ -12,10 +12,9 @@ flows; only the sending differs::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -115,23 +114,9 @@ class _BaseGateway:
             raise ProviderError(f"provider {self.provider_name!r} returned {type(flow).__name__}, not a flow generator")
         return flow
 
-    @contextlib.contextmanager
-    def _observed(self, operation: Operation, order_id: str | None) -> Iterator[None]:
+    def _observed(self, operation: Operation, order_id: str | None) -> _Observed:
         """Wrap provider bugs as ProviderError and log the outcome, never a secret."""
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            yield
-        except PaycoreError as exc:
-            outcome = type(exc).__name__
-            raise
-        except Exception as exc:
-            outcome = "ProviderError"
-            raise ProviderError(
-                f"provider {self.provider_name!r} failed during {operation.value}: {type(exc).__name__}"
-            ) from exc
-        finally:
-            self._log(operation, order_id, outcome, started)
+        return _Observed(self, operation, order_id)
 
     def _log(self, operation: Operation, order_id: str | None, outcome: str, started: float) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
@@ -178,6 +163,39 @@ class _BaseGateway:
                     f"provider {self.provider_name!r} returned {type(result).__name__}, not a Notification"
                 )
             return result
+
+
+class _Observed:
+    """The context of one gateway call: a class, not @contextmanager, as verify is a hot path."""
+
+    __slots__ = ("_gateway", "_operation", "_order_id", "_started")
+
+    def __init__(self, gateway: _BaseGateway, operation: Operation, order_id: str | None) -> None:
+        self._gateway = gateway
+        self._operation = operation
+        self._order_id = order_id
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        gateway = self._gateway
+        if exc is None:
+            gateway._log(self._operation, self._order_id, "ok", self._started)
+            return
+        if isinstance(exc, PaycoreError):
+            gateway._log(self._operation, self._order_id, type(exc).__name__, self._started)
+            return
+        if not isinstance(exc, Exception):  # KeyboardInterrupt and friends pass through untouched
+            gateway._log(self._operation, self._order_id, type(exc).__name__, self._started)
+            return
+        gateway._log(self._operation, self._order_id, "ProviderError", self._started)
+        raise ProviderError(
+            f"provider {gateway.provider_name!r} failed during {self._operation.value}: {type(exc).__name__}"
+        ) from exc
 
 
 def _client_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:

@@ -32,14 +32,17 @@ __all__ = [
 
 #: ``time_end`` of an unpaid order on the reference gateway: Unix time 0 in UTC+8.
 UNPAID_TIME = "1970-01-01 08:00:00"
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _UNSIGNED = ("sign", "attach")
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
 
 
 def _decode(raw: str) -> str:
     # Bodies arrive raw (concatenated) or form-encoded, depending on the platform;
-    # unquote_plus reads both, as signed values never hold '+' or '%'.
+    # unquote_plus reads both, as signed values never hold '+' or '%'. Most values
+    # hold neither, and skipping the call for them halves the cost of a parse.
+    if "%" not in raw and "+" not in raw:
+        return raw
     return unquote_plus(raw, encoding="utf-8", errors="strict")
 
 
@@ -89,10 +92,11 @@ def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
 
 def parse_gateway_time(raw: str | None, zone: ZoneInfo) -> datetime | None:
     """The gateway's ``YYYY-MM-DD HH:MM:SS`` in the account's zone; None if absent or unpaid."""
-    if not raw or raw == UNPAID_TIME:
+    if not raw or raw == UNPAID_TIME or not _TIME.fullmatch(raw):
         return None
     try:
-        return datetime.strptime(raw, _TIME_FORMAT).replace(tzinfo=zone)
+        # fromisoformat reads "YYYY-MM-DD HH:MM:SS" in C, several times faster than strptime.
+        return datetime.fromisoformat(raw).replace(tzinfo=zone)
     except ValueError:
         return None
 
