@@ -72,7 +72,7 @@ JOBS: dict[str, list[list[str]]] = {
         ["ruff", "format", "--check", "."],
         ["mypy", "--strict"],
     ],
-    "docs": [["mkdocs", "build", "--strict", "--site-dir", str(VENV / "site")]],
+    "docs": [["mkdocs", "build", "--strict", "--config-file", "docs/mkdocs.yml", "--site-dir", str(VENV / "site")]],
     "bench": [["python", "benchmarks/run.py"]],
 }
 
@@ -83,7 +83,12 @@ def main(argv: list[str]) -> int:
         return 2
     job, extra = argv[0], argv[1:]
     ensure_environment()
-    env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        VIRTUAL_ENV=str(VENV),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        NO_MKDOCS_2_WARNING="1",  # a banner about a future release, printed on every build
+    )
     commands = JOBS[job]
     for index, command in enumerate(commands):
         # Extra arguments belong to the job's last command.

@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import per_call, report  # noqa: E402  # the benchmarks folder is not a package
+from _timing import per_call, report  # the benchmarks folder is not a package
+from paycore_juhe import JuheProvider
 
-import paycore  # noqa: E402
-from paycore_juhe import JuheProvider  # noqa: E402
+import paycore
 
 KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
 MERCHANT = "10002"

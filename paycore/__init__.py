@@ -12,32 +12,41 @@
         ))
         print(payment.pay_url)
 
-The implementation lives in private modules; everything public is re-exported here.
+The implementation lives in private modules; everything public is re-exported here,
+imported on first use so that ``paycore providers`` starts without loading pydantic's
+model machinery or an HTTP client.
 """
 
-from paycore._gateway import DEFAULT_TIMEOUT, AsyncGateway, Gateway
-from paycore._ids import new_order_id
-from paycore._plugins import ProviderInfo, installed_providers
-from paycore.config import AccountConfig, PaycoreConfig, load_config
-from paycore.errors import (
-    AmountMismatch,
-    ConfigError,
-    GatewayError,
-    InvalidRequest,
-    MalformedNotification,
-    MerchantMismatch,
-    NotSupported,
-    PaycoreError,
-    ProtocolError,
-    ProviderError,
-    ProviderNotFound,
-    SignatureError,
-    TransportError,
-    VerificationError,
-)
-from paycore.hookspecs import Flow, hookimpl
-from paycore.models import Channel, CreateFlow, Notification, Order, Payment, PaymentForm, PaymentStatus
-from paycore.provider import Capabilities, Operation, Provider, ProviderSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paycore._discovery import ProviderInfo, installed_providers
+    from paycore._gateway import DEFAULT_TIMEOUT, AsyncGateway, Gateway
+    from paycore._ids import new_order_id
+    from paycore.config import AccountConfig, PaycoreConfig, load_config
+    from paycore.errors import (
+        AmountMismatch,
+        ConfigError,
+        GatewayError,
+        InvalidRequest,
+        MalformedNotification,
+        MerchantMismatch,
+        NotSupported,
+        PaycoreError,
+        ProtocolError,
+        ProviderError,
+        ProviderNotFound,
+        SignatureError,
+        TransportError,
+        VerificationError,
+    )
+    from paycore.hookspecs import Flow, hookimpl
+    from paycore.models import Channel, CreateFlow, Notification, Order, Payment, PaymentForm, PaymentStatus
+    from paycore.provider import Capabilities, Operation, Provider, ProviderSettings
+
 
 __version__ = "0.1.0"
 
@@ -79,3 +88,56 @@ __all__ = [
     "load_config",
     "new_order_id",
 ]
+
+# Which private module defines each public name.
+_EXPORTS: dict[str, str] = {
+    "DEFAULT_TIMEOUT": "paycore._gateway",
+    "AccountConfig": "paycore.config",
+    "AmountMismatch": "paycore.errors",
+    "AsyncGateway": "paycore._gateway",
+    "Capabilities": "paycore.provider",
+    "Channel": "paycore.models",
+    "ConfigError": "paycore.errors",
+    "CreateFlow": "paycore.models",
+    "Flow": "paycore.hookspecs",
+    "Gateway": "paycore._gateway",
+    "GatewayError": "paycore.errors",
+    "InvalidRequest": "paycore.errors",
+    "MalformedNotification": "paycore.errors",
+    "MerchantMismatch": "paycore.errors",
+    "NotSupported": "paycore.errors",
+    "Notification": "paycore.models",
+    "Operation": "paycore.provider",
+    "Order": "paycore.models",
+    "PaycoreConfig": "paycore.config",
+    "PaycoreError": "paycore.errors",
+    "Payment": "paycore.models",
+    "PaymentForm": "paycore.models",
+    "PaymentStatus": "paycore.models",
+    "ProtocolError": "paycore.errors",
+    "Provider": "paycore.provider",
+    "ProviderError": "paycore.errors",
+    "ProviderInfo": "paycore._discovery",
+    "ProviderNotFound": "paycore.errors",
+    "ProviderSettings": "paycore.provider",
+    "SignatureError": "paycore.errors",
+    "TransportError": "paycore.errors",
+    "VerificationError": "paycore.errors",
+    "hookimpl": "paycore.hookspecs",
+    "installed_providers": "paycore._discovery",
+    "load_config": "paycore.config",
+    "new_order_id": "paycore._ids",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'paycore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,6 +13,7 @@ flows; only the sending differs::
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Generator, Mapping
 from types import TracebackType
@@ -65,6 +66,7 @@ class _BaseGateway:
         account: str = "default",
     ) -> None:
         self._runtime: ProviderRuntime = start_provider(provider, settings or {}, account=account)
+        self._closed = False
 
     @property
     def account(self) -> str:
@@ -96,7 +98,7 @@ class _BaseGateway:
             create_flow = CreateFlow(flow)
         except ValueError:
             raise InvalidRequest(f"unknown create flow {flow!r} (one of: server, form)") from None
-        if create_flow not in self.capabilities.create_flows:
+        if create_flow not in type(self.provider).create_flows:
             raise NotSupported(
                 f"provider {self.provider_name!r} does not support the {create_flow.value!r} create flow"
             )
@@ -223,7 +225,25 @@ class Gateway(_BaseGateway):
     ) -> None:
         super().__init__(provider, settings, account=account)
         self._owns_client = client is None
-        self._client = client or httpx.Client(transport=transport, timeout=_client_timeout(timeout))
+        self._client = client
+        self._transport = transport
+        self._timeout = _client_timeout(timeout)
+        self._client_lock = threading.Lock()
+
+    @property
+    def http_client(self) -> httpx.Client:
+        """The pooled HTTP client, made on first use: its TLS setup costs tens of milliseconds."""
+        if self._closed:
+            raise InvalidRequest("this gateway has been closed")
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._closed:  # closed by another thread meanwhile
+                    raise InvalidRequest("this gateway has been closed")
+                if self._client is None:
+                    self._client = httpx.Client(transport=self._transport, timeout=self._timeout)
+                client = self._client
+        return client
 
     @classmethod
     def from_config(
@@ -274,14 +294,16 @@ class Gateway(_BaseGateway):
 
     def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            return self._client.send(request)
+            return self.http_client.send(request)
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise _transport_error(exc, request) from exc
 
     def close(self) -> None:
         """Close the HTTP client, unless the caller passed its own."""
-        if self._owns_client:
-            self._client.close()
+        with self._client_lock:
+            self._closed = True
+            if self._owns_client and self._client is not None:
+                self._client.close()
 
     def __enter__(self) -> Self:
         return self
@@ -311,7 +333,18 @@ class AsyncGateway(_BaseGateway):
     ) -> None:
         super().__init__(provider, settings, account=account)
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(transport=transport, timeout=_client_timeout(timeout))
+        self._client = client
+        self._transport = transport
+        self._timeout = _client_timeout(timeout)
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The pooled HTTP client, made on first use: its TLS setup costs tens of milliseconds."""
+        if self._closed:
+            raise InvalidRequest("this gateway has been closed")
+        if self._client is None:
+            self._client = httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+        return self._client
 
     @classmethod
     def from_config(
@@ -362,13 +395,14 @@ class AsyncGateway(_BaseGateway):
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await self._client.send(request)
+            return await self.http_client.send(request)
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise _transport_error(exc, request) from exc
 
     async def aclose(self) -> None:
         """Close the HTTP client, unless the caller passed its own."""
-        if self._owns_client:
+        self._closed = True
+        if self._owns_client and self._client is not None:
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:

@@ -14,10 +14,9 @@ gets :class:`ProviderNotFound`, not a payment that never happened.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
-import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import pluggy
@@ -26,62 +25,13 @@ import stevedore
 import stevedore.exception
 from stevedore.extension import error_on_conflict
 
+from paycore._discovery import TESTING_ENV, TESTING_GROUP, installed_providers, searched_groups
 from paycore._validation import describe_validation_error
 from paycore.errors import ConfigError, NotSupported, ProviderError, ProviderNotFound
 from paycore.hookspecs import PROJECT_NAME, REQUIRED_HOOKS, ProviderSpec
 from paycore.provider import Capabilities, Operation, Provider
 
-__all__ = [
-    "PROVIDER_GROUP",
-    "TESTING_ENV",
-    "TESTING_GROUP",
-    "ProviderInfo",
-    "ProviderRuntime",
-    "installed_providers",
-    "load_provider_class",
-    "start_provider",
-]
-
-PROVIDER_GROUP = "paycore.providers"
-TESTING_GROUP = "paycore.testing.providers"
-TESTING_ENV = "PAYCORE_TESTING"
-
-
-def _searched_groups() -> tuple[str, ...]:
-    if os.environ.get(TESTING_ENV) == "1":
-        return (PROVIDER_GROUP, TESTING_GROUP)
-    return (PROVIDER_GROUP,)
-
-
-@dataclass(frozen=True)
-class ProviderInfo:
-    """An installed provider, as its entry point describes it (not imported)."""
-
-    name: str
-    target: str
-    distribution: str | None
-    version: str | None
-    group: str
-
-
-def installed_providers() -> list[ProviderInfo]:
-    """List installed providers without importing them, sorted by name."""
-    found = []
-    for group in _searched_groups():
-        # importlib.metadata rather than stevedore's cache here: only it keeps the
-        # distribution each entry point came from, which a listing must show.
-        for entry_point in importlib.metadata.entry_points(group=group):
-            dist = entry_point.dist
-            found.append(
-                ProviderInfo(
-                    name=entry_point.name,
-                    target=entry_point.value,
-                    distribution=dist.name if dist is not None else None,
-                    version=dist.version if dist is not None else None,
-                    group=group,
-                )
-            )
-    return sorted(found, key=lambda info: (info.name, info.target))
+__all__ = ["ProviderRuntime", "load_provider_class", "start_provider"]
 
 
 def _raise_load_failure(manager: object, entry_point: importlib.metadata.EntryPoint, err: BaseException) -> NoReturn:
@@ -90,7 +40,7 @@ def _raise_load_failure(manager: object, entry_point: importlib.metadata.EntryPo
 
 def load_provider_class(name: str) -> type[Provider[Any]]:
     """Import the provider class registered under ``name``, and only that one."""
-    groups = _searched_groups()
+    groups = searched_groups()
     for group in groups:
         try:
             manager: stevedore.DriverManager[Any] = stevedore.DriverManager(
@@ -131,7 +81,7 @@ class ProviderRuntime:
 
     def __init__(self, provider: Provider[Any]) -> None:
         self.provider = provider
-        self.capabilities: Capabilities = type(provider).capabilities()
+        self.operations = type(provider).operations()
         self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(ProviderSpec)
         try:
@@ -144,9 +94,14 @@ class ProviderRuntime:
         if missing:
             raise ProviderError(f"provider {provider.name!r} lacks required hooks: {', '.join(missing)}")
 
+    @functools.cached_property
+    def capabilities(self) -> Capabilities:
+        """What the provider supports (built on first use: most gateways never ask)."""
+        return type(self.provider).capabilities()
+
     def hook(self, operation: Operation) -> Callable[..., Any]:
         """Return the hook caller for ``operation``, or raise NotSupported."""
-        if operation not in self.capabilities.operations:
+        if operation not in self.operations:
             raise NotSupported(f"provider {self.provider.name!r} does not support {operation.value!r}")
         caller: Callable[..., Any] = getattr(self._manager.hook, operation.hook_name)
         return caller

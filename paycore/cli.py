@@ -23,8 +23,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pydantic
-
 from paycore import errors
 
 __all__ = ["EXIT_CODES", "main"]
@@ -63,7 +61,7 @@ def _fields(data: dict[str, Any]) -> str:
 
 
 def _cmd_providers(args: argparse.Namespace) -> int:
-    from paycore._plugins import installed_providers, load_provider_class
+    from paycore._discovery import installed_providers
 
     listing = []
     for info in installed_providers():
@@ -74,6 +72,8 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             "target": info.target,
         }
         if getattr(args, "json", False):
+            from paycore._plugins import load_provider_class
+
             try:
                 entry["capabilities"] = load_provider_class(info.name).capabilities().model_dump(mode="json")
                 for key, values in entry["capabilities"].items():
@@ -92,6 +92,8 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 
 
 def _masked_settings(provider: str, settings: dict[str, Any]) -> dict[str, Any]:
+    import pydantic
+
     from paycore._plugins import load_provider_class
 
     model = load_provider_class(provider).settings_model
@@ -146,7 +148,7 @@ def _gateway(args: argparse.Namespace) -> Any:
     return Gateway.from_config(getattr(args, "account", None), getattr(args, "config", None))
 
 
-def _emit_model(args: argparse.Namespace, model: pydantic.BaseModel) -> None:
+def _emit_model(args: argparse.Namespace, model: Any) -> None:
     data = model.model_dump(mode="json")
     _emit(args, data, lambda: _fields(data))
 

@@ -141,7 +141,9 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class _Model(pydantic.BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    # defer_build: a model's validator is compiled on first use, not at import, so a
+    # process that never builds an Order (a CLI query, a worker) never pays for it.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
         try:

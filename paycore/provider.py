@@ -69,7 +69,7 @@ class Capabilities(pydantic.BaseModel):
     disagree with them.
     """
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     operations: frozenset[Operation]
     channels: frozenset[Channel]
@@ -118,10 +118,12 @@ class Provider(Generic[SettingsT]):
     @classmethod
     def capabilities(cls) -> Capabilities:
         """Return what this provider class supports."""
-        operations = frozenset(
-            operation for operation in Operation if _is_hookimpl(getattr(cls, operation.hook_name, None))
-        )
-        return Capabilities(operations=operations, channels=cls.channels, create_flows=cls.create_flows)
+        return Capabilities(operations=cls.operations(), channels=cls.channels, create_flows=cls.create_flows)
+
+    @classmethod
+    def operations(cls) -> frozenset[Operation]:
+        """The operations whose hooks this class implements."""
+        return frozenset(operation for operation in Operation if _is_hookimpl(getattr(cls, operation.hook_name, None)))
 
 
 def _is_hookimpl(attribute: Any) -> bool:

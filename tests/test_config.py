@@ -149,7 +149,7 @@ def test_switching_accounts_changes_no_code(config_file, monkeypatch):
     config_file.write_text(CONFIG.replace('default = "main"', 'default = "backup"'))
     with Gateway.from_config(transport=httpx.MockTransport(fake)) as gateway:
         assert _script(gateway) == ("backup", "m-backup")
-        assert gateway._client.timeout.read == 2.5
+        assert gateway.http_client.timeout.read == 2.5
 
 
 @pytest.mark.anyio

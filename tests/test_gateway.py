@@ -272,15 +272,33 @@ def test_own_client_is_left_open(fake_gateway, make_order):
     client.close()
 
 
-def test_gateway_closes_its_own_client(fake_gateway):
+def test_gateway_closes_its_own_client(fake_gateway, make_order):
+    gateway = _sync(fake_gateway)
+    client = gateway.http_client
+    gateway.close()
+    assert client.is_closed
+    with pytest.raises(InvalidRequest, match="closed"):
+        gateway.create(make_order())
+
+
+async def test_async_gateway_closes_its_own_client(fake_gateway, make_order):
+    gateway = _async(fake_gateway)
+    client = gateway.http_client
+    await gateway.aclose()
+    assert client.is_closed
+    with pytest.raises(InvalidRequest, match="closed"):
+        await gateway.create(make_order())
+
+
+def test_closing_an_unused_gateway_makes_no_client(fake_gateway):
     gateway = _sync(fake_gateway)
     gateway.close()
-    assert gateway._client.is_closed
+    assert gateway._client is None
 
 
 def test_default_timeout_is_bounded(fake_gateway):
     with _sync(fake_gateway) as gateway:
-        assert gateway._client.timeout == paycore.DEFAULT_TIMEOUT
+        assert gateway.http_client.timeout == paycore.DEFAULT_TIMEOUT
     with _sync(fake_gateway, timeout=3) as gateway:
-        assert gateway._client.timeout.read == 3
-        assert gateway._client.timeout.connect == 3
+        assert gateway.http_client.timeout.read == 3
+        assert gateway.http_client.timeout.connect == 3

@@ -12,7 +12,8 @@ import pytest
 
 import paycore
 from paycore import ConfigError, Gateway, ProviderError, ProviderNotFound
-from paycore._plugins import installed_providers, load_provider_class
+from paycore._discovery import installed_providers
+from paycore._plugins import load_provider_class
 from paycore.testing import FakeProvider
 
 

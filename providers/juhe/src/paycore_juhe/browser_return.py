@@ -27,7 +27,7 @@ __all__ = ["BrowserReturn", "parse_browser_return"]
 class BrowserReturn(pydantic.BaseModel):
     """What the browser return claims. ``status`` is a claim, not a fact."""
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     order_id: str
     claimed_status: PaymentStatus
