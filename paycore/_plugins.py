@@ -27,11 +27,12 @@ from stevedore.extension import error_on_conflict
 
 from paycore._discovery import TESTING_ENV, TESTING_GROUP, installed_providers, searched_groups
 from paycore._validation import describe_validation_error
-from paycore.errors import ConfigError, NotSupported, ProviderError, ProviderNotFound
+from paycore.errors import ConfigError, NotSupported, PaycoreError, ProviderError, ProviderNotFound
 from paycore.hookspecs import PROJECT_NAME, REQUIRED_HOOKS, ProviderSpec
 from paycore.provider import Capabilities, Operation, Provider
+from paycore.sandbox import Sandbox, SandboxOptions
 
-__all__ = ["ProviderRuntime", "load_provider_class", "start_provider"]
+__all__ = ["ProviderRuntime", "load_provider_class", "provider_sandbox", "start_provider"]
 
 
 def _raise_load_failure(manager: object, entry_point: importlib.metadata.EntryPoint, err: BaseException) -> NoReturn:
@@ -132,3 +133,28 @@ def start_provider(
     else:
         raise ConfigError(f"account {account!r}: settings must be a mapping or a {model.__name__}")
     return ProviderRuntime(provider_class(validated, name=name, account=account))
+
+
+def provider_sandbox(name: str, options: SandboxOptions) -> Sandbox:
+    """Build the sandbox of provider ``name``; NotSupported if it ships none."""
+    provider_class = load_provider_class(name)
+    if Operation.SANDBOX not in provider_class.operations():
+        raise NotSupported(f"provider {name!r} ships no sandbox")
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(ProviderSpec)
+    # The class itself is the plugin here: make_sandbox is a classmethod, as a
+    # sandbox belongs to no account.
+    manager.register(provider_class, name=name)
+    try:
+        sandbox = manager.hook.make_sandbox(options=options)
+    except PaycoreError:
+        raise
+    except ImportError as exc:
+        raise ConfigError(
+            f"the {name!r} sandbox needs its extra: pip install 'paycore-{name}[sandbox]' ({exc.name} is missing)"
+        ) from None
+    except Exception as exc:
+        raise ProviderError(f"provider {name!r} failed to build its sandbox: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(sandbox, Sandbox):
+        raise ProviderError(f"provider {name!r} returned {type(sandbox).__name__}, not a Sandbox")
+    return sandbox

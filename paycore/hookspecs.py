@@ -26,8 +26,9 @@ no, :class:`paycore.ProtocolError` when its answer cannot be understood,
 escaping a hook is reported to the caller as :class:`paycore.ProviderError`.
 
 Required hooks: ``create_payment``, ``query_payment``, ``verify_notification``.
-Optional: ``close_payment``; calling it on a provider without it raises
-:class:`paycore.NotSupported` before any I/O.
+Optional: ``close_payment``, and ``make_sandbox`` (a classmethod); asking a
+provider for an operation it lacks raises :class:`paycore.NotSupported` before
+any I/O.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import httpx
 import pluggy
 
 from paycore.models import CreateFlow, Notification, Order, Payment
+from paycore.sandbox import Sandbox, SandboxOptions
 
 __all__ = [
     "OPTIONAL_HOOKS",
@@ -60,7 +62,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 Flow: TypeAlias = Generator[httpx.Request, httpx.Response, _T]
 
 REQUIRED_HOOKS = ("create_payment", "query_payment", "verify_notification")
-OPTIONAL_HOOKS = ("close_payment",)
+OPTIONAL_HOOKS = ("close_payment", "make_sandbox")
 
 
 class ProviderSpec:
@@ -94,3 +96,13 @@ class ProviderSpec:
     @hookspec(firstresult=True)
     def close_payment(self, order_id: str) -> Flow[Payment]:  # type: ignore[empty-body]  # a spec has no body
         """Close the unpaid payment of ``order_id`` so it can no longer be paid."""
+
+    @hookspec(firstresult=True)
+    def make_sandbox(self, options: SandboxOptions) -> Sandbox:  # type: ignore[empty-body]  # a spec has no body
+        """Build, without starting, a local gateway that speaks this provider's protocol.
+
+        Implement it as a ``classmethod``: a sandbox belongs to no account. Use
+        ``options.merchant_id`` / ``options.secret_key`` when given, else the
+        provider's sandbox defaults (a public test key, see
+        :data:`paycore.sandbox.PUBLIC_SANDBOX_KEY`).
+        """

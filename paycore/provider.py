@@ -38,6 +38,7 @@ class Operation(enum.StrEnum):
     QUERY = "query"
     VERIFY = "verify"
     CLOSE = "close"
+    SANDBOX = "sandbox"
 
     @property
     def hook_name(self) -> str:
@@ -49,6 +50,7 @@ _HOOK_NAMES = {
     Operation.QUERY: "query_payment",
     Operation.VERIFY: "verify_notification",
     Operation.CLOSE: "close_payment",
+    Operation.SANDBOX: "make_sandbox",
 }
 
 

@@ -18,6 +18,7 @@ from paycore import (
     Provider,
     hookimpl,
 )
+from paycore.sandbox import PUBLIC_SANDBOX_KEY, Sandbox, SandboxOptions
 from paycore_juhe._create import check_order_id, create_fields, read_create_answer
 from paycore_juhe._notify import verify_notification_body
 from paycore_juhe._query import query_fields, read_query_answer
@@ -71,6 +72,23 @@ class JuheProvider(Provider[JuheSettings]):
         check_order_id(order_id)
         response = yield httpx.Request("POST", self.settings.query_url, data=query_fields(order_id, self.settings))
         return read_query_answer(response, order_id, self.settings, provider=self.name, account=self.account)
+
+    @classmethod
+    @hookimpl  # inside classmethod: the marker must sit on the function itself
+    def make_sandbox(cls, options: SandboxOptions) -> Sandbox:
+        # Imported here: the sandbox's dependencies are the [sandbox] extra's.
+        from paycore_juhe.sandbox import DEFAULT_MERCHANT_ID, Fault, JuheSandbox, SandboxConfig
+
+        config = SandboxConfig(
+            host=options.host,
+            port=options.port,
+            merchant_id=options.merchant_id or DEFAULT_MERCHANT_ID,
+            secret_key=options.secret_key or PUBLIC_SANDBOX_KEY,
+            profile=options.profile or "document",
+            faults=frozenset(Fault(name) for name in options.faults),
+            state_path=options.state_path,
+        )
+        return JuheSandbox(config)
 
     @hookimpl
     def verify_notification(self, body: bytes | Mapping[str, str]) -> Notification:

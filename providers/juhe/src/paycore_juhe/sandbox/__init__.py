@@ -1,0 +1,114 @@
+"""A local juhe gateway for demos and tests: ``pip install 'paycore-juhe[sandbox]'``.
+
+It speaks the protocol as real deployments do — the checks, the answer shapes,
+the notifications and their resends — with its own, independent signing code::
+
+    from paycore_juhe.sandbox import JuheSandbox, SandboxConfig
+
+    with JuheSandbox(SandboxConfig(profile="fast")) as sandbox:
+        gateway = paycore.Gateway("juhe", sandbox.account_settings())
+        payment = gateway.create(order)
+        sandbox.pay(order.order_id)            # as the buyer would, at the cashier
+        sandbox.attempts(order.order_id)       # every notification attempt
+
+Endpoints: ``POST /Pay_Index.html``, ``POST /Pay_Trade_query.html``, the cashier at
+``/cashier/{order_id}``, and an admin JSON API under ``/admin/`` (orders, pay or
+fail, the notification log, faults). See ``docs/sandbox.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Self
+
+import httpx
+
+from paycore import InvalidRequest, ProtocolError
+from paycore_juhe.sandbox._app import SandboxState, create_app
+from paycore_juhe.sandbox._config import DEFAULT_MERCHANT_ID, PROFILES, Fault, Profile, SandboxConfig
+from paycore_juhe.sandbox._server import ThreadedServer
+from paycore_juhe.sandbox._store import Attempt, SandboxOrder
+
+__all__ = [
+    "DEFAULT_MERCHANT_ID",
+    "PROFILES",
+    "Attempt",
+    "Fault",
+    "JuheSandbox",
+    "Profile",
+    "SandboxConfig",
+    "SandboxOrder",
+]
+
+
+class JuheSandbox:
+    """A juhe gateway on 127.0.0.1, bound to a port (a free one by default) when built."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.state = SandboxState(self.config)
+        self.app = create_app(self.state)
+        self._server = ThreadedServer(self.app, self.config.host, self.config.port)
+
+    def __repr__(self) -> str:
+        return f"<JuheSandbox {self.url} merchant={self.config.merchant_id!r} profile={self.config.profile!r}>"
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def account_settings(self) -> dict[str, Any]:
+        """Settings of a ``juhe`` account on this sandbox (they include its key)."""
+        return {"base_url": self.url, "merchant_id": self.config.merchant_id, "secret_key": self.config.secret_key}
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _admin(self, method: str, path: str, payload: object | None = None) -> Any:
+        response = httpx.request(method, f"{self.url}/admin{path}", json=payload, timeout=10)
+        if response.status_code == 404:
+            raise InvalidRequest(f"the sandbox has no such order ({path})")
+        if response.is_error:
+            raise ProtocolError(f"the sandbox's admin API answered HTTP {response.status_code} to {method} {path}")
+        return response.json()
+
+    def pay(self, order_id: str) -> None:
+        """Pay the order, as the buyer's click on Pay would; the merchant is then notified."""
+        self._admin("POST", f"/orders/{order_id}/pay")
+
+    def fail(self, order_id: str) -> None:
+        """Fail the order's payment; the merchant is then notified."""
+        self._admin("POST", f"/orders/{order_id}/fail")
+
+    def set_faults(
+        self, faults: Iterable[Fault | str], *, order_id: str | None = None, slow_seconds: float | None = None
+    ) -> None:
+        """Switch faults on for every order, or for one; an empty list switches them off."""
+        names = sorted(Fault(fault).value for fault in faults)
+        if order_id is None:
+            payload: dict[str, object] = {"faults": names}
+            if slow_seconds is not None:
+                payload["slow_seconds"] = slow_seconds
+            self._admin("PUT", "/faults", payload)
+        else:
+            self._admin("PUT", f"/orders/{order_id}/faults", {"faults": names})
+
+    def orders(self) -> list[SandboxOrder]:
+        return self.state.store.orders()
+
+    def attempts(self, order_id: str | None = None) -> list[Attempt]:
+        """Every notification attempt so far, oldest first."""
+        return self.state.store.attempts(order_id)

@@ -1,0 +1,114 @@
+"""Sending notifications as the reference software does, and resending them.
+
+The body is concatenated without URL-encoding, in the software's order:
+``memberid, orderid, transaction_id, amount[, true_amount], datetime, returncode,
+sign, attach``; amounts with 4 decimals; ``datetime`` is the sending time, so
+each resend carries a new sign; ``attach`` is appended unsigned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from paycore_juhe.sandbox._config import Fault, SandboxConfig
+from paycore_juhe.sandbox._reference import md5_sign
+from paycore_juhe.sandbox._store import Attempt, SandboxOrder, Store
+
+__all__ = ["Notifier", "notification_fields"]
+
+_CENT = Decimal("0.01")
+
+
+def notification_fields(order: SandboxOrder, faults: set[Fault], config: SandboxConfig) -> dict[str, str]:
+    """The signed fields of a notification (or browser return) about ``order``, sign included."""
+    amount = Decimal(order.amount)
+    fields = {
+        "memberid": order.merchant_id,
+        "orderid": order.order_id,
+        "transaction_id": order.transaction_id,
+        "amount": f"{amount:.4f}",
+    }
+    if Fault.TRUE_AMOUNT in faults:
+        fields["true_amount"] = f"{max(amount - _CENT, _CENT):.4f}"
+    fields["datetime"] = datetime.now(ZoneInfo(config.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    fields["returncode"] = "00" if order.status == "paid" else "01"
+    key = config.secret_key + "-not-the-key" if Fault.WRONG_SIGN in faults else config.secret_key
+    fields["sign"] = md5_sign(fields, key)
+    return fields
+
+
+def notification_body(order: SandboxOrder, faults: set[Fault], config: SandboxConfig) -> str:
+    body = "&".join(f"{name}={value}" for name, value in notification_fields(order, faults, config).items())
+    if order.attach:
+        body += f"&attach={order.attach}"  # unsigned, unencoded, last: as the software does
+    return body
+
+
+class Notifier:
+    """Delivers notifications on the server's event loop, recording every attempt."""
+
+    def __init__(self, store: Store, config: SandboxConfig) -> None:
+        self._store = store
+        self._config = config
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def notify(self, order_id: str, faults: set[Fault]) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(order_id, faults))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, order: SandboxOrder, faults: set[Fault], attempt: int) -> bool:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5.0)
+        body = notification_body(order, faults, self._config)
+        status_code = response_text = error = None
+        try:
+            response = await self._client.post(
+                order.notify_url, content=body.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
+            )
+            status_code, response_text = response.status_code, response.text[:200]
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        acknowledged = response_text == "OK"  # exactly: "ok" or "OK\n" is not an answer
+        self._store.record(
+            Attempt(
+                order_id=order.order_id,
+                attempt=attempt,
+                sent_at=datetime.now(ZoneInfo(self._config.timezone)).isoformat(),
+                body=body,
+                status_code=status_code,
+                response=response_text,
+                error=error,
+                acknowledged=acknowledged,
+            )
+        )
+        return acknowledged
+
+    async def _deliver(self, order_id: str, faults: set[Fault]) -> None:
+        order = self._store.order(order_id)
+        if order is None:
+            return
+        profile = self._config.resend
+        for attempt in range(1, profile.tries + 1):
+            if await self._send(order, faults, attempt):
+                if Fault.DUPLICATE in faults:
+                    await self._send(order, faults, attempt + 1)  # the software may resend after an OK
+                return
+            if attempt < profile.tries:
+                await asyncio.sleep(profile.interval)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
