@@ -8,6 +8,8 @@
         --notify-url https://shop.example/notify --return-url https://shop.example/done
     paycore query ORDER_ID
     paycore verify [--body BODY]          # else the body is read from stdin
+    paycore demo [--provider juhe] [--async]
+    paycore sandbox --provider juhe [--port 8000] [--merchant-id ID] [--secret-key KEY] [--fault F]
 
 Common options: ``--config PATH``, ``--account NAME``, ``--json``, ``--verbose``.
 Exit codes: 0 success; 2 usage or configuration error; 3 verification failed;
@@ -17,6 +19,7 @@ Exit codes: 0 success; 2 usage or configuration error; 3 verification failed;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -186,6 +189,46 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from paycore._demo import run_demo
+
+    run_demo(args.provider, use_async=args.use_async, say=lambda line: print(line, flush=True))
+    return 0
+
+
+def _toml_value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a TOML basic string, array or number
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from paycore.sandbox import PUBLIC_SANDBOX_KEY, SandboxOptions, make_sandbox
+
+    options = SandboxOptions(
+        host=args.host,
+        port=args.port,
+        merchant_id=args.merchant_id,
+        secret_key=args.secret_key,
+        profile=args.profile,
+        faults=tuple(args.fault or ()),
+        state_path=args.state,
+    )
+    sandbox = make_sandbox(args.provider, options)
+    lines = [f"paycore sandbox: the {args.provider!r} protocol on {sandbox.url} (Ctrl-C to stop)", ""]
+    lines += ["Paste into paycore.toml:", "", "[accounts.sandbox]", f"provider = {_toml_value(args.provider)}"]
+    for key, value in sandbox.account_settings().items():
+        if args.secret_key is not None and value == args.secret_key:
+            # A key the user chose is theirs: never printed.
+            lines.append(f"# {key}: the value you passed with --secret-key (or set PAYCORE_SANDBOX_{key.upper()})")
+        elif value == PUBLIC_SANDBOX_KEY:
+            lines.append(f"{key} = {_toml_value(value)}  # the public sandbox test key")
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    print("\n".join(lines), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        sandbox.serve_forever()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS lets the options stand before or after the subcommand.
@@ -228,6 +271,22 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", parents=[common], help="verify a notification body (stdin or --body)")
     verify.add_argument("--body", help="the notification body, as received")
     verify.set_defaults(run=_cmd_verify)
+
+    demo = commands.add_parser("demo", parents=[common], help="a whole payment round trip on a local sandbox")
+    demo.add_argument("--provider", default="juhe", help="a provider that ships a sandbox (default: juhe)")
+    demo.add_argument("--async", dest="use_async", action="store_true", help="use AsyncGateway")
+    demo.set_defaults(run=_cmd_demo)
+
+    sandbox = commands.add_parser("sandbox", parents=[common], help="serve a provider's local sandbox gateway")
+    sandbox.add_argument("--provider", required=True, help="a provider that ships a sandbox, e.g. juhe")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    sandbox.add_argument("--merchant-id", help="the merchant id it accepts (default: the provider's)")
+    sandbox.add_argument("--secret-key", help="the key it signs with (default: the public sandbox test key)")
+    sandbox.add_argument("--profile", help="how notifications are resent (juhe: document, realistic, fast)")
+    sandbox.add_argument("--fault", action="append", metavar="FAULT", help="switch a fault on for every order; repeat")
+    sandbox.add_argument("--state", metavar="PATH", help="keep state in this SQLite file (default: in memory)")
+    sandbox.set_defaults(run=_cmd_sandbox)
     return parser
 
 
