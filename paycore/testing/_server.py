@@ -33,7 +33,10 @@ class LoopbackServer:
         self.handler = handler
         self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="paycore-loopback", daemon=True)
+        # A short poll interval: stop() waits for the next poll, and tests stop servers often.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="paycore-loopback", daemon=True
+        )
 
     @property
     def url(self) -> str:

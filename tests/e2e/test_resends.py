@@ -1,0 +1,76 @@
+"""Resends: until the body is exactly OK, as the chosen profile says; none after an OK."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from paycore import Gateway
+from paycore.testing import LoopbackServer
+
+
+@pytest.mark.parametrize("answer", ["fail", "ok", "OK\n", ""])
+def test_anything_but_ok_gets_the_document_resends(gateway, sandbox, merchant, make_order, answer, wait_attempts):
+    merchant.answer = answer
+    order = make_order()
+    gateway.create(order)
+    sandbox.pay(order.order_id)
+    merchant.wait_for(4)
+    wait_attempts(sandbox, order.order_id, 4)
+    time.sleep(0.3)  # well past the fast interval: no fifth try comes
+    attempts = sandbox.attempts(order.order_id)
+    assert [a.attempt for a in attempts] == [1, 2, 3, 4]
+    assert not any(a.acknowledged for a in attempts)
+    assert len(merchant.bodies) == 4
+
+
+def test_ok_stops_the_resends(gateway, sandbox, merchant, make_order, wait_attempts):
+    order = make_order()
+    gateway.create(order)
+    sandbox.pay(order.order_id)
+    merchant.wait_for(1)
+    wait_attempts(sandbox, order.order_id, 1)
+    time.sleep(0.3)
+    assert len(sandbox.attempts(order.order_id)) == 1
+    assert len(merchant.bodies) == 1
+
+
+@pytest.mark.parametrize(("profile", "tries"), [("document", 4), ("realistic", 5), ("fast", 4)])
+def test_profiles(make_sandbox, make_order, merchant, profile, tries, wait_attempts):
+    sandbox = make_sandbox(profile=profile, notify_interval=0.02)
+    merchant.answer = "no"
+    order = make_order()
+    with Gateway("juhe", sandbox.account_settings()) as gateway:
+        gateway.create(order)
+    sandbox.pay(order.order_id)
+    merchant.wait_for(tries)
+    wait_attempts(sandbox, order.order_id, tries)
+    time.sleep(0.2)
+    assert len(sandbox.attempts(order.order_id)) == tries
+
+
+def test_each_resend_is_sent_at_its_own_time_with_its_own_sign(make_sandbox, make_order, merchant):
+    sandbox = make_sandbox(notify_interval=1.05)
+    merchant.answer = "no"
+    order = make_order()
+    with Gateway("juhe", sandbox.account_settings()) as gateway:
+        gateway.create(order)
+    sandbox.pay(order.order_id)
+    merchant.wait_for(2, timeout=5)
+    first, second = (n for n in merchant.notifications[:2])
+    assert first.raw["datetime"] != second.raw["datetime"]
+    assert first.raw["sign"] != second.raw["sign"]
+    assert first.transaction_id == second.transaction_id
+
+
+def test_unreachable_endpoint_is_retried_and_logged(gateway, sandbox, make_order, wait_attempts):
+    with LoopbackServer(lambda request: None) as dead:  # type: ignore[arg-type,return-value]
+        url = dead.url
+    order = make_order(notify_url=f"{url}/notify")
+    gateway.create(order)
+    sandbox.pay(order.order_id)
+    attempts = wait_attempts(sandbox, order.order_id, 4)
+    time.sleep(0.2)
+    assert len(sandbox.attempts(order.order_id)) == 4
+    assert all(a.error == "ConnectError" and a.status_code is None for a in attempts)
