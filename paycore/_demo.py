@@ -22,7 +22,7 @@ from paycore.models import Channel, Notification, Order, Payment, PaymentStatus
 from paycore.sandbox import SandboxOptions, make_sandbox
 from paycore.testing import LoopbackServer
 
-__all__ = ["run_demo"]
+__all__ = ["DemoFailed", "run_demo"]
 
 _WAIT_FOR_NOTIFICATION = 15.0
 
