@@ -49,6 +49,9 @@ class LoopbackServer:
 
         class _Adapter(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY the second
+            # waits ~40 ms for a delayed ACK.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
