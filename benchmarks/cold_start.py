@@ -5,6 +5,10 @@
 Each command is a fresh interpreter; runs are interleaved so that machine noise
 falls on all of them alike. Reported: the median wall time of each and its ratio
 to the baseline ``python -c "import httpx, pydantic"``. Target: at most 1.5x.
+
+A reference line shows what defining and validating one small pydantic model adds
+to the baseline (``import pydantic`` alone loads almost nothing): a floor for any
+code that validates settings with pydantic, as ``Gateway.from_config`` must.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ secret_key = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
 """
 
 
+_ONE_MODEL = """
+import httpx, pydantic
+class Settings(pydantic.BaseModel):
+    merchant_id: str = pydantic.Field(min_length=1)
+    secret_key: pydantic.SecretStr
+Settings(merchant_id="10002", secret_key="k")
+"""
+
+
 def _time(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -46,6 +59,8 @@ def main() -> None:
         env = dict(os.environ, PAYCORE_CONFIG=str(config))
         commands = {
             "baseline: import httpx, pydantic": [python, "-c", "import httpx, pydantic"],
+            # Context, not a target: the least any pydantic-validated settings model costs.
+            "reference: + one pydantic model": [python, "-c", _ONE_MODEL],
             "paycore providers": [paycore_cli, "providers"],
             "Gateway.from_config()": [python, "-c", "import paycore; paycore.Gateway.from_config().close()"],
         }

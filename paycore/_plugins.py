@@ -135,9 +135,13 @@ def start_provider(
     return ProviderRuntime(provider_class(validated, name=name, account=account))
 
 
-def provider_sandbox(name: str, options: SandboxOptions) -> Sandbox:
-    """Build the sandbox of provider ``name``; NotSupported if it ships none."""
-    provider_class = load_provider_class(name)
+def provider_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions) -> Sandbox:
+    """Build the sandbox of ``provider`` (a name or a class); NotSupported if it ships none."""
+    if isinstance(provider, str):
+        name, provider_class = provider, load_provider_class(provider)
+    else:
+        provider_class = _checked_provider_class(getattr(provider, "__name__", "?"), provider)
+        name = provider_class.provider_name or provider_class.__name__
     if Operation.SANDBOX not in provider_class.operations():
         raise NotSupported(f"provider {name!r} ships no sandbox")
     manager = pluggy.PluginManager(PROJECT_NAME)

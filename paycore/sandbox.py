@@ -16,7 +16,10 @@ classmethod: a sandbox belongs to no account) and returns a :class:`Sandbox`::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from paycore.provider import Provider
 
 __all__ = ["PUBLIC_SANDBOX_KEY", "Sandbox", "SandboxOptions", "make_sandbox"]
 
@@ -74,8 +77,8 @@ class Sandbox(Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
-def make_sandbox(provider: str, options: SandboxOptions | None = None) -> Sandbox:
-    """Build (not start) the sandbox of the installed provider named ``provider``."""
+def make_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions | None = None) -> Sandbox:
+    """Build (not start) the sandbox of ``provider``: an installed provider's name, or its class."""
     from paycore._plugins import provider_sandbox
 
     return provider_sandbox(provider, options or SandboxOptions())
