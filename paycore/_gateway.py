@@ -13,6 +13,7 @@ flows; only the sending differs::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Generator, Mapping
@@ -249,7 +250,7 @@ class Gateway(_BaseGateway):
     def from_config(
         cls,
         account: str | None = None,
-        path: str | None = None,
+        path: str | os.PathLike[str] | None = None,
         *,
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -350,7 +351,7 @@ class AsyncGateway(_BaseGateway):
     def from_config(
         cls,
         account: str | None = None,
-        path: str | None = None,
+        path: str | os.PathLike[str] | None = None,
         *,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,

@@ -99,6 +99,8 @@ class PaycoreConfig:
 
     def resolve_name(self, account: str | None = None) -> str:
         """Pick the account: explicit, else ``PAYCORE_ACCOUNT``, else default, else the only one."""
+        if account is not None and not isinstance(account, str):
+            raise ConfigError(f"an account name is a string, not {type(account).__name__}")
         name = account or self.environ.get(ACCOUNT_ENV) or self.default
         if name:
             return name

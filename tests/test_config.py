@@ -156,3 +156,13 @@ def test_switching_accounts_changes_no_code(config_file, monkeypatch):
 async def test_async_from_config(config_file):
     async with AsyncGateway.from_config("backup", str(config_file)) as gateway:
         assert gateway.account == "backup"
+
+
+def test_account_name_must_be_a_string(config_file):
+    with pytest.raises(ConfigError, match="string"):
+        load_config(config_file, environ={}).account(42)  # type: ignore[arg-type]
+
+
+def test_from_config_takes_a_path_object(config_file):
+    with Gateway.from_config("main", config_file) as gateway:
+        assert gateway.account == "main"
