@@ -22,7 +22,9 @@ The hierarchy::
     │   ├── SignatureError        the signature does not match
     │   ├── MerchantMismatch      addressed to another merchant
     │   ├── AmountMismatch        the amount differs from the merchant's order
-    │   └── MalformedNotification missing fields, bad amounts, unparseable body
+    │   └── MalformedNotification an unparseable body
+    │       ├── MissingField      a required field is absent or empty
+    │       └── MalformedAmount   an amount that is not a positive decimal
     ├── GatewayError              the gateway answered, and said no
     ├── ProtocolError             the gateway answered something we cannot parse
     ├── TransportError            the request failed on the network
@@ -39,8 +41,10 @@ __all__ = [
     "ConfigError",
     "GatewayError",
     "InvalidRequest",
+    "MalformedAmount",
     "MalformedNotification",
     "MerchantMismatch",
+    "MissingField",
     "NotSupported",
     "PaycoreError",
     "ProtocolError",
@@ -96,7 +100,15 @@ class AmountMismatch(VerificationError):
 
 
 class MalformedNotification(VerificationError):
-    """A notification lacks a field, carries a bad value or cannot be parsed."""
+    """A notification cannot be parsed, lacks a field or carries a bad value."""
+
+
+class MissingField(MalformedNotification):
+    """A notification lacks a required field, or has it empty."""
+
+
+class MalformedAmount(MalformedNotification):
+    """A notification's amount is not a positive, plainly written decimal."""
 
 
 class GatewayError(PaycoreError):

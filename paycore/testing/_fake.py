@@ -31,8 +31,10 @@ import pydantic
 
 from paycore.errors import (
     GatewayError,
+    MalformedAmount,
     MalformedNotification,
     MerchantMismatch,
+    MissingField,
     ProtocolError,
     SignatureError,
 )
@@ -149,7 +151,7 @@ class FakeProvider(Provider[FakeSettings]):
                 raise MalformedNotification("notification body is not a UTF-8 form") from None
         missing = [key for key in ("merchant_id", "order_id", "amount", "status", "sign") if not fields.get(key)]
         if missing:
-            raise MalformedNotification(f"notification lacks {', '.join(missing)}")
+            raise MissingField(f"notification lacks {', '.join(missing)}")
         expected = fake_sign(fields, self.settings.secret_key.get_secret_value())
         if not hmac.compare_digest(expected.encode(), fields["sign"].lower().encode()):
             raise SignatureError("notification signature does not match")
@@ -161,7 +163,7 @@ class FakeProvider(Provider[FakeSettings]):
         except (InvalidOperation, ValueError):
             raise MalformedNotification("notification carries a bad amount or status") from None
         if not amount.is_finite() or amount <= 0:
-            raise MalformedNotification("notification amount is not a positive number")
+            raise MalformedAmount("notification amount is not a positive number")
         return Notification(
             order_id=fields["order_id"],
             status=status,

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from paycore import MalformedNotification, MerchantMismatch, PaymentStatus, SignatureError
+from paycore import (
+    MalformedAmount,
+    MalformedNotification,
+    MerchantMismatch,
+    MissingField,
+    PaymentStatus,
+    SignatureError,
+)
 
 KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
 FIELDS = {
@@ -133,13 +140,13 @@ def test_returncode_other_than_00_is_failed(both, helpers, returncode):
 @pytest.mark.parametrize("field", ["memberid", "orderid", "amount", "transaction_id", "datetime", "returncode"])
 def test_missing_field_is_malformed(both, helpers, field):
     fields = {k: v for k, v in FIELDS.items() if k != field}
-    with pytest.raises(MalformedNotification, match=field):
+    with pytest.raises(MissingField, match=field):
         both(None).verify_notification(helpers.notification_body(fields))
 
 
 def test_missing_sign_is_malformed(both):
     body = "&".join(f"{k}={v}" for k, v in FIELDS.items()).encode()
-    with pytest.raises(MalformedNotification, match="sign"):
+    with pytest.raises(MissingField, match="sign"):
         both(None).verify_notification(body)
 
 
@@ -150,12 +157,12 @@ def test_wrong_merchant_is_refused_even_when_signed(both, helpers):
 
 @pytest.mark.parametrize("amount", ["abc", "-1.00", "NaN", "1e999999", "0.0000"])
 def test_malformed_amount_is_refused(both, helpers, amount):
-    with pytest.raises(MalformedNotification, match="amount"):
+    with pytest.raises(MalformedAmount, match="amount"):
         both(None).verify_notification(helpers.notification_body({**FIELDS, "amount": amount}))
 
 
 def test_zero_true_amount_is_refused(both, helpers):
-    with pytest.raises(MalformedNotification, match="true_amount"):
+    with pytest.raises(MalformedAmount, match="true_amount"):
         both(None).verify_notification(helpers.notification_body({**FIELDS, "true_amount": "0.00"}))
 
 

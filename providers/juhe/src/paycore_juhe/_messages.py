@@ -18,7 +18,7 @@ from decimal import Decimal
 from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
-from paycore import MalformedNotification
+from paycore import MalformedAmount, MalformedNotification
 from paycore_juhe._signing import sign, signature_matches
 
 __all__ = [
@@ -84,9 +84,9 @@ def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
     raw = fields.get(name, "")
     amount = plain_amount(raw)
     if amount is None:
-        raise MalformedNotification(f"{name} {raw[:32]!r} is not a decimal amount")
+        raise MalformedAmount(f"{name} {raw[:32]!r} is not a decimal amount")
     if amount <= 0:
-        raise MalformedNotification(f"{name} {raw!r} is not a positive amount")
+        raise MalformedAmount(f"{name} {raw!r} is not a positive amount")
     return amount
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from paycore import MalformedNotification, MerchantMismatch, Notification, PaymentStatus, SignatureError
+from paycore import MerchantMismatch, MissingField, Notification, PaymentStatus, SignatureError
 from paycore_juhe._messages import parse_amount, parse_form_body, parse_gateway_time, verify_fields
 from paycore_juhe.settings import JuheSettings
 
@@ -21,7 +21,7 @@ def verify_notification_body(
     fields = parse_form_body(body)
     missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
     if missing:
-        raise MalformedNotification(f"notification lacks {', '.join(missing)}")
+        raise MissingField(f"notification lacks {', '.join(missing)}")
     if not verify_fields(fields, settings.secret_key.get_secret_value()):
         raise SignatureError(f"notification for order {fields['orderid']!r} has a bad signature")
     if fields["memberid"] != settings.merchant_id:

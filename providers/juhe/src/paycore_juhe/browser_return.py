@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from paycore import AsyncGateway, Gateway, InvalidRequest, MalformedNotification, PaymentStatus, SignatureError
+from paycore import AsyncGateway, Gateway, InvalidRequest, MissingField, PaymentStatus, SignatureError
 from paycore_juhe._messages import parse_form_body, verify_fields
 from paycore_juhe.provider import JuheProvider
 
@@ -45,7 +45,7 @@ def parse_browser_return(body: bytes | Mapping[str, str], *, gateway: Gateway | 
         raise InvalidRequest("parse_browser_return needs the gateway of a juhe account")
     fields = parse_form_body(body)
     if not fields.get("orderid"):
-        raise MalformedNotification("browser return lacks orderid")
+        raise MissingField("browser return lacks orderid")
     checked = bool(fields.get("sign"))
     if checked and not verify_fields(fields, provider.settings.secret_key.get_secret_value()):
         raise SignatureError(f"browser return for order {fields['orderid']!r} has a bad signature")
