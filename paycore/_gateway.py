@@ -400,6 +400,10 @@ class AsyncGateway(_BaseGateway):
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise _transport_error(exc, request) from exc
 
+    async def close(self) -> None:
+        """Close the HTTP client, unless the caller passed its own (same as ``aclose``)."""
+        await self.aclose()
+
     async def aclose(self) -> None:
         """Close the HTTP client, unless the caller passed its own."""
         self._closed = True

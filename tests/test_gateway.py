@@ -281,10 +281,11 @@ def test_gateway_closes_its_own_client(fake_gateway, make_order):
         gateway.create(make_order())
 
 
-async def test_async_gateway_closes_its_own_client(fake_gateway, make_order):
+@pytest.mark.parametrize("method", ["aclose", "close"])
+async def test_async_gateway_closes_its_own_client(fake_gateway, make_order, method):
     gateway = _async(fake_gateway)
     client = gateway.http_client
-    await gateway.aclose()
+    await getattr(gateway, method)()
     assert client.is_closed
     with pytest.raises(InvalidRequest, match="closed"):
         await gateway.create(make_order())
