@@ -59,8 +59,7 @@ def load_provider_class(name: str) -> type[Provider[Any]]:
             raise ConfigError(
                 f"more than one installed distribution provides the payment provider {name!r}: {exc}"
             ) from None
-        plugin = manager.driver if manager.driver is not None else manager.extensions[0].plugin
-        return _checked_provider_class(name, plugin)
+        return _checked_provider_class(name, manager.extensions[0].plugin)
     installed = [info.name for info in installed_providers()]
     hint = None
     if TESTING_GROUP not in groups and name == "fake":
@@ -75,6 +74,14 @@ def _checked_provider_class(name: str, plugin: object) -> type[Provider[Any]]:
     if not (isinstance(settings_model, type) and issubclass(settings_model, pydantic.BaseModel)):
         raise ProviderError(f"provider {name!r} declares no pydantic settings_model")
     return plugin
+
+
+def _named_provider_class(provider: str | type[Provider[Any]]) -> tuple[str, type[Provider[Any]]]:
+    """The provider's name and class, from an entry-point name or from the class itself."""
+    if isinstance(provider, str):
+        return provider, load_provider_class(provider)
+    provider_class = _checked_provider_class(getattr(provider, "__name__", repr(provider)), provider)
+    return provider_class.provider_name or provider_class.__name__, provider_class
 
 
 class ProviderRuntime:
@@ -115,11 +122,7 @@ def start_provider(
     account: str,
 ) -> ProviderRuntime:
     """Load ``provider`` (an entry-point name or a class), validate ``settings``, start it."""
-    if isinstance(provider, str):
-        name, provider_class = provider, load_provider_class(provider)
-    else:
-        provider_class = _checked_provider_class(getattr(provider, "__name__", "?"), provider)
-        name = provider_class.provider_name or provider_class.__name__
+    name, provider_class = _named_provider_class(provider)
     model = provider_class.settings_model
     if isinstance(settings, model):
         validated = settings
@@ -137,11 +140,7 @@ def start_provider(
 
 def provider_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions) -> Sandbox:
     """Build the sandbox of ``provider`` (a name or a class); NotSupported if it ships none."""
-    if isinstance(provider, str):
-        name, provider_class = provider, load_provider_class(provider)
-    else:
-        provider_class = _checked_provider_class(getattr(provider, "__name__", "?"), provider)
-        name = provider_class.provider_name or provider_class.__name__
+    name, provider_class = _named_provider_class(provider)
     if Operation.SANDBOX not in provider_class.operations():
         raise NotSupported(f"provider {name!r} ships no sandbox")
     manager = pluggy.PluginManager(PROJECT_NAME)
