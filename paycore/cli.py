@@ -142,7 +142,8 @@ def _cmd_accounts(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     _emit(args, listing, readable)
-    return 0
+    # A configuration check: any account that would not load fails the command.
+    return 2 if any("error" in entry for entry in listing) else 0
 
 
 def _gateway(args: argparse.Namespace) -> Any:

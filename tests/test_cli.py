@@ -202,3 +202,15 @@ def test_verbose_logs_the_call_without_secrets(config):
     result = paycore_cli("query", "NOPE", "-v", config=config)
     assert "query account=main provider=fake order_id=NOPE outcome=GatewayError" in result.stderr
     assert SECRET not in result.stderr
+
+
+def test_accounts_with_an_invalid_account_exits_2_naming_it(tmp_path):
+    path = tmp_path / "paycore.toml"
+    path.write_text(
+        'default = "ok"\n[accounts.ok]\nprovider = "fake"\n[accounts.bad]\nprovider = "fake"\ncolour = "red"\n'
+    )
+    result = paycore_cli("accounts", "--json", config=path)
+    assert result.returncode == 2
+    accounts = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert "colour" in accounts["bad"]["error"]
+    assert "error" not in accounts["ok"]
