@@ -215,6 +215,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     )
     sandbox = make_sandbox(args.provider, options)
     lines = [f"paycore sandbox: the {args.provider!r} protocol on {sandbox.url} (Ctrl-C to stop)", ""]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        # The admin API can pay any order and has no authentication.
+        lines += [f"WARNING: listening on {args.host}: anyone who reaches it can pay orders through its admin API", ""]
     lines += ["Paste into paycore.toml:", "", "[accounts.sandbox]", f"provider = {_toml_value(args.provider)}"]
     for key, value in sandbox.account_settings().items():
         if args.secret_key is not None and value == args.secret_key:

@@ -131,3 +131,9 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_sandbox_unknown_fault_exits_2():
+    result = paycore("sandbox", "--provider", "juhe", "--port", "0", "--fault", "meteor")
+    assert result.returncode == 2
+    assert "unknown sandbox fault" in result.stderr

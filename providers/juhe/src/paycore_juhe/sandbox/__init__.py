@@ -25,7 +25,7 @@ import httpx
 
 from paycore import InvalidRequest, ProtocolError
 from paycore_juhe.sandbox._app import SandboxState, create_app
-from paycore_juhe.sandbox._config import DEFAULT_MERCHANT_ID, PROFILES, Fault, Profile, SandboxConfig
+from paycore_juhe.sandbox._config import DEFAULT_MERCHANT_ID, PROFILES, Fault, Profile, SandboxConfig, parse_faults
 from paycore_juhe.sandbox._server import ThreadedServer
 from paycore_juhe.sandbox._store import Attempt, SandboxOrder
 
@@ -38,6 +38,7 @@ __all__ = [
     "Profile",
     "SandboxConfig",
     "SandboxOrder",
+    "parse_faults",
 ]
 
 

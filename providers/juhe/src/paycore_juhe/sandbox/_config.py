@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from paycore import ConfigError
 from paycore.sandbox import PUBLIC_SANDBOX_KEY
 
-__all__ = ["DEFAULT_MERCHANT_ID", "PROFILES", "Fault", "Profile", "SandboxConfig"]
+__all__ = ["DEFAULT_MERCHANT_ID", "PROFILES", "Fault", "Profile", "SandboxConfig", "parse_faults"]
 
 DEFAULT_MERCHANT_ID = "10002"
+
+
+def parse_faults(names: Iterable[str]) -> frozenset[Fault]:
+    """Fault names as given on a command line; an unknown one is a ConfigError listing the known."""
+    try:
+        return frozenset(Fault(name) for name in names)
+    except ValueError:
+        known = ", ".join(fault.value for fault in Fault)
+        raise ConfigError(f"unknown sandbox fault in {sorted(names)} (known: {known})") from None
 
 
 class Fault(enum.StrEnum):
@@ -76,7 +86,7 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r} (one of: {', '.join(PROFILES)})")
+            raise ConfigError(f"unknown sandbox profile {self.profile!r} (one of: {', '.join(PROFILES)})")
 
     @property
     def resend(self) -> Profile:
