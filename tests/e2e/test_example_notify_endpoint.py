@@ -1,0 +1,49 @@
+"""examples/notify_endpoint.py, served for real, receives the sandbox's notification."""
+
+from __future__ import annotations
+
+import importlib.util
+from decimal import Decimal
+from pathlib import Path
+
+from paycore_juhe.sandbox._server import ThreadedServer
+
+import paycore
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notify_endpoint.py"
+
+
+def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandbox, wait_attempts):
+    config = tmp_path / "paycore.toml"
+    settings = sandbox.account_settings()
+    config.write_text(
+        f'[accounts.shop]\nprovider = "juhe"\nbase_url = "{settings["base_url"]}"\n'
+        f'merchant_id = "{settings["merchant_id"]}"\nsecret_key = "{settings["secret_key"]}"\n'
+    )
+    monkeypatch.setenv("PAYCORE_CONFIG", str(config))
+    spec = importlib.util.spec_from_file_location("notify_endpoint_example", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+
+    server = ThreadedServer(example.app, "127.0.0.1", 0)
+    server.start()
+    try:
+        order = paycore.Order(
+            amount=Decimal("42.00"),
+            channel="wechat_qr",
+            subject="tea",
+            notify_url=f"{server.url}/pay/notify",
+            return_url=f"{server.url}/pay/done",
+        )
+        example.orders[order.order_id] = (order, None)
+        example.gateway.create(order)
+        sandbox.set_faults(["duplicate"], order_id=order.order_id)
+        sandbox.pay(order.order_id)
+        attempts = wait_attempts(sandbox, order.order_id, 2)
+        assert [a.response for a in attempts] == ["OK", "OK"]
+        assert example.orders[order.order_id][1] == attempts[0].body.split("transaction_id=")[1].split("&")[0]
+    finally:
+        server.stop()
+        example.gateway.close()
