@@ -1,7 +1,7 @@
 """Gateways: what a merchant application calls.
 
-:class:`Gateway` (on :class:`httpx.Client`) and :class:`AsyncGateway` (on
-:class:`httpx.AsyncClient`) have the same methods and drive the same provider
+`Gateway` (on `httpx.Client`) and `AsyncGateway` (on
+`httpx.AsyncClient`) have the same methods and drive the same provider
 flows; only the sending differs::
 
     with paycore.Gateway.from_config() as gateway:
@@ -208,10 +208,10 @@ def _client_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
 
 
 class Gateway(_BaseGateway):
-    """A synchronous gateway on one pooled :class:`httpx.Client`.
+    """A synchronous gateway on one pooled `httpx.Client`.
 
     Pass ``client`` to use your own client (the gateway then leaves it open), or
-    ``transport`` for a custom transport such as :class:`httpx.MockTransport`.
+    ``transport`` for a custom transport such as `httpx.MockTransport`.
     """
 
     def __init__(
@@ -256,7 +256,7 @@ class Gateway(_BaseGateway):
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
     ) -> Self:
-        """Build the gateway of a configured account (see :mod:`paycore.config`)."""
+        """Build the gateway of a configured account (see `paycore.config`)."""
         config = load_config(path).account(account)
         return cls(
             config.provider,
@@ -316,9 +316,9 @@ class Gateway(_BaseGateway):
 
 
 class AsyncGateway(_BaseGateway):
-    """An asynchronous gateway on one pooled :class:`httpx.AsyncClient`.
+    """An asynchronous gateway on one pooled `httpx.AsyncClient`.
 
-    The same methods as :class:`Gateway`, awaited; ``verify_notification`` stays
+    The same methods as `Gateway`, awaited; ``verify_notification`` stays
     a plain call because it does no I/O.
     """
 
@@ -357,7 +357,7 @@ class AsyncGateway(_BaseGateway):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
     ) -> Self:
-        """Build the gateway of a configured account (see :mod:`paycore.config`)."""
+        """Build the gateway of a configured account (see `paycore.config`)."""
         config = load_config(path).account(account)
         return cls(
             config.provider,

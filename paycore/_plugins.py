@@ -6,10 +6,10 @@ hooks and calling them is pluggy's, with one ``PluginManager`` per gateway holdi
 exactly one provider, so every ``firstresult`` hook returns that provider's value.
 
 Providers are entry points in the ``paycore.providers`` group, naming a
-:class:`paycore.Provider` subclass. Fakes for tests live in the separate
+`paycore.Provider` subclass. Fakes for tests live in the separate
 ``paycore.testing.providers`` group, which is searched only when the environment
 sets ``PAYCORE_TESTING=1``: a production configuration that names ``fake``
-gets :class:`ProviderNotFound`, not a payment that never happened.
+gets `ProviderNotFound`, not a payment that never happened.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every error paycore raises, under one root.
 
-Catch :class:`PaycoreError` to handle anything paycore refuses; catch a subclass
+Catch `PaycoreError` to handle anything paycore refuses; catch a subclass
 to act on one cause::
 
     try:

@@ -1,15 +1,15 @@
 """The hooks a payment provider implements: the contract for provider authors.
 
-A provider is a class (see :class:`paycore.Provider`) whose methods carry the
+A provider is a class (see `paycore.Provider`) whose methods carry the
 ``@paycore.hookimpl`` marker and are named after the hooks below. paycore checks
 them against these specs when the provider is loaded: a misspelt hook or
 argument fails then, not at the first payment.
 
 ``create_payment``, ``query_payment`` and ``close_payment`` are *flows*:
-generators that yield :class:`httpx.Request` objects and receive the
-:class:`httpx.Response` for each, then ``return`` the result. A provider never
-performs I/O itself, so one implementation serves :class:`paycore.Gateway` and
-:class:`paycore.AsyncGateway` alike, and a test can drive a flow by hand::
+generators that yield `httpx.Request` objects and receive the
+`httpx.Response` for each, then ``return`` the result. A provider never
+performs I/O itself, so one implementation serves `paycore.Gateway` and
+`paycore.AsyncGateway` alike, and a test can drive a flow by hand::
 
     flow = provider.query_payment(order_id="A1")
     request = next(flow)
@@ -19,15 +19,15 @@ performs I/O itself, so one implementation serves :class:`paycore.Gateway` and
         payment = done.value
 
 A flow that needs no I/O (a signed browser form) returns without yielding.
-Refuse bad input before the first ``yield`` with :class:`paycore.InvalidRequest`.
-Raise paycore errors only: :class:`paycore.GatewayError` when the gateway says
-no, :class:`paycore.ProtocolError` when its answer cannot be understood,
-:class:`paycore.SignatureError` when its answer is badly signed. Anything else
-escaping a hook is reported to the caller as :class:`paycore.ProviderError`.
+Refuse bad input before the first ``yield`` with `paycore.InvalidRequest`.
+Raise paycore errors only: `paycore.GatewayError` when the gateway says
+no, `paycore.ProtocolError` when its answer cannot be understood,
+`paycore.SignatureError` when its answer is badly signed. Anything else
+escaping a hook is reported to the caller as `paycore.ProviderError`.
 
 Required hooks: ``create_payment``, ``query_payment``, ``verify_notification``.
 Optional: ``close_payment``, and ``make_sandbox`` (a classmethod); asking a
-provider for an operation it lacks raises :class:`paycore.NotSupported` before
+provider for an operation it lacks raises `paycore.NotSupported` before
 any I/O.
 """
 
@@ -104,5 +104,5 @@ class ProviderSpec:
         Implement it as a ``classmethod``: a sandbox belongs to no account. Use
         ``options.merchant_id`` / ``options.secret_key`` when given, else the
         provider's sandbox defaults (a public test key, see
-        :data:`paycore.sandbox.PUBLIC_SANDBOX_KEY`).
+        `paycore.sandbox.PUBLIC_SANDBOX_KEY`).
         """

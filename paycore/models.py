@@ -1,7 +1,7 @@
 """The provider-neutral models: what a merchant sends and what it gets back.
 
-An application builds an :class:`Order`, gets a :class:`Payment` from create and
-query, and a :class:`Notification` from a verified gateway notification::
+An application builds an `Order`, gets a `Payment` from create and
+query, and a `Notification` from a verified gateway notification::
 
     order = Order(
         amount=Decimal("12.50"),
@@ -11,9 +11,9 @@ query, and a :class:`Notification` from a verified gateway notification::
         return_url="https://shop.example/pay/done",
     )
 
-Every model is frozen. Money is :class:`decimal.Decimal`: a float amount is
+Every model is frozen. Money is `decimal.Decimal`: a float amount is
 refused, because a float cannot hold 0.10 exactly. Invalid input raises
-:class:`paycore.InvalidRequest`, never a pydantic error.
+`paycore.InvalidRequest`, never a pydantic error.
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ class _Model(pydantic.BaseModel):
 class Order(_Model):
     """What the merchant asks to be paid.
 
-    ``order_id`` defaults to :func:`paycore.new_order_id`. ``channel`` is a
-    :class:`Channel` or a raw code of the account's provider (a custom product).
+    ``order_id`` defaults to `paycore.new_order_id`. ``channel`` is a
+    `Channel` or a raw code of the account's provider (a custom product).
     """
 
     order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(default_factory=new_order_id)
@@ -244,8 +244,8 @@ class Notification(_Model):
     def check_against(self, order: Order) -> None:
         """Refuse a notification that is not about ``order``, for its full amount.
 
-        Raises :class:`VerificationError` for another order id and
-        :class:`AmountMismatch` when ``amount`` differs from ``order.amount``
+        Raises `VerificationError` for another order id and
+        `AmountMismatch` when ``amount`` differs from ``order.amount``
         (compared as Decimal, so ``300.0000`` equals ``300``). ``paid_amount``
         is left to the caller: some channels lower it by a few fen.
         """

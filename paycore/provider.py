@@ -1,7 +1,7 @@
 """The base class of every payment provider, and what it declares about itself.
 
-A provider author subclasses :class:`Provider`, gives it a pydantic settings
-model and implements the hooks of :mod:`paycore.hookspecs`::
+A provider author subclasses `Provider`, gives it a pydantic settings
+model and implements the hooks of `paycore.hookspecs`::
 
     class AcmeSettings(paycore.ProviderSettings):
         base_url: str
@@ -57,7 +57,7 @@ _HOOK_NAMES = {
 class ProviderSettings(pydantic.BaseModel):
     """Base of a provider's settings model: frozen, unknown settings refused.
 
-    Declare secrets as :class:`pydantic.SecretStr` so they never reach a log,
+    Declare secrets as `pydantic.SecretStr` so they never reach a log,
     a ``repr()``, an error message or ``paycore accounts``.
     """
 

@@ -1,7 +1,7 @@
 """Local sandbox gateways: what a provider offers, and what paycore asks of it.
 
 A provider that ships a sandbox implements the optional ``make_sandbox`` hook (as a
-classmethod: a sandbox belongs to no account) and returns a :class:`Sandbox`::
+classmethod: a sandbox belongs to no account) and returns a `Sandbox`::
 
     sandbox = paycore.sandbox.make_sandbox("juhe", SandboxOptions(profile="fast"))
     with sandbox:                                   # serves on 127.0.0.1, a free port

@@ -61,7 +61,7 @@ class FakeSettings(ProviderSettings):
 
 
 class FakeProvider(Provider[FakeSettings]):
-    """A provider for tests, speaking to :class:`FakeGateway`. Never for production."""
+    """A provider for tests, speaking to `FakeGateway`. Never for production."""
 
     settings_model = FakeSettings
     channels = frozenset(Channel)

@@ -6,8 +6,8 @@
         settings = {"base_url": server.url}
         ...  # a Gateway in this or another process talks real HTTP to the fake
 
-The handler receives an :class:`httpx.Request` and returns an
-:class:`httpx.Response`: the same handler works here and in
+The handler receives an `httpx.Request` and returns an
+`httpx.Response`: the same handler works here and in
 ``httpx.MockTransport``.
 """
 

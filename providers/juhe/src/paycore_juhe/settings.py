@@ -68,8 +68,8 @@ def _channels(value: dict[str, str]) -> dict[str, str]:
 class JuheSettings(ProviderSettings):
     """One account on one juhe platform.
 
-    ``channels`` overrides or extends :data:`DEFAULT_CHANNEL_CODES`: map a
-    :class:`paycore.Channel` value or a name of your own to the platform's code
+    ``channels`` overrides or extends `DEFAULT_CHANNEL_CODES`: map a
+    `paycore.Channel` value or a name of your own to the platform's code
     (``""`` switches a default channel off).
     """
 
