@@ -159,43 +159,46 @@ class _BaseGateway:
         elif isinstance(body, bytearray):
             body = bytes(body)
         hook = self._runtime.hook(Operation.VERIFY)
-        with self._observed(Operation.VERIFY, None):
+        with self._observed(Operation.VERIFY, None) as observed:
             result = hook(body=body)
             if not isinstance(result, Notification):
                 raise ProviderError(
                     f"provider {self.provider_name!r} returned {type(result).__name__}, not a Notification"
                 )
+            observed.order_id = result.order_id
             return result
 
 
 class _Observed:
     """The context of one gateway call: a class, not @contextmanager, as verify is a hot path."""
 
-    __slots__ = ("_gateway", "_operation", "_order_id", "_started")
+    __slots__ = ("_gateway", "_operation", "_started", "order_id")
 
     def __init__(self, gateway: _BaseGateway, operation: Operation, order_id: str | None) -> None:
         self._gateway = gateway
         self._operation = operation
-        self._order_id = order_id
+        #: the order the call is about; verify learns it only from the notification
+        self.order_id = order_id
         self._started = 0.0
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Observed:
         self._started = time.perf_counter()
+        return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         gateway = self._gateway
         if exc is None:
-            gateway._log(self._operation, self._order_id, "ok", self._started)
+            gateway._log(self._operation, self.order_id, "ok", self._started)
             return
         if isinstance(exc, PaycoreError):
-            gateway._log(self._operation, self._order_id, type(exc).__name__, self._started)
+            gateway._log(self._operation, self.order_id, type(exc).__name__, self._started)
             return
         if not isinstance(exc, Exception):  # KeyboardInterrupt and friends pass through untouched
-            gateway._log(self._operation, self._order_id, type(exc).__name__, self._started)
+            gateway._log(self._operation, self.order_id, type(exc).__name__, self._started)
             return
-        gateway._log(self._operation, self._order_id, "ProviderError", self._started)
+        gateway._log(self._operation, self.order_id, "ProviderError", self._started)
         raise ProviderError(
             f"provider {gateway.provider_name!r} failed during {self._operation.value}: {type(exc).__name__}"
         ) from exc

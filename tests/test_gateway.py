@@ -251,8 +251,10 @@ def test_calls_are_logged_without_secrets(fake_gateway, make_order, caplog):
         gateway.create(order)
         with pytest.raises(GatewayError):
             gateway.query("missing")
+        gateway.verify_notification(fake.pay(order.order_id))
     records = [r for r in caplog.records if r.name == "paycore"]
-    assert [r.paycore_operation for r in records] == ["create", "query"]
+    assert [r.paycore_operation for r in records] == ["create", "query", "verify"]
+    assert records[2].paycore_order_id == order.order_id  # learnt from the verified notification
     assert records[0].paycore_outcome == "ok"
     assert records[0].paycore_order_id == order.order_id
     assert records[0].paycore_account == "shop"
