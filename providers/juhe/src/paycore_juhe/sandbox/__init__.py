@@ -66,10 +66,15 @@ class JuheSandbox:
         self._server.start()
 
     def stop(self) -> None:
+        """Stop serving and close the state (an in-memory state is gone)."""
         self._server.stop()
+        self.state.store.close()
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        try:
+            self._server.serve_forever()
+        finally:
+            self.state.store.close()
 
     def __enter__(self) -> Self:
         self.start()
