@@ -47,7 +47,10 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 
 def _transport_error(exc: Exception, request: httpx.Request) -> PaycoreError:
-    target = f"{request.method} {request.url.copy_with(query=None)}"
+    url = request.url
+    # Scheme, host, port and path only: a query or userinfo may carry credentials.
+    port = f":{url.port}" if url.port else ""
+    target = f"{request.method} {url.scheme}://{url.host}{port}{url.path}"
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ConfigError(f"cannot send {target}: {exc}")
     reached = not isinstance(exc, _NOT_SENT)

@@ -305,3 +305,17 @@ def test_default_timeout_is_bounded(fake_gateway):
     with _sync(fake_gateway, timeout=3) as gateway:
         assert gateway.http_client.timeout.read == 3
         assert gateway.http_client.timeout.connect == 3
+
+
+def test_transport_error_message_drops_credentials_and_query(make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    settings = {"base_url": "https://merchant:hunter2@pay.example:8443/api?token=s3cret"}
+    with Gateway(FakeProvider, settings, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(TransportError) as excinfo:
+            gateway.create(make_order())
+    message = str(excinfo.value)
+    assert "POST https://pay.example:8443/api" in message
+    assert "hunter2" not in message
+    assert "s3cret" not in message
