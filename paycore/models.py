@@ -119,6 +119,8 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http:// or https:// URL")
+    if any(char.isspace() for char in value):
+        raise ValueError("must not contain whitespace")
     return value
 
 

@@ -63,6 +63,8 @@ def test_raw_channel_code_is_kept_as_a_string(make_order):
     [
         ("notify_url", "ftp://x/y"),
         ("return_url", "not a url"),
+        ("notify_url", "https://shop.example/notify "),
+        ("notify_url", "https://shop.example/no tify"),
         ("order_id", "has space"),
         ("order_id", "x" * 65),
         ("currency", "cny"),

@@ -22,8 +22,8 @@ def php_empty(value: str) -> bool:
 
 
 def escape_like_php(value: str) -> str:
-    """``htmlspecialchars(strip_tags(trim($value)), ENT_QUOTES)``, as the gateway filters input."""
-    value = _TAG.sub("", value.strip())
+    """``htmlspecialchars(strip_tags($value), ENT_QUOTES)``, as the gateway filters input."""
+    value = _TAG.sub("", value)
     return (
         value.replace("&", "&amp;")
         .replace('"', "&quot;")
