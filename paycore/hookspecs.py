@@ -43,7 +43,6 @@ from paycore.models import CreateFlow, Notification, Order, Payment
 from paycore.sandbox import Sandbox, SandboxOptions
 
 __all__ = [
-    "OPTIONAL_HOOKS",
     "PROJECT_NAME",
     "REQUIRED_HOOKS",
     "Flow",
@@ -62,7 +61,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 Flow: TypeAlias = Generator[httpx.Request, httpx.Response, _T]
 
 REQUIRED_HOOKS = ("create_payment", "query_payment", "verify_notification")
-OPTIONAL_HOOKS = ("close_payment", "make_sandbox")
 
 
 class ProviderSpec:

@@ -77,9 +77,6 @@ class Capabilities(pydantic.BaseModel):
     channels: frozenset[Channel]
     create_flows: frozenset[CreateFlow]
 
-    def supports(self, operation: Operation) -> bool:
-        return operation in self.operations
-
 
 SettingsT = TypeVar("SettingsT", bound=pydantic.BaseModel)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -15,8 +18,12 @@ import pytest
 from paycore.sandbox import PUBLIC_SANDBOX_KEY
 
 
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
+
+
 def paycore(*args: str, **kwargs):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
+    env = _clean_env()
     return subprocess.run(
         [sys.executable, "-m", "paycore.cli", *args], capture_output=True, text=True, env=env, timeout=120, **kwargs
     )
@@ -46,72 +53,52 @@ def test_demo_with_a_provider_without_sandbox_fails_clearly():
     assert "no payment provider named 'nope'" in result.stderr
 
 
-def test_sandbox_command_serves_and_prints_the_account_block():
+@dataclass
+class SandboxRun:
+    port: int
+    header: str  # the banner and account block printed before serving
+    output: str = ""  # everything printed, once stopped
+
+
+@contextlib.contextmanager
+def sandbox_cli(*args: str) -> Iterator[SandboxRun]:
+    """``paycore sandbox --provider juhe`` on a free port, stopped with Ctrl-C on exit."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paycore.cli",
-            "sandbox",
-            "--provider",
-            "juhe",
-            "--port",
-            str(port),
-            "--fault",
-            "ststus",
-        ],
+        [sys.executable, "-m", "paycore.cli", "sandbox", "--provider", "juhe", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=_clean_env(),
     )
+    assert process.stdout is not None
+    run = SandboxRun(port=port, header="".join(process.stdout.readline() for _ in range(9)))
     try:
-        header = [process.stdout.readline() for _ in range(9)]
-        text = "".join(header)
-        assert f"on http://127.0.0.1:{port}" in text
-        assert '[accounts.sandbox]\nprovider = "juhe"\n' in text
-        assert f'base_url = "http://127.0.0.1:{port}"' in text
-        assert f'secret_key = "{PUBLIC_SANDBOX_KEY}"  # the public sandbox test key' in text
-        answer = httpx.post(f"http://127.0.0.1:{port}/Pay_Trade_query.html", data={"pay_memberid": "10002"})
-        assert answer.json()["status"] == "error"
-        assert httpx.get(f"http://127.0.0.1:{port}/admin/faults").json()["faults"] == ["ststus"]
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=20)
-    assert process.returncode == 0
-
-
-def test_sandbox_command_never_prints_a_key_the_user_chose():
-    port = free_port()
-    secret = "my-own-secret-key-123"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paycore.cli",
-            "sandbox",
-            "--provider",
-            "juhe",
-            "--port",
-            str(port),
-            "--secret-key",
-            secret,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        text = "".join(process.stdout.readline() for _ in range(9))
-        assert "# secret_key: the value you passed with --secret-key" in text
+        yield run
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
-    assert secret not in text + out + err
+        run.output = run.header + out + err
+    assert process.returncode == 0
+
+
+def test_sandbox_command_serves_and_prints_the_account_block():
+    with sandbox_cli("--fault", "ststus") as run:
+        base = f"http://127.0.0.1:{run.port}"
+        assert f"on {base}" in run.header
+        assert '[accounts.sandbox]\nprovider = "juhe"\n' in run.header
+        assert f'base_url = "{base}"' in run.header
+        assert f'secret_key = "{PUBLIC_SANDBOX_KEY}"  # the public sandbox test key' in run.header
+        answer = httpx.post(f"{base}/Pay_Trade_query.html", data={"pay_memberid": "10002"})
+        assert answer.json()["status"] == "error"
+        assert httpx.get(f"{base}/admin/faults").json()["faults"] == ["ststus"]
+
+
+def test_sandbox_command_never_prints_a_key_the_user_chose():
+    secret = "my-own-secret-key-123"
+    with sandbox_cli("--secret-key", secret) as run:
+        assert "# secret_key: the value you passed with --secret-key" in run.header
+    assert secret not in run.output
 
 
 def test_sandbox_for_a_provider_without_one_is_refused():

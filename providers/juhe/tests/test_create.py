@@ -12,6 +12,17 @@ import pytest
 
 from paycore import Channel, ConfigError, GatewayError, InvalidRequest, PaymentStatus, ProtocolError, TransportError
 
+#: The seven create fields the protocol signs, and no others.
+SIGNED_CREATE_FIELDS = (
+    "pay_amount",
+    "pay_applydate",
+    "pay_bankcode",
+    "pay_callbackurl",
+    "pay_memberid",
+    "pay_notifyurl",
+    "pay_orderid",
+)
+
 
 def _form(request: httpx.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
@@ -43,17 +54,8 @@ def test_accepted_by_a_gateway_that_checks_signatures(both, peer, make_order):
 def test_request_has_exactly_the_seven_signed_fields_plus_sign(both, peer, make_order, helpers):
     both(peer).create(make_order(attach="cart-7", description="two cups", quantity=2))
     sent = _form(peer.requests[0])
-    signed = [
-        "pay_amount",
-        "pay_applydate",
-        "pay_bankcode",
-        "pay_callbackurl",
-        "pay_memberid",
-        "pay_notifyurl",
-        "pay_orderid",
-    ]
     assert sent["pay_md5sign"] == helpers.sign(
-        {name: sent[name] for name in signed}, "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
+        {name: sent[name] for name in SIGNED_CREATE_FIELDS}, "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
     )
     everything_but_sign = {k: v for k, v in sent.items() if k != "pay_md5sign"}
     # signing any unsigned field too would give a different sign: the gateway would refuse it
@@ -241,18 +243,7 @@ def test_form_flow_carries_every_field_signed_and_does_no_io(both, peer, make_or
     assert form is not None
     assert form.action == "https://pay.example.com/Pay_Index.html"
     assert "type" not in form.fields  # the browser gets the gateway's HTML cashier
-    signed = {
-        k: form.fields[k]
-        for k in (
-            "pay_amount",
-            "pay_applydate",
-            "pay_bankcode",
-            "pay_callbackurl",
-            "pay_memberid",
-            "pay_notifyurl",
-            "pay_orderid",
-        )
-    }
+    signed = {name: form.fields[name] for name in SIGNED_CREATE_FIELDS}
     assert form.fields["pay_md5sign"] == helpers.sign(signed, "t4ig5acnpx4fet4zapshjacjd9o4bhbi")
     assert form.fields["pay_productname"] == "Green tea"
     assert form.fields["pay_attach"] == "a%26b"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -68,13 +68,11 @@ def create_fields(order: Order, settings: JuheSettings, *, json_answer: bool) ->
     return fields
 
 
-class CreateAnswer:
-    """What a create answer told us: the payment page, and the echoed amount."""
+class CreateAnswer(NamedTuple):
+    """What a create answer told us: where the buyer pays, and the answer as received."""
 
-    def __init__(self, pay_url: str, amount: Decimal | None, raw: dict[str, object]) -> None:
-        self.pay_url = pay_url
-        self.amount = amount
-        self.raw = raw
+    pay_url: str
+    raw: dict[str, object]
 
 
 def read_create_answer(response: httpx.Response, order: Order, settings: JuheSettings) -> CreateAnswer:
@@ -83,7 +81,7 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
     if data is None:
         url = redirect_url(response, settings.base_url)
         if url is not None:
-            return CreateAnswer(url, None, {"redirect": url, "http_status": response.status_code})
+            return CreateAnswer(url, {"redirect": url, "http_status": response.status_code})
         if response.status_code >= 400:
             raise ProtocolError(f"gateway answered HTTP {response.status_code} to create; the order may not exist")
         raise ProtocolError(
@@ -104,4 +102,4 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
     echoed_amount = answer_amount(data, "pay_amount")
     if echoed_amount is not None and echoed_amount != order.amount:
         raise ProtocolError(f"gateway answered amount {echoed_amount} for an order of {order.amount}")
-    return CreateAnswer(pay_url, echoed_amount, data)
+    return CreateAnswer(pay_url, data)

@@ -12,20 +12,19 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 
-__all__ = ["HTML_UNSAFE", "is_php_empty", "sign", "signature_matches", "signing_string"]
+__all__ = ["HTML_UNSAFE", "sign", "signature_matches", "signing_string"]
 
 #: Characters the gateway's HTML escaping (strip_tags, htmlspecialchars) changes
 #: before it recomputes the sign: a signed value holding one never verifies.
 HTML_UNSAFE = frozenset("&<>\"'")
 
 
-def is_php_empty(value: str) -> bool:
-    """PHP's ``empty()`` on a string: the reference gateway drops these from the sign."""
-    return value in ("", "0")
-
-
 def signing_string(fields: Mapping[str, str], *, keep_zero: bool = False) -> str:
-    """``k1=v1&k2=v2`` over the non-empty fields, sorted by name (ASCII), raw values."""
+    """``k1=v1&k2=v2`` over the non-empty fields, sorted by name (ASCII), raw values.
+
+    "Empty" is PHP's ``empty()`` on a string, as the reference gateway applies it:
+    ``""`` and ``"0"``; ``keep_zero`` keeps ``"0"``, as some platforms do.
+    """
     return "&".join(
         f"{name}={fields[name]}" for name in sorted(fields) if fields[name] != "" and (keep_zero or fields[name] != "0")
     )
