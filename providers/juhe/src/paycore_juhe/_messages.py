@@ -12,22 +12,23 @@ first occurrence of each key wins.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
-from paycore import MalformedAmount, MalformedNotification
-from paycore_juhe._signing import sign, signature_matches
+from paycore import MalformedAmount, MalformedNotification, SignatureError
+from paycore_juhe._signing import digest, signature_matches, signing_string
 
 __all__ = [
     "UNPAID_TIME",
+    "clip",
     "parse_amount",
     "parse_form_body",
     "parse_gateway_time",
     "plain_amount",
-    "verify_fields",
+    "signed_fields",
 ]
 
 #: ``time_end`` of an unpaid order on the reference gateway: Unix time 0 in UTC+8.
@@ -47,7 +48,11 @@ def _decode(raw: str) -> str:
 
 
 def parse_form_body(body: bytes | Mapping[str, str]) -> dict[str, str]:
-    """Parse a notification body; ``attach`` takes the rest of the body, as sent."""
+    """Parse a notification body; ``attach`` takes the rest of the body, as sent.
+
+    A field given twice before ``attach`` is refused: a first-wins and a last-wins
+    parser (PHP's) would read the body differently, and a verifier accepts one reading.
+    """
     if isinstance(body, Mapping):
         if not all(isinstance(key, str) and isinstance(value, str) for key, value in body.items()):
             raise MalformedNotification("a notification mapping must hold strings only")
@@ -62,11 +67,18 @@ def parse_form_body(body: bytes | Mapping[str, str]) -> dict[str, str]:
                 # Unsigned and sent last, unencoded: the rest of the body is its value.
                 fields["attach"] = _decode("&".join(parts[index:]).partition("=")[2])
                 break
-            if separator and key and key not in fields:
+            if key in fields:
+                raise MalformedNotification(f"field {clip(key)!r} is given more than once")
+            if separator and key:
                 fields[key] = _decode(value)
     except (UnicodeDecodeError, ValueError):
         raise MalformedNotification("the notification body is not UTF-8 form data") from None
     return fields
+
+
+def clip(value: str, limit: int = 64) -> str:
+    """``value`` shortened for a message: received values are attacker-controlled."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def plain_amount(raw: str) -> Decimal | None:
@@ -101,24 +113,64 @@ def parse_gateway_time(raw: str | None, zone: ZoneInfo) -> datetime | None:
         return None
 
 
-def verify_fields(fields: Mapping[str, str], key: str) -> bool:
-    """Whether ``fields['sign']`` signs ``fields`` under any rule a platform is known to use.
+def _ambiguity(name: str, value: str) -> str | None:
+    """Why ``name=value`` could move a boundary of the signed string, or None if it cannot."""
+    if not name.isascii() or not name.replace("_", "a").isalnum():
+        return f"field name {clip(name)!r} is not a plain name"
+    if "&" in value or "=" in value:
+        return f"{name} holds '&' or '='"
+    return None
 
-    The reference rule first (every field but ``sign`` and ``attach``, PHP-empty
-    values dropped); then ``attach`` included, and ``"0"`` kept, as some platforms do.
-    Each candidate still needs the key, so accepting them costs no security.
+
+def signed_fields(fields: Mapping[str, str], key: str) -> dict[str, str] | None:
+    """The fields that ``fields['sign']`` covers, under the first signing rule that matches; else None.
+
+    Rules, in order: the reference (every field but ``sign`` and ``attach``, PHP-empty
+    values dropped); ``attach`` included; ``"0"`` kept; both. Each candidate still
+    needs the key, so accepting them costs no security, and the caller reads only
+    what the matching rule signed: a present field that rule dropped changes nothing.
+
+    One reading only: the string joins ``k=v`` with ``&`` over decoded values, so a
+    signed name or value holding ``&`` or ``=`` (or a name that is not a plain
+    ``[A-Za-z0-9_]`` word) could re-cut the fields without changing the string. Such
+    a message is refused with SignatureError, whatever its sign; no genuine message
+    holds one (names are the protocol's, values are ids, amounts, codes and times).
     """
     received = fields.get("sign", "")
-    without_attach = {name: value for name, value in fields.items() if name not in _UNSIGNED}
-    with_attach = {name: value for name, value in fields.items() if name != "sign"}
-
-    def candidates() -> Iterator[str]:
-        yield sign(without_attach, key)
-        if "attach" in fields:
-            yield sign(with_attach, key)
-        if "0" in without_attach.values():
-            yield sign(without_attach, key, keep_zero=True)
-            if "attach" in fields:
-                yield sign(with_attach, key, keep_zero=True)
-
-    return signature_matches(received, candidates())
+    reference: dict[str, str] = {}
+    zeros: dict[str, str] = {}
+    for name, value in fields.items():
+        if name in _UNSIGNED or value == "":
+            continue
+        problem = _ambiguity(name, value)
+        if problem is not None:
+            raise SignatureError(f"{problem}, which makes the signed string ambiguous: refused")
+        if value == "0":
+            zeros[name] = value
+        else:
+            reference[name] = value
+    attach = fields.get("attach", "")
+    # attach is signed by some platforms only; an attach that could re-cut the string
+    # is simply never read as signed (it stays unsigned under the reference rule).
+    signable_attach = attach != "" and _ambiguity("attach", attach) is None
+    candidates = [reference]
+    if signable_attach and attach != "0":
+        candidates.append({**reference, "attach": attach})
+    if zeros or attach == "0":
+        kept = {**reference, **zeros}
+        if zeros:
+            candidates.append(kept)
+        if signable_attach:
+            candidates.append({**kept, "attach": attach})
+    for candidate in candidates:
+        text = signing_string(candidate, keep_zero=True)
+        try:
+            # Checked before the key is appended: no error raised here can hold it.
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError:
+            encoded = None
+        if encoded is None:
+            raise MalformedNotification("a field is not valid Unicode text")
+        if signature_matches(received, (digest(encoded, key),)):
+            return candidate
+    return None

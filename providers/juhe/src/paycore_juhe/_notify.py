@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from paycore import MerchantMismatch, MissingField, Notification, PaymentStatus, SignatureError
-from paycore_juhe._messages import parse_amount, parse_form_body, parse_gateway_time, verify_fields
+from paycore_juhe._messages import clip, parse_amount, parse_form_body, parse_gateway_time, signed_fields
 from paycore_juhe.settings import JuheSettings
 
 __all__ = ["REQUIRED_FIELDS", "verify_notification_body"]
@@ -18,17 +18,23 @@ _SUCCESS = "00"
 def verify_notification_body(
     body: bytes | Mapping[str, str], settings: JuheSettings, *, provider: str, account: str
 ) -> Notification:
-    fields = parse_form_body(body)
-    missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
+    received = parse_form_body(body)
+    missing = [name for name in REQUIRED_FIELDS if not received.get(name)]
     if missing:
         raise MissingField(f"notification lacks {', '.join(missing)}")
-    if not verify_fields(fields, settings.secret_key.get_secret_value()):
-        raise SignatureError(f"notification for order {fields['orderid']!r} has a bad signature")
+    # Only what the signature covers is read: a present field the matching rule
+    # dropped (a PHP-empty "0") is as good as absent.
+    fields = signed_fields(received, settings.secret_key.get_secret_value())
+    if fields is None:
+        raise SignatureError(f"notification for order {clip(received['orderid'])!r} has a bad signature")
+    unsigned = [name for name in REQUIRED_FIELDS[:-1] if name not in fields]
+    if unsigned:
+        raise MissingField(f"notification's {', '.join(unsigned)} is '0', which its signature does not cover")
     if fields["memberid"] != settings.merchant_id:
-        raise MerchantMismatch(f"notification for order {fields['orderid']!r} is for another merchant id")
+        raise MerchantMismatch(f"notification for order {clip(fields['orderid'])!r} is for another merchant id")
     amount = parse_amount(fields, "amount")
     # true_amount, when present, is what the buyer paid (some channels lower it by fen).
-    paid_amount: Decimal | None = parse_amount(fields, "true_amount") if fields.get("true_amount") else amount
+    paid_amount: Decimal | None = parse_amount(fields, "true_amount") if "true_amount" in fields else amount
     paid = fields["returncode"] == _SUCCESS
     return Notification(
         order_id=fields["orderid"],
@@ -37,9 +43,9 @@ def verify_notification_body(
         paid_amount=paid_amount if paid else None,
         transaction_id=fields["transaction_id"],
         paid_at=parse_gateway_time(fields["datetime"], settings.zone) if paid else None,
-        attach=fields.get("attach"),
+        attach=received.get("attach"),
         provider=provider,
         account=account,
-        raw=fields,
+        raw=received,
         ack=settings.ack,
     )

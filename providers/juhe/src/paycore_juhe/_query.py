@@ -8,7 +8,7 @@ import httpx
 
 from paycore import MerchantMismatch, Payment, PaymentStatus, ProtocolError, SignatureError
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, scalar_text
-from paycore_juhe._messages import parse_gateway_time, verify_fields
+from paycore_juhe._messages import clip, parse_gateway_time, signed_fields
 from paycore_juhe._signing import sign
 from paycore_juhe.settings import JuheSettings
 
@@ -43,11 +43,18 @@ def read_query_answer(
         if "status" in data or "msg" in data:
             raise gateway_refusal(data, "query")
         raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {', '.join(sorted(data))})")
-    text = {name: scalar_text(name, value) for name, value in fields.items()}
-    if "sign" in text and not verify_fields(text, settings.secret_key.get_secret_value()):
-        raise SignatureError(f"the gateway's answer about order {order_id!r} is not signed with this account's key")
-    if text["orderid"] != order_id:
-        raise ProtocolError(f"gateway answered about order {text['orderid']!r} when asked about {order_id!r}")
+    received = {name: scalar_text(name, value) for name, value in fields.items()}
+    text = received
+    if received.get("sign"):
+        # Only what the signature covers is read (see signed_fields).
+        covered = signed_fields(received, settings.secret_key.get_secret_value())
+        if covered is None:
+            raise SignatureError(
+                f"the gateway's answer about order {order_id!r} is not signed with this account's key"
+            )
+        text = covered
+    if text.get("orderid") != order_id:
+        raise ProtocolError(f"gateway answered about order {clip(received['orderid'])!r} when asked about {order_id!r}")
     if text.get("memberid") and text["memberid"] != settings.merchant_id:
         raise MerchantMismatch(f"the gateway's answer about order {order_id!r} is for another merchant id")
     status = TRADE_STATES.get(text.get("trade_state", ""), PaymentStatus.UNKNOWN)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 
-__all__ = ["HTML_UNSAFE", "sign", "signature_matches", "signing_string"]
+__all__ = ["HTML_UNSAFE", "digest", "sign", "signature_matches", "signing_string"]
 
 #: Characters the gateway's HTML escaping (strip_tags, htmlspecialchars) changes
 #: before it recomputes the sign: a signed value holding one never verifies.
@@ -32,8 +32,13 @@ def signing_string(fields: Mapping[str, str], *, keep_zero: bool = False) -> str
 
 def sign(fields: Mapping[str, str], key: str, *, keep_zero: bool = False) -> str:
     """Sign ``fields`` (exactly the signed ones) with ``key``: upper-case hex MD5."""
-    payload = f"{signing_string(fields, keep_zero=keep_zero)}&key={key}"
-    return hashlib.md5(payload.encode("utf-8")).hexdigest().upper()  # noqa: S324  # the protocol's MAC, not our choice
+    return digest(signing_string(fields, keep_zero=keep_zero).encode("utf-8"), key)
+
+
+def digest(signed: bytes, key: str) -> str:
+    """The upper-case hex MD5 of an encoded signing string with ``&key=`` appended."""
+    payload = signed + b"&key=" + key.encode("utf-8")
+    return hashlib.md5(payload).hexdigest().upper()  # noqa: S324  # the protocol's MAC, not our choice
 
 
 def signature_matches(received: str, candidates: Iterable[str]) -> bool:

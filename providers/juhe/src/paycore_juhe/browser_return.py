@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 
 from paycore import AsyncGateway, Gateway, InvalidRequest, MissingField, PaymentStatus, SignatureError
-from paycore_juhe._messages import parse_form_body, verify_fields
+from paycore_juhe._messages import clip, parse_form_body, signed_fields
 from paycore_juhe.provider import JuheProvider
 
 __all__ = ["BrowserReturn", "parse_browser_return"]
@@ -43,12 +43,17 @@ def parse_browser_return(body: bytes | Mapping[str, str], *, gateway: Gateway | 
     provider: Any = gateway.provider
     if not isinstance(provider, JuheProvider):
         raise InvalidRequest("parse_browser_return needs the gateway of a juhe account")
-    fields = parse_form_body(body)
-    if not fields.get("orderid"):
+    received = parse_form_body(body)
+    if not received.get("orderid"):
         raise MissingField("browser return lacks orderid")
-    checked = bool(fields.get("sign"))
-    if checked and not verify_fields(fields, provider.settings.secret_key.get_secret_value()):
-        raise SignatureError(f"browser return for order {fields['orderid']!r} has a bad signature")
+    checked = bool(received.get("sign"))
+    fields = received
+    if checked:
+        # Only what the signature covers is read (see signed_fields).
+        covered = signed_fields(received, provider.settings.secret_key.get_secret_value())
+        if covered is None or not covered.get("orderid"):
+            raise SignatureError(f"browser return for order {clip(received['orderid'])!r} has a bad signature")
+        fields = covered
     try:
         amount = Decimal(fields["amount"]) if fields.get("amount") else None
     except InvalidOperation:
@@ -59,7 +64,7 @@ def parse_browser_return(body: bytes | Mapping[str, str], *, gateway: Gateway | 
         order_id=fields["orderid"],
         claimed_status=claimed,
         amount=amount,
-        attach=fields.get("attach"),
+        attach=received.get("attach"),
         signature_checked=checked,
-        raw=fields,
+        raw=received,
     )
