@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from paycore._discovery import ProviderInfo, installed_providers
+    from paycore._answers import DEFAULT_MAX_ANSWER_BYTES
     from paycore._gateway import DEFAULT_TIMEOUT, AsyncGateway, Gateway
     from paycore._ids import new_order_id
     from paycore.config import AccountConfig, PaycoreConfig, load_config
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_TIMEOUT",
     "AccountConfig",
     "AmountMismatch",
@@ -95,6 +97,7 @@ __all__ = [
 
 # Which private module defines each public name.
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_MAX_ANSWER_BYTES": "paycore._answers",
     "DEFAULT_TIMEOUT": "paycore._gateway",
     "AccountConfig": "paycore.config",
     "AmountMismatch": "paycore.errors",

@@ -23,9 +23,18 @@ from typing import Any, Self, TypeVar
 import httpx
 import pydantic
 
+from paycore._answers import DEFAULT_MAX_ANSWER_BYTES, aread_capped, read_capped
 from paycore._plugins import ProviderRuntime, start_provider
 from paycore.config import load_config
-from paycore.errors import ConfigError, InvalidRequest, NotSupported, PaycoreError, ProviderError, TransportError
+from paycore.errors import (
+    ConfigError,
+    InvalidRequest,
+    NotSupported,
+    PaycoreError,
+    ProtocolError,
+    ProviderError,
+    TransportError,
+)
 from paycore.models import CreateFlow, Notification, Order, Payment
 from paycore.provider import Capabilities, Operation, Provider
 
@@ -46,13 +55,26 @@ _Flow = Generator[httpx.Request, httpx.Response, _T]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError, httpx.ProxyError)
 
 
-def _transport_error(exc: Exception, request: httpx.Request) -> PaycoreError:
+def _target(request: httpx.Request) -> str:
     url = request.url
     # Scheme, host, port and path only: a query or userinfo may carry credentials.
     port = f":{url.port}" if url.port else ""
-    target = f"{request.method} {url.scheme}://{url.host}{port}{url.path}"
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    return f"{request.method} {url.scheme}://{url.host}{port}{url.path}"
+
+
+def _transport_error(exc: Exception, request: httpx.Request) -> PaycoreError:
+    target = _target(request)
+    if isinstance(exc, httpx.UnsupportedProtocol):
         return ConfigError(f"cannot send {target}: {exc}")
+    if isinstance(exc, httpx.InvalidURL):
+        # The request's URL was parsed when it was built: what fails here is the
+        # Location of a redirect the gateway answered with.
+        return ProtocolError(f"gateway answered {target} with a redirect to an invalid URL")
+    if isinstance(exc, httpx.DecodingError):
+        return TransportError(
+            f"gateway's answer to {target} could not be decoded ({type(exc).__name__}; the gateway received it)",
+            may_have_reached_gateway=True,
+        )
     reached = not isinstance(exc, _NOT_SENT)
     kind = type(exc).__name__
     hint = "the gateway may have received it" if reached else "the gateway cannot have received it"
@@ -71,6 +93,19 @@ class _BaseGateway:
     ) -> None:
         self._runtime: ProviderRuntime = start_provider(provider, settings or {}, account=account)
         self._closed = False
+        self._max_answer_bytes = DEFAULT_MAX_ANSWER_BYTES
+
+    def _set_answer_limit(self, max_answer_bytes: int | None) -> None:
+        limit = DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidRequest("max_answer_bytes must be a positive whole number of bytes")
+        provider_limit = self.provider.max_answer_bytes
+        self._max_answer_bytes = min(limit, provider_limit) if provider_limit else limit
+
+    @property
+    def max_answer_bytes(self) -> int:
+        """The most bytes read of one answer: the gateway's limit, or the provider's if lower."""
+        return self._max_answer_bytes
 
     @property
     def account(self) -> str:
@@ -229,8 +264,10 @@ class Gateway(_BaseGateway):
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        max_answer_bytes: int | None = None,
     ) -> None:
         super().__init__(provider, settings, account=account)
+        self._set_answer_limit(max_answer_bytes)
         self._owns_client = client is None
         self._client = client
         self._transport = transport
@@ -261,6 +298,7 @@ class Gateway(_BaseGateway):
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        max_answer_bytes: int | None = None,
     ) -> Self:
         """Build the gateway of a configured account (see `paycore.config`)."""
         config = load_config(path).account(account)
@@ -271,6 +309,7 @@ class Gateway(_BaseGateway):
             client=client,
             transport=transport,
             timeout=timeout if timeout is not None else config.timeout,
+            max_answer_bytes=max_answer_bytes,
         )
 
     def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
@@ -301,8 +340,8 @@ class Gateway(_BaseGateway):
 
     def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            return self.http_client.send(request)
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            return read_capped(self.http_client.send(request, stream=True), self._max_answer_bytes)
+        except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
             raise _transport_error(exc, request) from exc
 
     def close(self) -> None:
@@ -337,8 +376,10 @@ class AsyncGateway(_BaseGateway):
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        max_answer_bytes: int | None = None,
     ) -> None:
         super().__init__(provider, settings, account=account)
+        self._set_answer_limit(max_answer_bytes)
         self._owns_client = client is None
         self._client = client
         self._transport = transport
@@ -362,6 +403,7 @@ class AsyncGateway(_BaseGateway):
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        max_answer_bytes: int | None = None,
     ) -> Self:
         """Build the gateway of a configured account (see `paycore.config`)."""
         config = load_config(path).account(account)
@@ -372,6 +414,7 @@ class AsyncGateway(_BaseGateway):
             client=client,
             transport=transport,
             timeout=timeout if timeout is not None else config.timeout,
+            max_answer_bytes=max_answer_bytes,
         )
 
     async def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
@@ -402,8 +445,8 @@ class AsyncGateway(_BaseGateway):
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await self.http_client.send(request)
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            return await aread_capped(await self.http_client.send(request, stream=True), self._max_answer_bytes)
+        except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
             raise _transport_error(exc, request) from exc
 
     async def close(self) -> None:

@@ -208,7 +208,11 @@ class PaymentForm(_Model):
 
 
 class Payment(_Model):
-    """A payment as the gateway reports it, from create or from query."""
+    """A payment as the gateway reports it, from create or from query.
+
+    ``reason`` says why paycore reports less than the gateway claimed, e.g. an
+    ``unknown`` status for an unsigned answer that came over plain http.
+    """
 
     order_id: str
     status: PaymentStatus
@@ -220,6 +224,7 @@ class Payment(_Model):
     form: PaymentForm | None = None
     provider: str
     account: str
+    reason: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
 
 

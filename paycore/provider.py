@@ -114,6 +114,15 @@ class Provider(Generic[SettingsT]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} account={self.account!r}>"
 
+    @property
+    def max_answer_bytes(self) -> int | None:
+        """The most bytes of one answer this account needs read, if less than the gateway's limit.
+
+        The gateway reads no further than the lower of its own ``max_answer_bytes``
+        and this; None leaves the gateway's limit alone.
+        """
+        return None
+
     @classmethod
     def capabilities(cls) -> Capabilities:
         """Return what this provider class supports."""

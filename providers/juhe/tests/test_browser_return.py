@@ -56,3 +56,16 @@ def test_return_without_order_id_is_malformed(gateway):
 def test_needs_a_juhe_gateway():
     with Gateway(FakeProvider) as fake, pytest.raises(InvalidRequest, match="juhe"):
         parse_browser_return(b"orderid=1", gateway=fake)
+
+
+@pytest.mark.parametrize("amount", ["NaN", "-5", "1E+999999999", "sNaN", "Infinity", " 5", "５", "1_0", "0"])
+def test_an_amount_not_written_as_gateways_write_them_is_malformed(gateway, amount):
+    from paycore import MalformedAmount
+
+    with pytest.raises(MalformedAmount, match="amount"):
+        parse_browser_return({"orderid": "A1", "returncode": "00", "amount": amount}, gateway=gateway)
+
+
+def test_attach_of_a_signed_return_is_decoded(gateway, helpers):
+    shown = parse_browser_return(helpers.notification_body(FIELDS, attach="b64.5Lya5ZGY"), gateway=gateway)
+    assert shown.attach == "会员"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -86,11 +87,13 @@ def test_amount_has_two_decimals(both, peer, make_order, amount, wire):
     assert _form(peer.requests[0])["pay_amount"] == wire
 
 
-def test_attach_is_percent_encoded(both, peer, make_order):
+def test_attach_is_sent_as_unpadded_base64url(both, peer, make_order):
     both(peer).create(make_order(attach="会员 id=7&x"))
     raw = _form(peer.requests[0])["pay_attach"]
-    assert raw == "%E4%BC%9A%E5%91%98%20id%3D7%26x"
-    assert unquote(raw) == "会员 id=7&x"
+    # the expected value from coreutils: printf '会员 id=7&x' | base64 | tr '+/' '-_' | tr -d '='
+    assert raw == "b64.5Lya5ZGYIGlkPTcmeA"
+    # decoded by the standard library's own base64 reading, padding restored
+    assert base64.urlsafe_b64decode(raw.removeprefix("b64.") + "==").decode() == "会员 id=7&x"
 
 
 def test_order_id_longer_than_20_is_refused_before_sending(both, peer, make_order):
@@ -198,7 +201,48 @@ def test_html_page_with_a_redirect_gives_that_url(both, make_order, page):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html=f"<html><head>{page}</head></html>")
 
-    assert both(handler).create(make_order()).pay_url == "https://cashier.example/pay?osn=1&t=2"
+    gateway = both(handler, cashier_hosts=["cashier.example"])
+    assert gateway.create(make_order()).pay_url == "https://cashier.example/pay?osn=1&t=2"
+
+
+@pytest.mark.parametrize("status", [400, 403, 500, 502])
+@pytest.mark.parametrize(
+    "page",
+    [
+        '<meta http-equiv="refresh" content="0;url=/cashier.html?osn=1">',
+        "<script>location.href = '/cashier.html?osn=1';</script>",
+    ],
+)
+def test_error_page_holding_a_redirect_is_not_a_payment(both, make_order, page, status):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, html=f"<html><head>{page}</head><body>Bad Gateway</body></html>")
+
+    with pytest.raises(ProtocolError, match=f"HTTP {status}"):
+        both(handler).create(make_order())
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/cashier.html", "//evil.example/x", "https://pay.example.com.evil.example/x", "javascript:x"],
+)
+def test_redirect_to_another_host_is_not_a_payment(both, make_order, target):
+    def meta(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html=f'<meta http-equiv="refresh" content="0;url={target}">')
+
+    def location(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": target})
+
+    for handler in (meta, location):
+        with pytest.raises(ProtocolError):
+            both(handler).create(make_order())
+
+
+def test_success_body_with_an_error_status_is_protocol_error(both, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"status": "1", "payUrl": "https://pay.example.com/c"})
+
+    with pytest.raises(ProtocolError, match="HTTP 500"):
+        both(handler).create(make_order())
 
 
 def test_http_redirect_gives_its_location(both, make_order):
@@ -246,7 +290,7 @@ def test_form_flow_carries_every_field_signed_and_does_no_io(both, peer, make_or
     signed = {name: form.fields[name] for name in SIGNED_CREATE_FIELDS}
     assert form.fields["pay_md5sign"] == helpers.sign(signed, "t4ig5acnpx4fet4zapshjacjd9o4bhbi")
     assert form.fields["pay_productname"] == "Green tea"
-    assert form.fields["pay_attach"] == "a%26b"
+    assert form.fields["pay_attach"] == "b64.YSZi"
     page = form.to_html()
     assert 'action="https://pay.example.com/Pay_Index.html"' in page
     assert f'name="pay_md5sign" value="{form.fields["pay_md5sign"]}"' in page

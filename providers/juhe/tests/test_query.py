@@ -81,8 +81,59 @@ def test_answer_nested_under_data(both, helpers):
     assert payment.status is PaymentStatus.PAID
 
 
-def test_unsigned_answer_is_accepted(both):
+def test_unsigned_answer_over_https_is_read_by_default(both):
     assert both(_serve(_answer_fields())).query(ORDER_ID).status is PaymentStatus.PAID
+
+
+def test_unsigned_answer_over_plain_http_is_unknown_with_a_reason(both):
+    payment = both(_serve(_answer_fields()), base_url="http://pay.example.com").query(ORDER_ID)
+    assert payment.status is PaymentStatus.UNKNOWN
+    assert payment.paid_amount is None
+    assert "plain http" in (payment.reason or "")
+    assert "said paid" in (payment.reason or "")
+
+
+def test_unsigned_answer_over_loopback_http_is_read(both):
+    assert both(_serve(_answer_fields()), base_url="http://127.0.0.1:8080").query(ORDER_ID).status is PaymentStatus.PAID
+
+
+def test_unsigned_answer_policy_unknown(both):
+    payment = both(_serve(_answer_fields()), unsigned_query_answers="unknown").query(ORDER_ID)
+    assert payment.status is PaymentStatus.UNKNOWN
+    assert "unsigned" in (payment.reason or "")
+
+
+def test_unsigned_answer_policy_refuse(both):
+    with pytest.raises(SignatureError, match="unsigned"):
+        both(_serve(_answer_fields()), unsigned_query_answers="refuse").query(ORDER_ID)
+
+
+def test_signed_answer_over_plain_http_is_read(both, helpers):
+    assert both(_serve(_signed(helpers)), base_url="http://pay.example.com").query(ORDER_ID).status is PaymentStatus.PAID
+
+
+def test_plain_http_base_url_is_warned_about_once(settings, caplog):
+    from paycore import Gateway
+
+    base_url = "http://warn-once.example.com"
+    with caplog.at_level("WARNING", logger="paycore.juhe"):
+        for _ in range(3):
+            Gateway("juhe", {**settings, "base_url": base_url}).close()
+        Gateway("juhe", settings).close()  # https: nothing to say
+    warnings = [record for record in caplog.records if "plain http" in record.getMessage()]
+    assert len(warnings) == 1
+    assert settings["secret_key"] not in caplog.text
+
+
+def test_malformed_paid_time_is_protocol_error(both, helpers):
+    with pytest.raises(ProtocolError, match="time_end"):
+        both(_serve(_signed(helpers, time_end="yesterday"))).query(ORDER_ID)
+
+
+def test_reference_time_format_in_answers(both, helpers):
+    payment = both(_serve(_signed(helpers, time_end="20261126182000"))).query(ORDER_ID)
+    assert payment.paid_at is not None
+    assert payment.paid_at.isoformat() == "2026-11-26T18:20:00+08:00"
 
 
 @pytest.mark.parametrize("field", list(_answer_fields()))
@@ -182,7 +233,14 @@ def test_html_answer_is_protocol_error(both):
         both(handler).query(ORDER_ID)
 
 
-def test_long_order_id_is_refused_before_sending(both, peer):
-    with pytest.raises(InvalidRequest, match="20 characters"):
-        both(peer).query("Q" * 21)
+def test_existing_order_ids_up_to_50_characters_are_queried(both, helpers):
+    # The reference software stores varchar(50): an order made elsewhere may be that long.
+    long_id = "Q" * 50
+    payment = both(_serve(_signed(helpers, orderid=long_id))).query(long_id)
+    assert payment.order_id == long_id
+
+
+def test_order_id_longer_than_any_platform_stores_is_refused_before_sending(both, peer):
+    with pytest.raises(InvalidRequest, match="50 characters"):
+        both(peer).query("Q" * 51)
     assert peer.requests == []

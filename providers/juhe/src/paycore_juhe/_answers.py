@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
-import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -12,17 +13,11 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from paycore import GatewayError, ProtocolError
+from paycore_juhe._html import redirect_targets, visible_text
 from paycore_juhe._messages import plain_amount
+from paycore_juhe.settings import JuheSettings
 
 __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redirect_url", "scalar_text"]
-
-_REDIRECT_PATTERNS = (
-    re.compile(r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]+content=["']?\s*\d+\s*;\s*url=([^"'>\s]+)""", re.I),
-    re.compile(r"""(?:window\.|document\.|top\.)?location(?:\.href)?\s*=\s*["']([^"']+)["']""", re.I),
-    re.compile(r"""location\.(?:replace|assign)\(\s*["']([^"']+)["']\s*\)""", re.I),
-)
-_TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.I | re.S)
-
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
     """The body as a JSON object, whatever the content type claims; None if it is not JSON."""
@@ -41,24 +36,31 @@ def gateway_refusal(data: dict[str, Any], what: str) -> GatewayError:
     return GatewayError(f"gateway refused the {what}: {message}", gateway_message=message)
 
 
-def redirect_url(response: httpx.Response, base_url: str) -> str | None:
-    """A payment page the answer sends the buyer to: a Location header or a redirect in HTML."""
-    candidates = []
+def redirect_url(response: httpx.Response, settings: JuheSettings) -> str | None:
+    """The cashier page an answer sends the buyer to, or None.
+
+    Only a genuine cashier counts: an answer with HTTP status below 400 (a 2xx page
+    or a 3xx redirect), pointing at ``base_url``'s host or one of the account's
+    ``cashier_hosts``, over http or https. An error page that happens to hold a
+    meta refresh or a ``location.href`` is not a payment, nor is a redirect elsewhere.
+    """
+    if response.status_code >= 400:
+        return None
+    allowed = {urlsplit(settings.base_url).hostname, *settings.cashier_hosts}
+    candidates: Iterator[str] = iter(())
     if response.is_redirect and "location" in response.headers:
-        candidates.append(response.headers["location"])
-    text = response.text
-    candidates += [match.group(1) for pattern in _REDIRECT_PATTERNS for match in pattern.finditer(text)]
-    for candidate in candidates:
-        url = urljoin(base_url + "/", html.unescape(candidate.strip()))
-        if urlsplit(url).scheme in ("http", "https"):
+        candidates = iter((response.headers["location"],))
+    for candidate in itertools.chain(candidates, redirect_targets(response.text)):
+        url = urljoin(settings.base_url + "/", html.unescape(candidate.strip()))
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname in allowed:
             return url
     return None
 
 
 def page_text(response: httpx.Response, limit: int = 160) -> str:
     """The visible text of an HTML answer, shortened, for an error message."""
-    text = " ".join(html.unescape(_TAGS.sub(" ", response.text)).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return visible_text(response.text, limit)
 
 
 def scalar_text(name: str, value: object) -> str:

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from typing import NamedTuple
-from urllib.parse import quote
-
 import httpx
 
 from paycore import InvalidRequest, Order, ProtocolError
+from paycore_juhe._attach import encode_attach
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, redirect_url, scalar_text
 from paycore_juhe._signing import HTML_UNSAFE, sign
 from paycore_juhe.settings import JuheSettings
 
-__all__ = ["MAX_ORDER_ID", "CreateAnswer", "check_order_id", "create_fields", "read_create_answer"]
+__all__ = ["CreateAnswer", "check_new_order_id", "create_fields", "read_create_answer"]
 
-#: The gateway stores at most 20 characters of ``pay_orderid``.
-MAX_ORDER_ID = 20
 _PAY_URL_KEYS = ("payUrl", "payurl", "pay_url")
 
 
-def check_order_id(order_id: str) -> None:
-    if len(order_id) > MAX_ORDER_ID:
-        raise InvalidRequest(f"order id {order_id!r} is longer than the gateway's {MAX_ORDER_ID} characters")
+def check_new_order_id(order_id: str, settings: JuheSettings) -> None:
+    limit = settings.max_order_id_length
+    if len(order_id) > limit:
+        raise InvalidRequest(
+            f"order id {order_id!r} is longer than this platform's {limit} characters (setting max_order_id_length)"
+        )
 
 
 def _channel_code(settings: JuheSettings, channel: str) -> str:
@@ -35,7 +35,7 @@ def _channel_code(settings: JuheSettings, channel: str) -> str:
 
 def create_fields(order: Order, settings: JuheSettings, *, json_answer: bool) -> dict[str, str]:
     """Every field of the create request, signed; refuses what the gateway would mangle."""
-    check_order_id(order.order_id)
+    check_new_order_id(order.order_id, settings)
     signed = {
         "pay_memberid": settings.merchant_id,
         "pay_orderid": order.order_id,
@@ -55,9 +55,8 @@ def create_fields(order: Order, settings: JuheSettings, *, json_answer: bool) ->
     fields = {**signed, "pay_md5sign": sign(signed, settings.secret_key.get_secret_value())}
     fields["pay_productname"] = order.subject
     optional = {
-        # Always percent-encoded: non-ASCII must be (the document says so), and an
-        # encoded value cannot spill '&' or '=' into the notification it returns in.
-        "pay_attach": quote(order.attach, safe="") if order.attach is not None else None,
+        # Encoded so that it comes back unchanged whatever the platform does (see _attach).
+        "pay_attach": encode_attach(order.attach) if order.attach is not None else None,
         "pay_productnum": str(order.quantity) if order.quantity is not None else None,
         "pay_productdesc": order.description,
         "pay_producturl": order.product_url,
@@ -79,7 +78,7 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
     """Read the answer to a ``type=json`` create; every odd shape a typed error."""
     data = json_object(response) if not response.is_redirect else None
     if data is None:
-        url = redirect_url(response, settings.base_url)
+        url = redirect_url(response, settings)
         if url is not None:
             return CreateAnswer(url, {"redirect": url, "http_status": response.status_code})
         if response.status_code >= 400:
@@ -93,6 +92,8 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
         raise ProtocolError(f"gateway answered JSON of an unknown shape (keys: {', '.join(sorted(data))})")
     if scalar_text("status", status) != "1":
         raise gateway_refusal(data, "order")
+    if response.status_code >= 400:
+        raise ProtocolError(f"gateway answered HTTP {response.status_code} with a success body; the order may exist")
     pay_url = next((data[key] for key in _PAY_URL_KEYS if isinstance(data.get(key), str)), None)
     if not pay_url or not pay_url.startswith(("http://", "https://")):
         raise ProtocolError("gateway accepted the order but answered no payment URL (payUrl)")

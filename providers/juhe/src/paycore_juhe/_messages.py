@@ -25,15 +25,15 @@ __all__ = [
     "UNPAID_TIME",
     "clip",
     "parse_amount",
+    "gateway_time",
     "parse_form_body",
-    "parse_gateway_time",
     "plain_amount",
     "signed_fields",
 ]
 
 #: ``time_end`` of an unpaid order on the reference gateway: Unix time 0 in UTC+8.
 UNPAID_TIME = "1970-01-01 08:00:00"
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", re.ASCII)
 _UNSIGNED = ("sign", "attach")
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
 
@@ -102,15 +102,20 @@ def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
     return amount
 
 
-def parse_gateway_time(raw: str | None, zone: ZoneInfo) -> datetime | None:
-    """The gateway's ``YYYY-MM-DD HH:MM:SS`` in the account's zone; None if absent or unpaid."""
-    if not raw or raw == UNPAID_TIME or not _TIME.fullmatch(raw):
-        return None
-    try:
-        # fromisoformat reads "YYYY-MM-DD HH:MM:SS" in C, several times faster than strptime.
-        return datetime.fromisoformat(raw).replace(tzinfo=zone)
-    except ValueError:
-        return None
+def gateway_time(raw: str, zone: ZoneInfo) -> datetime:
+    """A time the gateway wrote, in the account's zone; ValueError when it is in no known format.
+
+    The reference software writes ``date("YmdHis")`` (``20261128231027``); other
+    platforms ``2026-11-28 23:10:27``. Both are read.
+    """
+    if len(raw) == 14 and raw.isdigit() and raw.isascii():
+        return datetime(
+            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]), tzinfo=zone
+        )
+    if not _TIME.fullmatch(raw):
+        raise ValueError("not a gateway time")
+    # fromisoformat reads "YYYY-MM-DD HH:MM:SS" in C, several times faster than strptime.
+    return datetime.fromisoformat(raw).replace(tzinfo=zone)
 
 
 def _ambiguity(name: str, value: str) -> str | None:

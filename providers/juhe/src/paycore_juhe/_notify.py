@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from paycore import MerchantMismatch, MissingField, Notification, PaymentStatus, SignatureError
-from paycore_juhe._messages import clip, parse_amount, parse_form_body, parse_gateway_time, signed_fields
-from paycore_juhe.settings import JuheSettings
+from paycore import (
+    MalformedNotification,
+    MerchantMismatch,
+    MissingField,
+    Notification,
+    PaymentStatus,
+    SignatureError,
+)
+from paycore_juhe._attach import decode_attach
+from paycore_juhe._messages import clip, gateway_time, parse_amount, parse_form_body, signed_fields
+from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
 
 __all__ = ["REQUIRED_FIELDS", "verify_notification_body"]
 
@@ -32,6 +40,14 @@ def verify_notification_body(
         raise MissingField(f"notification's {', '.join(unsigned)} is '0', which its signature does not cover")
     if fields["memberid"] != settings.merchant_id:
         raise MerchantMismatch(f"notification for order {clip(fields['orderid'])!r} is for another merchant id")
+    if len(fields["orderid"]) > STORED_ORDER_ID_LENGTH:
+        raise MalformedNotification(f"order id is longer than the {STORED_ORDER_ID_LENGTH} characters a platform stores")
+    try:
+        sent_at = gateway_time(fields["datetime"], settings.zone)
+    except ValueError:
+        raise MalformedNotification(
+            f"datetime {clip(fields['datetime'])!r} is neither YYYYmmddHHMMSS nor YYYY-mm-dd HH:MM:SS"
+        ) from None
     amount = parse_amount(fields, "amount")
     # true_amount, when present, is what the buyer paid (some channels lower it by fen).
     paid_amount: Decimal | None = parse_amount(fields, "true_amount") if "true_amount" in fields else amount
@@ -42,8 +58,8 @@ def verify_notification_body(
         amount=amount,
         paid_amount=paid_amount if paid else None,
         transaction_id=fields["transaction_id"],
-        paid_at=parse_gateway_time(fields["datetime"], settings.zone) if paid else None,
-        attach=received.get("attach"),
+        paid_at=sent_at if paid else None,
+        attach=decode_attach(received.get("attach")),
         provider=provider,
         account=account,
         raw=received,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from paycore import MerchantMismatch, Payment, PaymentStatus, ProtocolError, SignatureError
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, scalar_text
-from paycore_juhe._messages import clip, parse_gateway_time, signed_fields
+from paycore_juhe._messages import UNPAID_TIME, clip, gateway_time, signed_fields
 from paycore_juhe._signing import sign
 from paycore_juhe.settings import JuheSettings
 
@@ -45,6 +46,7 @@ def read_query_answer(
         raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {', '.join(sorted(data))})")
     received = {name: scalar_text(name, value) for name, value in fields.items()}
     text = received
+    distrust: str | None = None
     if received.get("sign"):
         # Only what the signature covers is read (see signed_fields).
         covered = signed_fields(received, settings.secret_key.get_secret_value())
@@ -53,12 +55,24 @@ def read_query_answer(
                 f"the gateway's answer about order {order_id!r} is not signed with this account's key"
             )
         text = covered
+    else:
+        distrust = _unsigned_answer_distrust(settings)
     if text.get("orderid") != order_id:
         raise ProtocolError(f"gateway answered about order {clip(received['orderid'])!r} when asked about {order_id!r}")
     if text.get("memberid") and text["memberid"] != settings.merchant_id:
         raise MerchantMismatch(f"the gateway's answer about order {order_id!r} is for another merchant id")
     status = TRADE_STATES.get(text.get("trade_state", ""), PaymentStatus.UNKNOWN)
     amount = answer_amount(text, "amount")
+    if distrust is not None:
+        return Payment(
+            order_id=order_id,
+            status=PaymentStatus.UNKNOWN,
+            amount=amount,
+            provider=provider,
+            account=account,
+            reason=f"{distrust}; it said {status.value}",
+            raw=data,
+        )
     true_amount = answer_amount(text, "true_amount")
     paid = status is PaymentStatus.PAID
     return Payment(
@@ -67,8 +81,32 @@ def read_query_answer(
         amount=amount,
         paid_amount=(true_amount or amount) if paid else None,
         transaction_id=text.get("transaction_id") or None,
-        paid_at=parse_gateway_time(text.get("time_end"), settings.zone) if paid else None,
+        paid_at=_paid_time(text.get("time_end"), settings) if paid else None,
         provider=provider,
         account=account,
         raw=data,
     )
+
+
+def _paid_time(raw: str | None, settings: JuheSettings) -> datetime | None:
+    if not raw or raw == UNPAID_TIME:
+        return None
+    try:
+        return gateway_time(raw, settings.zone)
+    except ValueError:
+        raise ProtocolError(f"gateway answered a malformed time_end {clip(raw)!r}") from None
+
+
+def _unsigned_answer_distrust(settings: JuheSettings) -> str | None:
+    """Why an unsigned answer cannot be read as it stands, per the account's policy; None if it can."""
+    policy = settings.unsigned_query_answers
+    if policy == "refuse":
+        raise SignatureError(
+            "the gateway's query answer is unsigned (setting unsigned_query_answers = 'refuse'); "
+            "ask the platform to sign it, or allow unsigned answers over https"
+        )
+    if policy == "unknown":
+        return "the query answer was unsigned (setting unsigned_query_answers = 'unknown')"
+    if not settings.transport_is_private:
+        return "the query answer was unsigned and came over plain http, where anyone on the path can write it"
+    return None

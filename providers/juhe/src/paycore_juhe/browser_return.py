@@ -12,13 +12,14 @@ query says so::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pydantic
 
 from paycore import AsyncGateway, Gateway, InvalidRequest, MissingField, PaymentStatus, SignatureError
-from paycore_juhe._messages import clip, parse_form_body, signed_fields
+from paycore_juhe._attach import decode_attach
+from paycore_juhe._messages import clip, parse_amount, parse_form_body, signed_fields
 from paycore_juhe.provider import JuheProvider
 
 __all__ = ["BrowserReturn", "parse_browser_return"]
@@ -54,17 +55,15 @@ def parse_browser_return(body: bytes | Mapping[str, str], *, gateway: Gateway | 
         if covered is None or not covered.get("orderid"):
             raise SignatureError(f"browser return for order {clip(received['orderid'])!r} has a bad signature")
         fields = covered
-    try:
-        amount = Decimal(fields["amount"]) if fields.get("amount") else None
-    except InvalidOperation:
-        amount = None  # display only: an unreadable amount is simply not shown
+    # The notifications' strict reading: a plain positive decimal, else MalformedAmount.
+    amount = parse_amount(fields, "amount") if fields.get("amount") else None
     returncode = fields.get("returncode")
     claimed = {None: PaymentStatus.UNKNOWN, "00": PaymentStatus.PAID}.get(returncode, PaymentStatus.FAILED)
     return BrowserReturn(
         order_id=fields["orderid"],
         claimed_status=claimed,
         amount=amount,
-        attach=received.get("attach"),
+        attach=decode_attach(received.get("attach")),
         signature_checked=checked,
         raw=received,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 
 import httpx
@@ -10,6 +12,7 @@ from paycore import (
     Channel,
     CreateFlow,
     Flow,
+    InvalidRequest,
     Notification,
     Order,
     Payment,
@@ -19,12 +22,31 @@ from paycore import (
     hookimpl,
 )
 from paycore.sandbox import PUBLIC_SANDBOX_KEY, Sandbox, SandboxOptions
-from paycore_juhe._create import check_order_id, create_fields, read_create_answer
+from paycore_juhe._create import create_fields, read_create_answer
 from paycore_juhe._notify import verify_notification_body
 from paycore_juhe._query import query_fields, read_query_answer
-from paycore_juhe.settings import JuheSettings
+from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
 
 __all__ = ["JuheProvider"]
+
+logger = logging.getLogger("paycore.juhe")
+_warned_plain_http: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once_about_plain_http(settings: JuheSettings, account: str) -> None:
+    """Log once per base URL that answers can be read and rewritten on the way."""
+    if settings.transport_is_private:
+        return
+    with _warned_lock:
+        if settings.base_url in _warned_plain_http:
+            return
+        _warned_plain_http.add(settings.base_url)
+    logger.warning(
+        "account %s talks to its gateway over plain http: anyone on the path can read requests and "
+        "rewrite answers; use an https base_url",
+        account,
+    )
 
 
 class JuheProvider(Provider[JuheSettings]):
@@ -34,6 +56,14 @@ class JuheProvider(Provider[JuheSettings]):
     channels = frozenset(Channel)
     create_flows = frozenset(CreateFlow)
     provider_name = "juhe"
+
+    def __init__(self, settings: JuheSettings, *, name: str, account: str) -> None:
+        super().__init__(settings, name=name, account=account)
+        _warn_once_about_plain_http(settings, account)
+
+    @property
+    def max_answer_bytes(self) -> int | None:
+        return self.settings.max_answer_bytes
 
     def create_request(self, order: Order) -> httpx.Request:
         """The signed server-to-server create request (``type=json``), without sending it."""
@@ -69,7 +99,8 @@ class JuheProvider(Provider[JuheSettings]):
 
     @hookimpl
     def query_payment(self, order_id: str) -> Flow[Payment]:
-        check_order_id(order_id)
+        if len(order_id) > STORED_ORDER_ID_LENGTH:
+            raise InvalidRequest(f"order id is longer than the {STORED_ORDER_ID_LENGTH} characters a platform stores")
         response = yield httpx.Request("POST", self.settings.query_url, data=query_fields(order_id, self.settings))
         return read_query_answer(response, order_id, self.settings, provider=self.name, account=self.account)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import pydantic
@@ -12,7 +13,11 @@ from pydantic import AfterValidator, Field
 from paycore import Channel, ProviderSettings
 from paycore_juhe._signing import HTML_UNSAFE
 
-__all__ = ["DEFAULT_CHANNEL_CODES", "JuheSettings"]
+__all__ = ["DEFAULT_CHANNEL_CODES", "STORED_ORDER_ID_LENGTH", "JuheSettings"]
+
+#: The reference software stores ``pay_orderid`` as ``varchar(50)``: no existing
+#: order id is longer, whatever limit a platform puts on new ones.
+STORED_ORDER_ID_LENGTH = 50
 
 #: The protocol document's channel codes. Each platform's back office is the truth:
 #: an account overrides or extends these with its own ``channels`` table.
@@ -36,6 +41,15 @@ def _base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _path(value: str) -> str:
     if not value.startswith("/") or any(char in value for char in "?# "):
         raise ValueError("must be a path starting with '/'")
@@ -45,6 +59,12 @@ def _path(value: str) -> str:
 def _signable(value: str) -> str:
     if HTML_UNSAFE.intersection(value):
         raise ValueError("must not contain & < > \" or ' (the gateway escapes them before checking signatures)")
+    return value
+
+
+def _host(value: str) -> str:
+    if not value or value != value.strip().lower() or any(char in value for char in "/:@?#[] "):
+        raise ValueError("must be a lower-case host name such as cashier.example.com")
     return value
 
 
@@ -83,6 +103,17 @@ class JuheSettings(ProviderSettings):
     )
     timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
     ack: Annotated[str, Field(min_length=1)] = "OK"
+    #: The document's limit on new order ids; some platforms take up to 50.
+    max_order_id_length: Annotated[int, Field(ge=1, le=STORED_ORDER_ID_LENGTH)] = 20
+    #: What an unsigned query answer may say: ``trust-https`` reads it when it came
+    #: over https (or loopback) and reports ``unknown`` otherwise; ``unknown``
+    #: always reports ``unknown``; ``refuse`` raises SignatureError.
+    unsigned_query_answers: Literal["trust-https", "unknown", "refuse"] = "trust-https"
+    #: The most bytes of one answer read, when lower than the gateway's limit
+    #: (`paycore.DEFAULT_MAX_ANSWER_BYTES`); a larger answer is a ProtocolError.
+    max_answer_bytes: Annotated[int, Field(ge=1024)] | None = None
+    #: Hosts besides ``base_url``'s whose pages an HTML create answer may redirect to.
+    cashier_hosts: tuple[Annotated[str, AfterValidator(_host)], ...] = ()
 
     @property
     def create_url(self) -> str:
@@ -91,6 +122,12 @@ class JuheSettings(ProviderSettings):
     @property
     def query_url(self) -> str:
         return self.base_url + self.query_path
+
+    @property
+    def transport_is_private(self) -> bool:
+        """Whether answers from ``base_url`` are safe from others: https, or a loopback host."""
+        parts = urlsplit(self.base_url)
+        return parts.scheme == "https" or _is_loopback(parts.hostname or "")
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -1,0 +1,172 @@
+"""Answers are read with a size cap, decoded as they arrive; post-send failures keep their meaning."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import zlib
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import paycore
+from paycore import AsyncGateway, Gateway, InvalidRequest, ProtocolError, TransportError
+from paycore.testing import FakeProvider
+
+pytestmark = pytest.mark.anyio
+
+CHUNK = b"x" * 65536
+
+
+def _endless(counter: list[int]) -> Iterator[bytes]:
+    for _ in range(10_000):  # 655 MB if nobody stopped reading
+        counter[0] += 1
+        yield CHUNK
+
+
+def test_default_limit_is_a_few_hundred_kilobytes():
+    assert 100 * 1024 <= paycore.DEFAULT_MAX_ANSWER_BYTES <= 1024 * 1024
+
+
+def test_an_oversized_answer_is_protocol_error_and_reading_stops(make_order):
+    read = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_endless(read))
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(ProtocolError, match="more than 262144 bytes"):
+            gateway.create(make_order())
+    assert read[0] <= paycore.DEFAULT_MAX_ANSWER_BYTES // len(CHUNK) + 1
+
+
+async def test_an_oversized_answer_is_protocol_error_async(make_order):
+    read = [0]
+
+    async def chunks():
+        for chunk in _endless(read):
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=chunks())
+
+    async with AsyncGateway(FakeProvider, transport=httpx.MockTransport(handler), max_answer_bytes=100_000) as gateway:
+        with pytest.raises(ProtocolError, match="more than 100000 bytes"):
+            await gateway.create(make_order())
+    assert read[0] <= 3
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-length": "999999999"}, content=iter([b"{}"]))
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(ProtocolError, match="more than"):
+            gateway.create(make_order())
+
+
+def test_a_compression_bomb_is_stopped_at_the_limit_of_decoded_bytes(make_order):
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))  # 50 MB inflated, ~50 KB on the wire
+    assert len(bomb) < paycore.DEFAULT_MAX_ANSWER_BYTES
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=bomb)
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(ProtocolError, match="more than"):
+            gateway.create(make_order())
+
+
+def test_a_compressed_answer_within_the_limit_reaches_the_provider_decoded(fake_gateway, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        plain = fake_gateway(request)
+        body = zlib.compress(plain.content)
+        return httpx.Response(plain.status_code, headers={"content-encoding": "deflate"}, content=body)
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        assert gateway.create(make_order()).status is paycore.PaymentStatus.PENDING
+
+
+def test_an_undecodable_answer_may_have_reached_the_gateway(make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip at all")
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(TransportError) as excinfo:
+            gateway.create(make_order())
+    assert excinfo.value.may_have_reached_gateway
+    assert "could not be decoded" in str(excinfo.value)
+
+
+def test_a_redirect_to_an_invalid_url_is_protocol_error_not_config(make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": "javascript:alert(1)"})
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(ProtocolError, match="redirect to an invalid URL"):
+            gateway.create(make_order())
+
+
+def test_the_provider_may_lower_the_limit():
+    class Small(FakeProvider):
+        @property
+        def max_answer_bytes(self) -> int | None:
+            return 2048
+
+    assert Gateway(Small).max_answer_bytes == 2048
+    assert Gateway(Small, max_answer_bytes=1000).max_answer_bytes == 1000
+    assert Gateway(FakeProvider, max_answer_bytes=10**7).max_answer_bytes == 10**7
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 1.5, "100"])
+def test_a_bad_limit_is_invalid_request(limit):
+    with pytest.raises(InvalidRequest, match="max_answer_bytes"):
+        Gateway(FakeProvider, max_answer_bytes=limit)
+
+
+class _FloodServer:
+    """A raw HTTP server on a real socket that streams an endless chunked body and counts what it sent."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d" % self._listener.getsockname()[1]
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ntransfer-encoding: chunked\r\n\r\n")
+            chunk = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
+            try:
+                for _ in range(5000):  # 327 MB
+                    connection.sendall(chunk)
+                    self.sent += len(CHUNK)
+            except OSError:
+                return  # the client hung up: what we wanted
+
+    def __enter__(self) -> _FloodServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+
+def test_a_flooding_gateway_on_a_real_socket_is_cut_off(make_order):
+    with _FloodServer() as server:
+        settings = {"base_url": server.url}
+        with Gateway(FakeProvider, settings) as gateway:
+            with pytest.raises(ProtocolError, match="more than"):
+                gateway.create(make_order())
+    # what the server managed to push before the client hung up: socket buffers, not 327 MB
+    assert server.sent < 32 * 1024 * 1024
