@@ -23,8 +23,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from paycore._discovery import ProviderInfo, installed_providers
     from paycore._answers import DEFAULT_MAX_ANSWER_BYTES
+    from paycore._discovery import ProviderInfo, installed_providers
     from paycore._gateway import DEFAULT_TIMEOUT, AsyncGateway, Gateway
     from paycore._ids import new_order_id
     from paycore.config import AccountConfig, PaycoreConfig, load_config

@@ -10,6 +10,7 @@
     paycore verify [--body BODY]          # else the body is read from stdin
     paycore demo [--provider juhe] [--async]
     paycore sandbox --provider juhe [--port 8000] [--merchant-id ID] [--secret-key KEY] [--fault F]
+                    [--notify-interval S] [--channel CODE] [--strict]
 
 Common options: ``--config PATH``, ``--account NAME``, ``--json``, ``--verbose``.
 Exit codes: 0 success; 2 usage or configuration error; 3 verification failed;
@@ -212,6 +213,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         profile=args.profile,
         faults=tuple(args.fault or ()),
         state_path=args.state,
+        notify_interval=args.notify_interval,
+        channels=tuple(args.channel or ()),
+        strict=args.strict,
     )
     sandbox = make_sandbox(args.provider, options)
     lines = [f"paycore sandbox: the {args.provider!r} protocol on {sandbox.url} (Ctrl-C to stop)", ""]
@@ -290,6 +294,16 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--profile", help="how notifications are resent (juhe: document, realistic, fast)")
     sandbox.add_argument("--fault", action="append", metavar="FAULT", help="switch a fault on for every order; repeat")
     sandbox.add_argument("--state", metavar="PATH", help="keep state in this SQLite file (default: in memory)")
+    sandbox.add_argument(
+        "--notify-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between notification tries (default: profile's)",
+    )
+    sandbox.add_argument("--channel", action="append", metavar="CODE", help="accept this channel code too; repeat")
+    sandbox.add_argument(
+        "--strict", action="store_true", help="follow the protocol document to the letter, not the reference software"
+    )
     sandbox.set_defaults(run=_cmd_sandbox)
     return parser
 

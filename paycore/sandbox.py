@@ -33,8 +33,12 @@ class SandboxOptions:
     """How to run a sandbox.
 
     ``profile`` names how notifications are resent (provider-defined; juhe has
-    ``document``, ``realistic`` and ``fast``). ``faults`` are switched on for every
-    order. ``state_path`` keeps state in a SQLite file instead of memory.
+    ``document``, ``realistic`` and ``fast``) and ``notify_interval`` overrides its
+    seconds between tries. ``faults`` are switched on for every order.
+    ``state_path`` keeps state in a SQLite file instead of memory. ``channels``
+    adds the provider's channel codes to those it accepts by default. ``strict``
+    follows the protocol's document to the letter where the reference software
+    is more lenient (provider-defined).
     """
 
     host: str = "127.0.0.1"
@@ -44,6 +48,9 @@ class SandboxOptions:
     profile: str | None = None
     faults: tuple[str, ...] = ()
     state_path: str | None = None
+    notify_interval: float | None = None
+    channels: tuple[str, ...] = ()
+    strict: bool = False
 
 
 @runtime_checkable

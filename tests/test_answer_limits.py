@@ -136,7 +136,7 @@ class _FloodServer:
 
     @property
     def url(self) -> str:
-        return "http://127.0.0.1:%d" % self._listener.getsockname()[1]
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
 
     def _serve(self) -> None:
         connection, _ = self._listener.accept()

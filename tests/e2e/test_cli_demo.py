@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -73,6 +74,8 @@ def sandbox_cli(*args: str) -> Iterator[SandboxRun]:
     )
     assert process.stdout is not None
     run = SandboxRun(port=port, header="".join(process.stdout.readline() for _ in range(9)))
+    # The header is printed before serving starts: a Ctrl-C sent earlier would race uvicorn's start.
+    _wait_until_serving(port)
     try:
         yield run
     finally:
@@ -113,6 +116,18 @@ def test_sandbox_for_a_provider_without_one_is_refused():
     assert "ships no sandbox" in env_result.stderr
 
 
+def _wait_until_serving(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/admin/faults", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     """A loopback port that is free now, for the subprocess to take."""
     with socket.socket() as probe:
@@ -124,3 +139,45 @@ def test_sandbox_unknown_fault_exits_2():
     result = paycore("sandbox", "--provider", "juhe", "--port", "0", "--fault", "meteor")
     assert result.returncode == 2
     assert "unknown sandbox fault" in result.stderr
+
+
+def test_sandbox_options_for_channels_interval_and_strict_mode():
+    with sandbox_cli("--channel", "950", "--channel", "ALIPAY2", "--notify-interval", "0.25", "--strict") as run:
+        base = f"http://127.0.0.1:{run.port}"
+        from paycore import Gateway, Order
+
+        settings = {
+            "base_url": base,
+            "merchant_id": "10002",
+            "secret_key": PUBLIC_SANDBOX_KEY,
+            "channels": {"douyin": "950"},
+        }
+        with Gateway("juhe", settings) as gateway:
+            order = Order(
+                amount="1.00",
+                channel="douyin",
+                subject="tea",
+                notify_url="http://127.0.0.1:9/notify",
+                return_url="http://127.0.0.1:9/return",
+            )
+            assert gateway.create(order).pay_url.startswith(base)
+
+
+@pytest.mark.parametrize("content", [b"not a database" * 10, b""])
+def test_sandbox_state_that_is_not_sqlite_exits_2(tmp_path, content):
+    state = tmp_path / "state.db"
+    if content:
+        state.write_bytes(content)
+        result = paycore("sandbox", "--provider", "juhe", "--port", "0", "--state", str(state))
+    else:
+        result = paycore("sandbox", "--provider", "juhe", "--port", "0", "--state", str(tmp_path))  # a folder
+    assert result.returncode == 2, result.stderr
+    assert "sandbox state" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("--notify-interval", "nan"), ("--channel", "9&0")])
+def test_sandbox_bad_options_exit_2(option, value):
+    result = paycore("sandbox", "--provider", "juhe", "--port", "0", option, value)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr

@@ -70,15 +70,19 @@ def test_independent_client_round_trip():
             "datetime",
             "returncode",
             "sign",
+            "attach",  # the reference software appends it, empty or not
         ]
         fields = dict(part.split("=", 1) for part in parts)
+        assert fields["attach"] == ""
         assert fields["amount"] == "12.3000"
         assert fields["returncode"] == "00"
-        assert fields["sign"] == md5_sign({k: v for k, v in fields.items() if k != "sign"})
+        assert re.fullmatch(r"[0-9]{14}", fields["datetime"])  # date("YmdHis")
+        assert fields["sign"] == md5_sign({k: v for k, v in fields.items() if k not in ("sign", "attach")})
 
         query = {"pay_memberid": MERCHANT, "pay_orderid": "IND20261126000000001"}
         answer = json.loads(http.post("/Pay_Trade_query.html", data={**query, "pay_md5sign": md5_sign(query)}).text)
         assert answer["trade_state"] == "SUCCESS"
+        assert answer["amount"] == "12.3000"  # DECIMAL(15,4), as the software stores it
         assert answer["transaction_id"] == fields["transaction_id"]
         assert answer["sign"] == md5_sign({k: v for k, v in answer.items() if k != "sign"})
         assert dict(parse_qsl(body))["orderid"] == "IND20261126000000001"

@@ -66,13 +66,21 @@ def test_get_is_refused(sandbox):
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        (create_form(pay_productname=""), "pay_productname"),
         (create_form(pay_memberid="99999"), "商户不存在"),
         (create_form(pay_md5sign="0" * 32), "签名验证失败"),
         ({**create_form(), "pay_md5sign": create_form()["pay_md5sign"].lower()}, "签名验证失败"),
-        (create_form(pay_orderid="X" * 21), "20"),
+        (create_form(pay_orderid="X" * 51), "50"),
+        (create_form(pay_orderid="a/b"), "订单号"),
+        (create_form(pay_orderid="a b"), "订单号"),
         (create_form(pay_amount="-1"), "金额"),
         (create_form(pay_amount="abc"), "金额"),
+        (create_form(pay_amount="1_0"), "金额"),
+        (create_form(pay_amount=" 5 "), "金额"),
+        (create_form(pay_amount="\uff11\uff12"), "金额"),
+        (create_form(pay_amount="1E+100000000"), "金额"),
+        (create_form(pay_amount="NaN"), "金额"),
+        (create_form(pay_amount="0.00"), "金额"),
+        (create_form(pay_amount="1.00001"), "金额"),
         (create_form(pay_bankcode="999"), "通道"),
         (create_form(pay_notifyurl="http://127.0.0.1:9/notify?a=1&b=2"), "签名验证失败"),
     ],
@@ -82,6 +90,47 @@ def test_refusals_have_the_real_shape(sandbox, form, message):
     assert answer["status"] == "error"
     assert message in str(answer["msg"])
     assert answer["data"] == []
+    assert sandbox.orders() == []  # nothing stored
+
+
+def test_the_reference_software_needs_no_product_name_and_takes_50_character_ids(sandbox):
+    form = create_form(pay_orderid="X" * 50)
+    del form["pay_productname"]
+    assert post(sandbox, form)["status"] == "1"
+    assert [order.order_id for order in sandbox.orders()] == ["X" * 50]
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [(create_form(pay_productname=""), "pay_productname"), (create_form(pay_orderid="X" * 21), "20")],
+)
+def test_strict_mode_follows_the_document(make_sandbox, form, message):
+    answer = post(make_sandbox(strict=True), form)
+    assert answer["status"] == "error"
+    assert message in str(answer["msg"])
+
+
+def test_a_bad_query_signature_answers_as_the_software_does(sandbox):
+    query = {"pay_memberid": "10002", "pay_orderid": "SPEC0000000000000001", "pay_md5sign": "0" * 32}
+    answer = httpx.post(f"{sandbox.url}/Pay_Trade_query.html", data=query).json()
+    assert answer["msg"] == "验签失败!"
+
+
+@pytest.mark.parametrize("slow_seconds", ["NaN", "Infinity", "-1", "1e9", '"5"', "true"])
+def test_bad_slow_seconds_are_refused_and_change_nothing(sandbox, slow_seconds):
+    body = '{"faults": ["slow"], "slow_seconds": ' + slow_seconds + "}"
+    response = httpx.put(f"{sandbox.url}/admin/faults", content=body)
+    assert response.status_code == 400
+    assert "slow_seconds" in response.json()["error"]
+    after = httpx.get(f"{sandbox.url}/admin/faults")
+    assert after.status_code == 200
+    assert after.json() == {"faults": [], "slow_seconds": 15.0}
+
+
+def test_a_large_amount_is_not_a_large_body(sandbox):
+    # 1E+100000000 once stored a 100 MB notification body; now it is refused at create.
+    assert post(sandbox, create_form(pay_amount="1E+100000000"))["status"] == "error"
+    assert sandbox.orders() == []
 
 
 def test_duplicate_order_id_is_refused(sandbox):

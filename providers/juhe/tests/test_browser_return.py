@@ -58,7 +58,7 @@ def test_needs_a_juhe_gateway():
         parse_browser_return(b"orderid=1", gateway=fake)
 
 
-@pytest.mark.parametrize("amount", ["NaN", "-5", "1E+999999999", "sNaN", "Infinity", " 5", "５", "1_0", "0"])
+@pytest.mark.parametrize("amount", ["NaN", "-5", "1E+999999999", "sNaN", "Infinity", " 5", "\uff15", "1_0", "0"])
 def test_an_amount_not_written_as_gateways_write_them_is_malformed(gateway, amount):
     from paycore import MalformedAmount
 

@@ -9,6 +9,7 @@ them every way the string allows, in every encoding a merchant can hand over.
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from urllib.parse import quote, urlencode
@@ -32,7 +33,7 @@ GENUINE = {
     "returncode": "00",
 }
 SIGNED_ORDER = sorted(GENUINE)
-ADJACENT = list(zip(SIGNED_ORDER, SIGNED_ORDER[1:], strict=False))
+ADJACENT = list(itertools.pairwise(SIGNED_ORDER))
 
 
 def _raw(fields: dict[str, str]) -> bytes:
@@ -171,7 +172,7 @@ QUERY = {
     "returncode": "00",
     "trade_state": "SUCCESS",
 }
-QUERY_ADJACENT = list(zip(sorted(QUERY), sorted(QUERY)[1:], strict=False))
+QUERY_ADJACENT = list(itertools.pairwise(sorted(QUERY)))
 
 
 def _answer(payload: dict[str, str]):

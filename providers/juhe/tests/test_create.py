@@ -334,3 +334,23 @@ def test_missing_settings_name_each(settings):
 
     with pytest.raises(ConfigError, match=r"base_url.*merchant_id.*secret_key"):
         Gateway("juhe", {})
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<meta " * 40_000,
+        "<script" * 35_000,
+        "location = '<" * 20_000,
+        '<meta http-equiv=refresh content="' + "0;" * 120_000,
+        "<" + "a" * 250_000,
+    ],
+    ids=["meta", "script", "location", "refresh", "unterminated"],
+)
+def test_hostile_html_just_under_the_cap_is_a_protocol_error(both, make_order, hostile):
+    # Linear-time reading: these took minutes with backtracking patterns (benchmarks/juhe_html.py).
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html=hostile)
+
+    with pytest.raises(ProtocolError, match="flow='form'"):
+        both(handler).create(make_order())

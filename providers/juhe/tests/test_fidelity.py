@@ -32,7 +32,16 @@ def test_both_time_formats_are_read(both, helpers, sent):
 
 
 @pytest.mark.parametrize("returncode", ["00", "01"])
-@pytest.mark.parametrize("sent", ["2026/11/26 18:20:00", "1764152400", "2026112618200", "20261326182000", "２０２６１１２６１８２０００"])
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2026/11/26 18:20:00",
+        "1764152400",
+        "2026112618200",
+        "20261326182000",
+        "\uff12\uff10\uff12\uff16\uff11\uff11\uff12\uff16\uff11\uff18\uff12\uff10\uff10\uff10",
+    ],
+)
 def test_a_time_in_no_known_format_is_malformed_never_a_silent_none(both, helpers, sent, returncode):
     body = helpers.notification_body({**FIELDS, "datetime": sent, "returncode": returncode})
     with pytest.raises(MalformedNotification, match="datetime"):

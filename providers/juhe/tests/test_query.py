@@ -109,7 +109,9 @@ def test_unsigned_answer_policy_refuse(both):
 
 
 def test_signed_answer_over_plain_http_is_read(both, helpers):
-    assert both(_serve(_signed(helpers)), base_url="http://pay.example.com").query(ORDER_ID).status is PaymentStatus.PAID
+    assert (
+        both(_serve(_signed(helpers)), base_url="http://pay.example.com").query(ORDER_ID).status is PaymentStatus.PAID
+    )
 
 
 def test_plain_http_base_url_is_warned_about_once(settings, caplog):

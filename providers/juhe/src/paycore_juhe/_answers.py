@@ -19,6 +19,7 @@ from paycore_juhe.settings import JuheSettings
 
 __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redirect_url", "scalar_text"]
 
+
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
     """The body as a JSON object, whatever the content type claims; None if it is not JSON."""
     try:

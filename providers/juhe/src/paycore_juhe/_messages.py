@@ -24,8 +24,8 @@ from paycore_juhe._signing import digest, signature_matches, signing_string
 __all__ = [
     "UNPAID_TIME",
     "clip",
-    "parse_amount",
     "gateway_time",
+    "parse_amount",
     "parse_form_body",
     "plain_amount",
     "signed_fields",

@@ -41,7 +41,9 @@ def verify_notification_body(
     if fields["memberid"] != settings.merchant_id:
         raise MerchantMismatch(f"notification for order {clip(fields['orderid'])!r} is for another merchant id")
     if len(fields["orderid"]) > STORED_ORDER_ID_LENGTH:
-        raise MalformedNotification(f"order id is longer than the {STORED_ORDER_ID_LENGTH} characters a platform stores")
+        raise MalformedNotification(
+            f"order id is longer than the {STORED_ORDER_ID_LENGTH} characters a platform stores"
+        )
     try:
         sent_at = gateway_time(fields["datetime"], settings.zone)
     except ValueError:

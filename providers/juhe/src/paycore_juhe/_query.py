@@ -51,9 +51,7 @@ def read_query_answer(
         # Only what the signature covers is read (see signed_fields).
         covered = signed_fields(received, settings.secret_key.get_secret_value())
         if covered is None:
-            raise SignatureError(
-                f"the gateway's answer about order {order_id!r} is not signed with this account's key"
-            )
+            raise SignatureError(f"the gateway's answer about order {order_id!r} is not signed with this account's key")
         text = covered
     else:
         distrust = _unsigned_answer_distrust(settings)

@@ -108,7 +108,7 @@ class JuheProvider(Provider[JuheSettings]):
     @hookimpl  # inside classmethod: the marker must sit on the function itself
     def make_sandbox(cls, options: SandboxOptions) -> Sandbox:
         # Imported here: the sandbox's dependencies are the [sandbox] extra's.
-        from paycore_juhe.sandbox import DEFAULT_MERCHANT_ID, JuheSandbox, SandboxConfig, parse_faults
+        from paycore_juhe.sandbox import DEFAULT_CHANNELS, DEFAULT_MERCHANT_ID, JuheSandbox, SandboxConfig, parse_faults
 
         config = SandboxConfig(
             host=options.host,
@@ -116,8 +116,11 @@ class JuheProvider(Provider[JuheSettings]):
             merchant_id=options.merchant_id or DEFAULT_MERCHANT_ID,
             secret_key=options.secret_key or PUBLIC_SANDBOX_KEY,
             profile=options.profile or "document",
+            notify_interval=options.notify_interval,
             faults=parse_faults(options.faults),
             state_path=options.state_path,
+            channels={**DEFAULT_CHANNELS, **{code: f"channel {code}" for code in options.channels}},
+            strict=options.strict,
         )
         return JuheSandbox(config)
 

@@ -9,11 +9,11 @@ the notifications and their resends — with its own, independent signing code::
         gateway = paycore.Gateway("juhe", sandbox.account_settings())
         payment = gateway.create(order)
         sandbox.pay(order.order_id)            # as the buyer would, at the cashier
-        sandbox.attempts(order.order_id)       # every notification attempt
+        sandbox.wait_for_notifications(order.order_id)  # every attempt, once delivery is over
 
 Endpoints: ``POST /Pay_Index.html``, ``POST /Pay_Trade_query.html``, the cashier at
 ``/cashier/{order_id}``, and an admin JSON API under ``/admin/`` (orders, pay or
-fail, the notification log, faults). See ``docs/sandbox.md``.
+fail, the notification log, waiting for delivery, faults). See ``docs/sandbox.md``.
 """
 
 from __future__ import annotations
@@ -25,13 +25,24 @@ import httpx
 
 from paycore import InvalidRequest, ProtocolError
 from paycore_juhe.sandbox._app import SandboxState, create_app
-from paycore_juhe.sandbox._config import DEFAULT_MERCHANT_ID, PROFILES, Fault, Profile, SandboxConfig, parse_faults
+from paycore_juhe.sandbox._config import (
+    DEFAULT_CHANNELS,
+    DEFAULT_MERCHANT_ID,
+    PROFILES,
+    REFERENCE_DATETIME,
+    Fault,
+    Profile,
+    SandboxConfig,
+    parse_faults,
+)
 from paycore_juhe.sandbox._server import ThreadedServer
 from paycore_juhe.sandbox._store import Attempt, SandboxOrder
 
 __all__ = [
+    "DEFAULT_CHANNELS",
     "DEFAULT_MERCHANT_ID",
     "PROFILES",
+    "REFERENCE_DATETIME",
     "Attempt",
     "Fault",
     "JuheSandbox",
@@ -83,10 +94,12 @@ class JuheSandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _admin(self, method: str, path: str, payload: object | None = None) -> Any:
-        response = httpx.request(method, f"{self.url}/admin{path}", json=payload, timeout=10)
+    def _admin(self, method: str, path: str, payload: object | None = None, *, http_timeout: float = 10) -> Any:
+        response = httpx.request(method, f"{self.url}/admin{path}", json=payload, timeout=http_timeout)
         if response.status_code == 404:
             raise InvalidRequest(f"the sandbox has no such order ({path})")
+        if response.status_code == 400:
+            raise InvalidRequest(f"the sandbox refused {method} {path}: {response.json().get('error')}")
         if response.is_error:
             raise ProtocolError(f"the sandbox's admin API answered HTTP {response.status_code} to {method} {path}")
         return response.json()
@@ -111,6 +124,19 @@ class JuheSandbox:
             self._admin("PUT", "/faults", payload)
         else:
             self._admin("PUT", f"/orders/{order_id}/faults", {"faults": names})
+
+    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
+        """Block until the order's notifications are over (acknowledged, or out of tries); return them.
+
+        Tests call this instead of sleeping and polling. TimeoutError if delivery
+        is still going on after ``timeout`` seconds (at most 300).
+        """
+        answer = self._admin(
+            "GET", f"/orders/{order_id}/notifications/wait?timeout={timeout}", http_timeout=timeout + 10
+        )
+        if not answer["done"]:
+            raise TimeoutError(f"notifications for order {order_id!r} still going after {timeout} s")
+        return self.attempts(order_id)
 
     def orders(self) -> list[SandboxOrder]:
         return self.state.store.orders()

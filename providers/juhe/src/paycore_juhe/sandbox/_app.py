@@ -6,9 +6,11 @@ import asyncio
 import hmac
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -18,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from paycore_juhe.sandbox._config import Fault, SandboxConfig
+from paycore_juhe.sandbox._config import Fault, SandboxConfig, check_slow_seconds
 from paycore_juhe.sandbox._notifier import Notifier, notification_fields
 from paycore_juhe.sandbox._pages import cashier_page, message_page, result_page
-from paycore_juhe.sandbox._reference import escape_like_php, md5_sign, to_decimal
+from paycore_juhe.sandbox._reference import escape_like_php, md5_sign
 from paycore_juhe.sandbox._store import SandboxOrder, Store
 
 __all__ = ["SandboxState", "create_app"]
@@ -35,9 +37,14 @@ CREATE_SIGNED = (
     "pay_callbackurl",
     "pay_amount",
 )
-CREATE_REQUIRED = (*CREATE_SIGNED, "pay_md5sign", "pay_productname")
+# What the reference software checks; strict mode adds pay_productname, as the document asks.
+CREATE_REQUIRED = ("pay_memberid", "pay_amount", "pay_bankcode", "pay_orderid", "pay_md5sign")
 QUERY_SIGNED = ("pay_memberid", "pay_orderid")
 UNPAID_TIME = "1970-01-01 08:00:00"
+# Order ids the sandbox can serve a cashier page for: the URL path holds them.
+_ORDER_ID = re.compile(r"[A-Za-z0-9_-]+")
+# A DECIMAL(15,4) column: plain ASCII digits, at most 4 decimals.
+_AMOUNT = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,4})?")
 
 
 class SandboxState:
@@ -111,7 +118,8 @@ def create_app(state: SandboxState) -> Starlette:
         interrupted = await _faults_before_answer(state, state.faults)
         if interrupted is not None:
             return interrupted
-        missing = [name for name in CREATE_REQUIRED if not form.get(name)]
+        required = (*CREATE_REQUIRED, "pay_productname") if config.strict else CREATE_REQUIRED
+        missing = [name for name in required if not form.get(name)]
         if missing:
             return _error(f"参数不完整: {', '.join(missing)}")
         if form["pay_memberid"] != config.merchant_id:
@@ -119,28 +127,31 @@ def create_app(state: SandboxState) -> Starlette:
         if not _signature_ok(form, CREATE_SIGNED, config.secret_key):
             return _error("签名验证失败")
         order_id = form["pay_orderid"]
-        if len(order_id) > 20:
-            return _error("订单号长度不能超过20位")
-        amount = to_decimal(form["pay_amount"])
-        if amount is None or amount <= 0:
+        if len(order_id) > config.max_order_id_length:
+            return _error(f"订单号长度不能超过{config.max_order_id_length}位")
+        if not _ORDER_ID.fullmatch(order_id):
+            return _error("订单号格式错误")
+        if not _AMOUNT.fullmatch(form["pay_amount"]) or Decimal(form["pay_amount"]) <= 0:
             return _error("订单金额错误")
         if form["pay_bankcode"] not in config.channels:
             return _error("支付通道不存在")
+        # Every check is done and the cashier URL built before anything is stored.
+        url = cashier_url(request, order_id)
         order = SandboxOrder(
             order_id=order_id,
             merchant_id=form["pay_memberid"],
             amount=form["pay_amount"],
             bankcode=form["pay_bankcode"],
-            notify_url=form["pay_notifyurl"],
-            callback_url=form["pay_callbackurl"],
-            attach=form.get("pay_attach") or None,
-            subject=form["pay_productname"],
-            applydate=form["pay_applydate"],
+            notify_url=form.get("pay_notifyurl", ""),
+            callback_url=form.get("pay_callbackurl", ""),
+            # Held as the software holds every input: HTML-escaped.
+            attach=escape_like_php(form["pay_attach"]) if form.get("pay_attach") else None,
+            subject=form.get("pay_productname", ""),
+            applydate=form.get("pay_applydate", ""),
             transaction_id=state.new_transaction_id(),
         )
         if not state.store.add_order(order):
             return _error("订单号重复")
-        url = cashier_url(request, order_id)
         if form.get("type") != "json":
             return RedirectResponse(url, status_code=303)  # the browser flow: on to the cashier
         if Fault.HTML in state.faults:
@@ -167,11 +178,12 @@ def create_app(state: SandboxState) -> Starlette:
         if form.get("pay_memberid") != config.merchant_id:
             return _error("商户不存在")
         if not _signature_ok(form, QUERY_SIGNED, config.secret_key):
-            return _error("签名验证失败")
+            return _error("验签失败!")
         if order is None:
             return _error("不存在的交易订单.")
         paid = order.status == "paid"
-        answer = {"memberid": order.merchant_id, "orderid": order.order_id, "amount": order.amount}
+        # A DECIMAL(15,4) column: the amount comes back with 4 decimals.
+        answer = {"memberid": order.merchant_id, "orderid": order.order_id, "amount": f"{Decimal(order.amount):.4f}"}
         if Fault.TRUE_AMOUNT in state.faults_for(order) and paid:
             answer["true_amount"] = notification_fields(order, {Fault.TRUE_AMOUNT}, config)["true_amount"]
         answer.update(
@@ -197,8 +209,7 @@ def create_app(state: SandboxState) -> Starlette:
         if order is None:
             return HTMLResponse(message_page("Unknown order", "No such order in this sandbox."), status_code=404)
         fields = notification_fields(order, state.faults_for(order), config)
-        if order.attach:
-            fields["attach"] = order.attach
+        fields["attach"] = order.attach or ""
         return HTMLResponse(result_page(order, fields))
 
     async def admin_orders(request: Request) -> Response:
@@ -237,11 +248,31 @@ def create_app(state: SandboxState) -> Starlette:
             faults = await _fault_list(request)
             if isinstance(faults, Response):
                 return faults
-            state.faults = set(faults)
             payload = json.loads(await request.body() or b"{}")
-            if isinstance(payload.get("slow_seconds"), int | float):
-                state.slow_seconds = float(payload["slow_seconds"])
+            slow_seconds = state.slow_seconds
+            if "slow_seconds" in payload:
+                try:
+                    slow_seconds = check_slow_seconds(payload["slow_seconds"])
+                except ValueError as exc:
+                    return JSONResponse({"error": str(exc)}, status_code=400)
+            # Both or neither: a refused request changes nothing.
+            state.faults = set(faults)
+            state.slow_seconds = slow_seconds
         return JSONResponse({"faults": sorted(state.faults), "slow_seconds": state.slow_seconds})
+
+    async def admin_wait(request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        if state.store.order(order_id) is None:
+            return JSONResponse({"error": "no such order"}, status_code=404)
+        try:
+            timeout = float(request.query_params.get("timeout", "30"))
+        except ValueError:
+            timeout = -1.0
+        if not 0 <= timeout <= 300:  # NaN fails too
+            return JSONResponse({"error": "timeout is a number of seconds from 0 to 300"}, status_code=400)
+        done = await state.notifier.wait(order_id, timeout)
+        attempts = [attempt.as_json() for attempt in state.store.attempts(order_id)]
+        return JSONResponse({"order_id": order_id, "done": done, "notifications": attempts})
 
     async def admin_order_faults(request: Request) -> Response:
         faults = await _fault_list(request)
@@ -265,6 +296,7 @@ def create_app(state: SandboxState) -> Starlette:
         Route("/admin/orders", admin_orders, methods=["GET"]),
         Route("/admin/orders/{order_id}", admin_order, methods=["GET"]),
         Route("/admin/orders/{order_id}/faults", admin_order_faults, methods=["PUT"]),
+        Route("/admin/orders/{order_id}/notifications/wait", admin_wait, methods=["GET"]),
         Route("/admin/orders/{order_id}/{action:str}", admin_settle, methods=["POST"]),
         Route("/admin/notifications", admin_notifications, methods=["GET"]),
         Route("/admin/faults", admin_faults, methods=["GET", "PUT"]),

@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from paycore import ConfigError
 from paycore.sandbox import PUBLIC_SANDBOX_KEY
 
-__all__ = ["DEFAULT_MERCHANT_ID", "PROFILES", "Fault", "Profile", "SandboxConfig", "parse_faults"]
+__all__ = [
+    "DEFAULT_CHANNELS",
+    "DEFAULT_MERCHANT_ID",
+    "MAX_SLOW_SECONDS",
+    "PROFILES",
+    "REFERENCE_DATETIME",
+    "Fault",
+    "Profile",
+    "SandboxConfig",
+    "check_slow_seconds",
+    "parse_faults",
+]
 
 DEFAULT_MERCHANT_ID = "10002"
+#: The channel codes of the protocol document.
+DEFAULT_CHANNELS: Mapping[str, str] = {
+    str(code): f"channel {code}" for code in (901, 902, 903, 904, 905, 907, 908, 909, 910)
+}
+#: ``date("YmdHis")``: how the reference software writes a notification's ``datetime``.
+REFERENCE_DATETIME = "%Y%m%d%H%M%S"
+#: The longest the ``slow`` fault may hold an answer.
+MAX_SLOW_SECONDS = 300.0
+
+
+def check_slow_seconds(value: object) -> float:
+    """``value`` as a delay in seconds for the ``slow`` fault; ValueError unless finite and in range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("slow_seconds must be a number of seconds")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SLOW_SECONDS:
+        raise ValueError(f"slow_seconds must be between 0 and {MAX_SLOW_SECONDS:g}")
+    return seconds
 
 
 def parse_faults(names: Iterable[str]) -> frozenset[Fault]:
@@ -49,7 +79,7 @@ class Fault(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Profile:
-    """How notifications are resent until the merchant answers exactly ``OK``."""
+    """How notifications are resent until the merchant acknowledges them."""
 
     tries: int
     interval: float
@@ -79,14 +109,38 @@ class SandboxConfig:
     faults: frozenset[Fault] = frozenset()
     slow_seconds: float = 15.0
     state_path: str | None = None
-    channels: Mapping[str, str] = field(
-        default_factory=lambda: {str(code): f"channel {code}" for code in (901, 902, 903, 904, 905, 907, 908, 909, 910)}
-    )
+    #: channel code -> name; the document's codes by default
+    channels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     timezone: str = "Asia/Shanghai"
+    #: ``False`` (the default) behaves as the reference software does: any answer
+    #: containing "ok" in any case acknowledges a notification, ``pay_productname``
+    #: may be left out, order ids up to 50 characters. ``True`` follows the merchant
+    #: document to the letter: exactly ``OK``, ``pay_productname`` required, 20 characters.
+    strict: bool = False
+    #: how a notification's ``datetime`` is written (strftime); the reference's by default
+    notify_datetime_format: str = REFERENCE_DATETIME
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ConfigError(f"unknown sandbox profile {self.profile!r} (one of: {', '.join(PROFILES)})")
+        try:
+            check_slow_seconds(self.slow_seconds)
+        except ValueError as exc:
+            raise ConfigError(f"sandbox {exc}") from None
+        interval = self.notify_interval
+        # NaN and infinities fail the range comparison too.
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 <= interval <= 3600
+        ):
+            raise ConfigError("sandbox notify_interval must be between 0 and 3600 seconds")
+        for code in self.channels:
+            if not code or not code.isascii() or not code.isalnum():
+                raise ConfigError(f"sandbox channel code {code[:16]!r} must be letters and digits")
+
+    @property
+    def max_order_id_length(self) -> int:
+        """20 as the document says when strict; else the reference software's varchar(50)."""
+        return 20 if self.strict else 50
 
     @property
     def resend(self) -> Profile:

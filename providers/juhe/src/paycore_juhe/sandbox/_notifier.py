@@ -2,8 +2,13 @@
 
 The body is concatenated without URL-encoding, in the software's order:
 ``memberid, orderid, transaction_id, amount[, true_amount], datetime, returncode,
-sign, attach``; amounts with 4 decimals; ``datetime`` is the sending time, so
-each resend carries a new sign; ``attach`` is appended unsigned.
+sign, attach``; amounts with 4 decimals; ``datetime`` is the sending time written
+``date("YmdHis")``, so each resend carries a new sign; ``attach`` is always
+appended, unsigned, empty or not.
+
+A notification counts as received, as on the reference software, when the answer
+contains ``ok`` in any case (``strstr(strtolower($body), "ok")``); in strict mode
+only an answer of exactly ``OK`` does, as the merchant document says.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from paycore_juhe.sandbox._config import Fault, SandboxConfig
 from paycore_juhe.sandbox._reference import md5_sign
 from paycore_juhe.sandbox._store import Attempt, SandboxOrder, Store
 
-__all__ = ["Notifier", "notification_fields"]
+__all__ = ["Notifier", "acknowledges", "notification_fields"]
 
 _CENT = Decimal("0.01")
 
@@ -36,7 +41,7 @@ def notification_fields(order: SandboxOrder, faults: set[Fault], config: Sandbox
     }
     if Fault.TRUE_AMOUNT in faults:
         fields["true_amount"] = f"{max(amount - _CENT, _CENT):.4f}"
-    fields["datetime"] = datetime.now(ZoneInfo(config.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    fields["datetime"] = datetime.now(ZoneInfo(config.timezone)).strftime(config.notify_datetime_format)
     fields["returncode"] = "00" if order.status == "paid" else "01"
     key = config.secret_key + "-not-the-key" if Fault.WRONG_SIGN in faults else config.secret_key
     fields["sign"] = md5_sign(fields, key)
@@ -45,9 +50,17 @@ def notification_fields(order: SandboxOrder, faults: set[Fault], config: Sandbox
 
 def notification_body(order: SandboxOrder, faults: set[Fault], config: SandboxConfig) -> str:
     body = "&".join(f"{name}={value}" for name, value in notification_fields(order, faults, config).items())
-    if order.attach:
-        body += f"&attach={order.attach}"  # unsigned, unencoded, last: as the software does
-    return body
+    # unsigned, unencoded, last, and there even when empty: as the software does
+    return f"{body}&attach={order.attach or ''}"
+
+
+def acknowledges(answer: str | None, *, strict: bool) -> bool:
+    """Whether the merchant's answer stops the resends."""
+    if answer is None:
+        return False
+    if strict:
+        return answer == "OK"  # the document: exactly OK; "ok" or "OK\n" is not an answer
+    return "ok" in answer.lower()  # the software: strstr(strtolower($body), "ok")
 
 
 class Notifier:
@@ -57,12 +70,23 @@ class Notifier:
         self._store = store
         self._config = config
         self._client: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], str] = {}
 
     def notify(self, order_id: str, faults: set[Fault]) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(order_id, faults))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = order_id
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+
+    async def wait(self, order_id: str, timeout: float) -> bool:
+        """Wait until every delivery for ``order_id`` is over (acknowledged or out of tries)."""
+        pending = [task for task, owner in self._tasks.items() if owner == order_id]
+        if not pending:
+            return True
+        _, still_running = await asyncio.wait(pending, timeout=timeout)
+        return not still_running
 
     async def _send(self, order: SandboxOrder, faults: set[Fault], attempt: int) -> bool:
         if self._client is None:
@@ -76,7 +100,7 @@ class Notifier:
             status_code, response_text = response.status_code, response.text[:200]
         except httpx.HTTPError as exc:
             error = type(exc).__name__
-        acknowledged = response_text == "OK"  # exactly: "ok" or "OK\n" is not an answer
+        acknowledged = acknowledges(response_text, strict=self._config.strict)
         self._store.record(
             Attempt(
                 order_id=order.order_id,

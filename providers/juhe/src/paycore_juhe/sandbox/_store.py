@@ -6,10 +6,13 @@ In memory by default (``:memory:``), or in a file that survives restarts.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from paycore import ConfigError
 
 __all__ = ["Attempt", "SandboxOrder", "Store"]
 
@@ -78,15 +81,37 @@ class Attempt:
         return asdict(self)
 
 
+def _create_private(path: str) -> None:
+    """Create the state file readable by its owner only: it holds merchants' order data."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"sandbox state {path!r} cannot be opened: {exc.strerror}") from None
+    os.close(descriptor)
+
+
 class Store:
     """Thread-safe access to one SQLite database."""
 
     def __init__(self, path: str | None = None) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False)
+        if path and path != ":memory:":
+            _create_private(path)
+        try:
+            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False)
+        except sqlite3.Error:
+            raise ConfigError(f"sandbox state {path!r} cannot be opened as a SQLite file") from None
         self._db.row_factory = sqlite3.Row
-        with self._lock, self._db:
-            self._db.executescript(_SCHEMA)
+        try:
+            with self._lock, self._db:
+                self._db.executescript(_SCHEMA)
+                columns = {row["name"] for row in self._db.execute("PRAGMA table_info(orders)")}
+        except sqlite3.Error:
+            self._db.close()
+            raise ConfigError(f"sandbox state {path!r} is not a SQLite database") from None
+        if columns != {item.name for item in fields(SandboxOrder)}:
+            self._db.close()
+            raise ConfigError(f"sandbox state {path!r} holds another application's tables")
 
     def add_order(self, order: SandboxOrder) -> bool:
         """Store a new order; False if its id is taken."""
