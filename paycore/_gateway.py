@@ -190,12 +190,13 @@ class _BaseGateway:
         bodies that a form parser misreads. Answer the gateway with
         ``notification.ack``.
         """
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        elif not isinstance(body, bytes | bytearray | Mapping):
-            raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
-        elif isinstance(body, bytearray):
-            body = bytes(body)
+        if type(body) is not bytes:  # the common case skips every check below
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            elif isinstance(body, bytearray):
+                body = bytes(body)
+            elif not isinstance(body, bytes | Mapping):
+                raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
         hook = self._runtime.hook(Operation.VERIFY)
         with self._observed(Operation.VERIFY, None) as observed:
             result = hook(body=body)

@@ -101,6 +101,15 @@ class ProviderRuntime:
         missing = [hook for hook in REQUIRED_HOOKS if not getattr(self._manager.hook, hook).get_hookimpls()]
         if missing:
             raise ProviderError(f"provider {provider.name!r} lacks required hooks: {', '.join(missing)}")
+        # pluggy validated each implementation against its spec above. With exactly one
+        # plugin and no wrappers, calling a hook is calling that one implementation, so
+        # it is resolved once here: verify is a hot path and the hook machinery costs
+        # more than a tenth of it.
+        self._implementations: dict[Operation, Callable[..., Any]] = {}
+        for operation in self.operations:
+            implementations = getattr(self._manager.hook, operation.hook_name).get_hookimpls()
+            if len(implementations) == 1 and not implementations[0].hookwrapper and not implementations[0].wrapper:
+                self._implementations[operation] = implementations[0].function
 
     @functools.cached_property
     def capabilities(self) -> Capabilities:
@@ -109,6 +118,9 @@ class ProviderRuntime:
 
     def hook(self, operation: Operation) -> Callable[..., Any]:
         """Return the hook caller for ``operation``, or raise NotSupported."""
+        implementation = self._implementations.get(operation)
+        if implementation is not None:
+            return implementation
         if operation not in self.operations:
             raise NotSupported(f"provider {self.provider.name!r} does not support {operation.value!r}")
         caller: Callable[..., Any] = getattr(self._manager.hook, operation.hook_name)

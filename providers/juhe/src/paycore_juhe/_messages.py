@@ -11,15 +11,16 @@ first occurrence of each key wins.
 
 from __future__ import annotations
 
+import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 from paycore import MalformedAmount, MalformedNotification, SignatureError
-from paycore_juhe._signing import digest, signature_matches, signing_string
+from paycore_juhe._signing import digest, signing_string
 
 __all__ = [
     "UNPAID_TIME",
@@ -35,6 +36,21 @@ __all__ = [
 UNPAID_TIME = "1970-01-01 08:00:00"
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", re.ASCII)
 _UNSIGNED = ("sign", "attach")
+#: The names the protocol's messages use; any other signed name must be a plain word.
+_PROTOCOL_NAMES = frozenset(
+    {
+        "memberid",
+        "orderid",
+        "transaction_id",
+        "amount",
+        "true_amount",
+        "datetime",
+        "returncode",
+        "time_end",
+        "trade_state",
+    }
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
 
 
@@ -53,27 +69,78 @@ def parse_form_body(body: bytes | Mapping[str, str]) -> dict[str, str]:
     A field given twice before ``attach`` is refused: a first-wins and a last-wins
     parser (PHP's) would read the body differently, and a verifier accepts one reading.
     """
-    if isinstance(body, Mapping):
+    if not isinstance(body, bytes):  # bytes first: the ABC check on Mapping is the slower one
         if not all(isinstance(key, str) and isinstance(value, str) for key, value in body.items()):
             raise MalformedNotification("a notification mapping must hold strings only")
         return dict(body)
     try:
-        parts = body.decode("utf-8").strip().split("&")
-        fields: dict[str, str] = {}
-        for index, part in enumerate(parts):
-            raw_key, separator, value = part.partition("=")
-            key = _decode(raw_key)
-            if key == "attach":
-                # Unsigned and sent last, unencoded: the rest of the body is its value.
-                fields["attach"] = _decode("&".join(parts[index:]).partition("=")[2])
-                break
-            if key in fields:
-                raise MalformedNotification(f"field {clip(key)!r} is given more than once")
-            if separator and key:
-                fields[key] = _decode(value)
-    except (UnicodeDecodeError, ValueError):
+        text = body.decode("utf-8").strip()
+    except UnicodeDecodeError:
         raise MalformedNotification("the notification body is not UTF-8 form data") from None
+    attach: str | None
+    if text.startswith("attach="):
+        head, attach = "", text[7:]
+    else:
+        cut = text.find("&attach=")
+        head, attach = (text, None) if cut == -1 else (text[:cut], text[cut + 8 :])
+    if "%" in head or "+" in head:
+        return _parse_encoded(text)  # an encoded name may spell "attach": read part by part
+    # The common case, a raw body: no value to decode before attach.
+    parts = head.split("&")
+    try:
+        fields = dict([part.split("=", 1) for part in parts])
+        complete = len(fields) == len(parts) and "" not in fields
+    except ValueError:  # a part without '='
+        complete = False
+    if not complete:
+        fields = _named_pairs(parts)
+    if attach is not None:
+        fields["attach"] = _decoded(attach)
     return fields
+
+
+def _named_pairs(parts: list[str]) -> dict[str, str]:
+    """The ``name=value`` parts, part by part: nameless or '='-less parts dropped, repeats refused."""
+    fields: dict[str, str] = {}
+    for part in parts:
+        name, separator, value = part.partition("=")
+        if name in fields:
+            _refuse_repeated([*fields, name])
+        if separator and name:
+            fields[name] = value
+    return fields
+
+
+def _parse_encoded(text: str) -> dict[str, str]:
+    parts = text.split("&")
+    fields: dict[str, str] = {}
+    for index, part in enumerate(parts):
+        raw_name, separator, value = part.partition("=")
+        name = _decoded(raw_name)
+        if name == "attach":
+            # Unsigned and sent last, unencoded: the rest of the body is its value.
+            fields["attach"] = _decoded("&".join(parts[index:]).partition("=")[2])
+            break
+        if name in fields:
+            _refuse_repeated([*fields, name])
+        if separator and name:
+            fields[name] = _decoded(value)
+    return fields
+
+
+def _decoded(raw: str) -> str:
+    try:
+        return _decode(raw)
+    except UnicodeDecodeError:
+        raise MalformedNotification("the notification body is not UTF-8 form data") from None
+
+
+def _refuse_repeated(names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise MalformedNotification(f"field {clip(name)!r} is given more than once")
+        seen.add(name)
 
 
 def clip(value: str, limit: int = 64) -> str:
@@ -118,13 +185,31 @@ def gateway_time(raw: str, zone: ZoneInfo) -> datetime:
     return datetime.fromisoformat(raw).replace(tzinfo=zone)
 
 
-def _ambiguity(name: str, value: str) -> str | None:
-    """Why ``name=value`` could move a boundary of the signed string, or None if it cannot."""
-    if not name.isascii() or not name.replace("_", "a").isalnum():
-        return f"field name {clip(name)!r} is not a plain name"
-    if "&" in value or "=" in value:
-        return f"{name} holds '&' or '='"
-    return None
+def _ambiguity(fields: Mapping[str, str]) -> str:
+    """Which signed name or value of ``fields`` could re-cut the signed string (for the message)."""
+    for name, value in fields.items():
+        if name in _UNSIGNED or value == "":
+            continue
+        if not _PLAIN_NAME.fullmatch(name):
+            return f"field name {clip(name)!r} is not a plain name"
+        if "&" in value or "=" in value:
+            return f"{clip(name)} holds '&' or '='"
+    return "a field holds '&' or '='"  # unreachable: the caller found one
+
+
+def _plain_names(names: Iterable[str]) -> bool:
+    return _PROTOCOL_NAMES.issuperset(names) or all(_PLAIN_NAME.fullmatch(name) for name in names)
+
+
+def _digest_of(text: str, key: str) -> bytes:
+    try:
+        # Encoded before the key is appended: no error raised here can hold it.
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        encoded = None
+    if encoded is None:
+        raise MalformedNotification("a field is not valid Unicode text")
+    return digest(encoded, key).encode("ascii")
 
 
 def signed_fields(fields: Mapping[str, str], key: str) -> dict[str, str] | None:
@@ -141,24 +226,28 @@ def signed_fields(fields: Mapping[str, str], key: str) -> dict[str, str] | None:
     a message is refused with SignatureError, whatever its sign; no genuine message
     holds one (names are the protocol's, values are ids, amounts, codes and times).
     """
-    received = fields.get("sign", "")
-    reference: dict[str, str] = {}
+    # C-level dict and join operations: this is the hot path of every notification.
+    reference = dict(fields)
+    for name in _UNSIGNED:
+        reference.pop(name, None)
     zeros: dict[str, str] = {}
-    for name, value in fields.items():
-        if name in _UNSIGNED or value == "":
-            continue
-        problem = _ambiguity(name, value)
-        if problem is not None:
-            raise SignatureError(f"{problem}, which makes the signed string ambiguous: refused")
-        if value == "0":
-            zeros[name] = value
-        else:
-            reference[name] = value
+    if "" in reference.values() or "0" in reference.values():
+        zeros = {name: value for name, value in reference.items() if value == "0"}
+        reference = {name: value for name, value in reference.items() if value and value != "0"}
+    text = "&".join(map("=".join, sorted(reference.items())))
+    # Exactly one '=' per field and one '&' between fields: no value holds either.
+    separators_ok = text.count("=") == len(reference) and text.count("&") == max(len(reference) - 1, 0)
+    if not separators_ok or not _plain_names(reference) or not _plain_names(zeros):
+        raise SignatureError(f"{_ambiguity(fields)}, which makes the signed string ambiguous: refused")
+    # Normalized once for every candidate: compared in constant time, either case.
+    received = fields.get("sign", "").strip().upper().encode("ascii", "replace")
+    if hmac.compare_digest(received, _digest_of(text, key)):
+        return reference
     attach = fields.get("attach", "")
     # attach is signed by some platforms only; an attach that could re-cut the string
     # is simply never read as signed (it stays unsigned under the reference rule).
-    signable_attach = attach != "" and _ambiguity("attach", attach) is None
-    candidates = [reference]
+    signable_attach = attach != "" and "&" not in attach and "=" not in attach
+    candidates = []
     if signable_attach and attach != "0":
         candidates.append({**reference, "attach": attach})
     if zeros or attach == "0":
@@ -168,14 +257,6 @@ def signed_fields(fields: Mapping[str, str], key: str) -> dict[str, str] | None:
         if signable_attach:
             candidates.append({**kept, "attach": attach})
     for candidate in candidates:
-        text = signing_string(candidate, keep_zero=True)
-        try:
-            # Checked before the key is appended: no error raised here can hold it.
-            encoded = text.encode("utf-8")
-        except UnicodeEncodeError:
-            encoded = None
-        if encoded is None:
-            raise MalformedNotification("a field is not valid Unicode text")
-        if signature_matches(received, (digest(encoded, key),)):
+        if hmac.compare_digest(received, _digest_of(signing_string(candidate, keep_zero=True), key)):
             return candidate
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import NoReturn
 
 from paycore import (
     MalformedNotification,
@@ -20,24 +21,31 @@ from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
 __all__ = ["REQUIRED_FIELDS", "verify_notification_body"]
 
 REQUIRED_FIELDS = ("memberid", "orderid", "amount", "transaction_id", "datetime", "returncode", "sign")
+_SIGNED_REQUIRED = frozenset(REQUIRED_FIELDS) - {"sign"}
 _SUCCESS = "00"
+
+
+def _refuse_missing(received: Mapping[str, str], signed: Mapping[str, str] | None = None) -> NoReturn:
+    missing = [name for name in REQUIRED_FIELDS if not received.get(name)]
+    if missing:
+        raise MissingField(f"notification lacks {', '.join(missing)}")
+    unsigned = sorted(_SIGNED_REQUIRED.difference(signed or {}))
+    raise MissingField(f"notification's {', '.join(unsigned)} is '0', which its signature does not cover")
 
 
 def verify_notification_body(
     body: bytes | Mapping[str, str], settings: JuheSettings, *, provider: str, account: str
 ) -> Notification:
     received = parse_form_body(body)
-    missing = [name for name in REQUIRED_FIELDS if not received.get(name)]
-    if missing:
-        raise MissingField(f"notification lacks {', '.join(missing)}")
+    if not received.get("sign") or not received.get("orderid"):
+        _refuse_missing(received)
     # Only what the signature covers is read: a present field the matching rule
     # dropped (a PHP-empty "0") is as good as absent.
     fields = signed_fields(received, settings.secret_key.get_secret_value())
     if fields is None:
         raise SignatureError(f"notification for order {clip(received['orderid'])!r} has a bad signature")
-    unsigned = [name for name in REQUIRED_FIELDS[:-1] if name not in fields]
-    if unsigned:
-        raise MissingField(f"notification's {', '.join(unsigned)} is '0', which its signature does not cover")
+    if not _SIGNED_REQUIRED.issubset(fields):
+        _refuse_missing(received, fields)
     if fields["memberid"] != settings.merchant_id:
         raise MerchantMismatch(f"notification for order {clip(fields['orderid'])!r} is for another merchant id")
     if len(fields["orderid"]) > STORED_ORDER_ID_LENGTH:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zoneinfo
 from typing import Annotated, Literal
@@ -129,6 +130,6 @@ class JuheSettings(ProviderSettings):
         parts = urlsplit(self.base_url)
         return parts.scheme == "https" or _is_loopback(parts.hostname or "")
 
-    @property
+    @functools.cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
