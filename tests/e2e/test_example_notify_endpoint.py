@@ -6,6 +6,8 @@ import importlib.util
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+
 from paycore_juhe.sandbox._server import ThreadedServer
 
 import paycore
@@ -44,6 +46,19 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
         attempts = wait_attempts(sandbox, order.order_id, 2)
         assert [a.response for a in attempts] == ["OK", "OK"]
         assert example.orders[order.order_id][1] == attempts[0].body.split("transaction_id=")[1].split("&")[0]
+
+        # Every error answer stays clear of "ok": the reference software would take it as received.
+        genuine = attempts[0].body
+        errors = {
+            "forged": genuine.replace("amount=42.0000", "amount=1.0000"),
+            "unknown order": genuine,
+            "garbage": "hello",
+        }
+        del example.orders[order.order_id]
+        for case, body in errors.items():
+            answer = httpx.post(f"{server.url}/pay/notify", content=body)
+            assert answer.status_code >= 400, case
+            assert "ok" not in answer.text.lower(), case
     finally:
         server.stop()
         example.gateway.close()
