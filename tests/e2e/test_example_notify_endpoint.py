@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-
 from paycore_juhe.sandbox._server import ThreadedServer
 
 import paycore
