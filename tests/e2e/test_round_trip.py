@@ -23,6 +23,9 @@ def test_sync_round_trip(gateway, sandbox, merchant, make_order, wait_attempts):
     assert notification.status is PaymentStatus.PAID
     assert notification.attach == "会员 7&x=1"
     assert notification.paid_amount == Decimal("300")
+    # the sandbox writes datetime as the reference software does: date("YmdHis")
+    assert notification.raw["datetime"].isdigit()
+    assert notification.paid_at is not None
 
     queried = gateway.query(order.order_id)
     assert queried.status is PaymentStatus.PAID
