@@ -82,8 +82,14 @@ class PaycoreConfig:
 
     path: Path | None
     default: str | None
-    accounts: Mapping[str, Mapping[str, Any]]
+    accounts: Mapping[str, Mapping[str, Any]] = field(repr=False)
     environ: Mapping[str, str] = field(repr=False)
+
+    def __repr__(self) -> str:
+        # Account tables hold raw settings, secrets among them: names only.
+        names = ", ".join(self.account_names())
+        path = str(self.path) if self.path else None
+        return f"PaycoreConfig(path={path!r}, default={self.default!r}, accounts=<{names}>)"
 
     def account_names(self) -> list[str]:
         """Names of the accounts in the file and those defined only in the environment."""
