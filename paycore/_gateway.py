@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
+import traceback
 from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -29,6 +31,7 @@ from paycore.config import load_config
 from paycore.errors import (
     ConfigError,
     InvalidRequest,
+    MalformedNotification,
     NotSupported,
     PaycoreError,
     ProtocolError,
@@ -49,6 +52,9 @@ logger = logging.getLogger("paycore")
 logger.addHandler(logging.NullHandler())
 _T = TypeVar("_T")
 _Flow = Generator[httpx.Request, httpx.Response, _T]
+
+# An order id as any gateway may hold one: printable ASCII, no spaces, bounded.
+_ORDER_REFERENCE = re.compile(r"[\x21-\x7e]{1,128}")
 
 # Failures that happen before a single byte can have reached the gateway: a retry
 # after one of these cannot create a second payment.
@@ -145,8 +151,8 @@ class _BaseGateway:
         return self._checked_flow(hook(order=order, flow=create_flow))
 
     def _order_flow(self, operation: Operation, order_id: str) -> _Flow[Payment]:
-        if not isinstance(order_id, str) or not order_id:
-            raise InvalidRequest("order_id must be a non-empty string")
+        if not isinstance(order_id, str) or not _ORDER_REFERENCE.fullmatch(order_id):
+            raise InvalidRequest("order_id must be 1 to 128 printable ASCII characters without spaces")
         hook = self._runtime.hook(operation)
         return self._checked_flow(hook(order_id=order_id))
 
@@ -191,14 +197,10 @@ class _BaseGateway:
         ``notification.ack``.
         """
         if type(body) is not bytes:  # the common case skips every check below
-            if isinstance(body, str):
-                body = body.encode("utf-8")
-            elif isinstance(body, bytearray):
-                body = bytes(body)
-            elif not isinstance(body, bytes | Mapping):
-                raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
+            body = _notification_body(body)
         hook = self._runtime.hook(Operation.VERIFY)
-        with self._observed(Operation.VERIFY, None) as observed:
+        observed = self._observed(Operation.VERIFY, None)
+        with observed:
             result = hook(body=body)
             if not isinstance(result, Notification):
                 raise ProviderError(
@@ -206,12 +208,74 @@ class _BaseGateway:
                 )
             observed.order_id = result.order_id
             return result
+        raise observed.failure()
+
+
+def _notification_body(body: object) -> bytes | Mapping[str, str]:
+    """A notification body that is not bytes, as bytes or a mapping of text; typed errors otherwise."""
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        encoded = _utf8(body)
+        if encoded is None:
+            raise MalformedNotification("the notification body is not valid Unicode text")
+        return encoded
+    if isinstance(body, Mapping):
+        for name, value in body.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise MalformedNotification("a notification mapping must hold strings only")
+            if _utf8(name) is None or _utf8(value) is None:
+                raise MalformedNotification("a notification mapping holds text that is not valid Unicode")
+        return body
+    raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
+
+
+def _utf8(text: str) -> bytes | None:
+    # None rather than the exception: a UnicodeEncodeError carries the whole text.
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def _scrub(error: BaseException, secrets: tuple[str, ...]) -> None:
+    """Cut ``error``'s chain if any exception in it (message or arguments) holds a secret."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if link is not error and any(secret in f"{link}{link.args!r}" for secret in secrets):
+            error.__cause__ = None
+            error.__context__ = None
+            error.__suppress_context__ = True
+            return
+        link = link.__cause__ or link.__context__
+
+
+def _where(exc: BaseException) -> str:
+    """Where ``exc`` was raised, as ``file.py:line``: enough to find a bug, nothing of its data."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown place"
+    return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
 
 
 class _Observed:
-    """The context of one gateway call: a class, not @contextmanager, as verify is a hot path."""
+    """The context of one gateway call: logs its outcome, and turns a provider bug into ProviderError.
 
-    __slots__ = ("_gateway", "_operation", "_started", "order_id")
+    A class, not @contextmanager, as verify is a hot path. A provider's own
+    exception is never chained into the ProviderError (it may hold a signing
+    string, and so the key): ``__exit__`` swallows it and the caller raises
+    `failure()` after the ``with`` block, outside any exception handling, so
+    not even ``__context__`` points back at it::
+
+        observed = self._observed(operation, order_id)
+        with observed:
+            return ...
+        raise observed.failure()
+    """
+
+    __slots__ = ("_error", "_gateway", "_operation", "_started", "order_id")
 
     def __init__(self, gateway: _BaseGateway, operation: Operation, order_id: str | None) -> None:
         self._gateway = gateway
@@ -219,6 +283,7 @@ class _Observed:
         #: the order the call is about; verify learns it only from the notification
         self.order_id = order_id
         self._started = 0.0
+        self._error: ProviderError | None = None
 
     def __enter__(self) -> _Observed:
         self._started = time.perf_counter()
@@ -226,21 +291,30 @@ class _Observed:
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    ) -> bool:
         gateway = self._gateway
         if exc is None:
             gateway._log(self._operation, self.order_id, "ok", self._started)
-            return
+            return False
         if isinstance(exc, PaycoreError):
             gateway._log(self._operation, self.order_id, type(exc).__name__, self._started)
-            return
+            _scrub(exc, gateway._runtime.secrets)
+            return False
         if not isinstance(exc, Exception):  # KeyboardInterrupt and friends pass through untouched
             gateway._log(self._operation, self.order_id, type(exc).__name__, self._started)
-            return
+            return False
         gateway._log(self._operation, self.order_id, "ProviderError", self._started)
-        raise ProviderError(
-            f"provider {gateway.provider_name!r} failed during {self._operation.value}: {type(exc).__name__}"
-        ) from exc
+        self._error = ProviderError(
+            f"provider {gateway.provider_name!r} failed during {self._operation.value}: "
+            f"{type(exc).__name__} at {_where(exc)}"
+        )
+        return True
+
+    def failure(self) -> ProviderError:
+        """The ProviderError standing for the provider's exception that ``__exit__`` swallowed."""
+        if self._error is None:  # pragma: no cover - only reached after __exit__ swallowed one
+            return ProviderError(f"provider {self._gateway.provider_name!r} failed during {self._operation.value}")
+        return self._error
 
 
 def _client_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
@@ -315,18 +389,24 @@ class Gateway(_BaseGateway):
 
     def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
         """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
-        with self._observed(Operation.CREATE, getattr(order, "order_id", None)):
+        observed = self._observed(Operation.CREATE, getattr(order, "order_id", None))
+        with observed:
             return self._run(self._create_flow(order, flow))
+        raise observed.failure()
 
     def query(self, order_id: str) -> Payment:
         """Ask the gateway where the payment of ``order_id`` stands."""
-        with self._observed(Operation.QUERY, order_id):
+        observed = self._observed(Operation.QUERY, order_id)
+        with observed:
             return self._run(self._order_flow(Operation.QUERY, order_id))
+        raise observed.failure()
 
     def close_payment(self, order_id: str) -> Payment:
         """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
-        with self._observed(Operation.CLOSE, order_id):
+        observed = self._observed(Operation.CLOSE, order_id)
+        with observed:
             return self._run(self._order_flow(Operation.CLOSE, order_id))
+        raise observed.failure()
 
     def _run(self, flow: _Flow[_T]) -> _T:
         try:
@@ -420,18 +500,24 @@ class AsyncGateway(_BaseGateway):
 
     async def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
         """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
-        with self._observed(Operation.CREATE, getattr(order, "order_id", None)):
+        observed = self._observed(Operation.CREATE, getattr(order, "order_id", None))
+        with observed:
             return await self._run(self._create_flow(order, flow))
+        raise observed.failure()
 
     async def query(self, order_id: str) -> Payment:
         """Ask the gateway where the payment of ``order_id`` stands."""
-        with self._observed(Operation.QUERY, order_id):
+        observed = self._observed(Operation.QUERY, order_id)
+        with observed:
             return await self._run(self._order_flow(Operation.QUERY, order_id))
+        raise observed.failure()
 
     async def close_payment(self, order_id: str) -> Payment:
         """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
-        with self._observed(Operation.CLOSE, order_id):
+        observed = self._observed(Operation.CLOSE, order_id)
+        with observed:
             return await self._run(self._order_flow(Operation.CLOSE, order_id))
+        raise observed.failure()
 
     async def _run(self, flow: _Flow[_T]) -> _T:
         try:

@@ -89,6 +89,8 @@ class ProviderRuntime:
 
     def __init__(self, provider: Provider[Any]) -> None:
         self.provider = provider
+        #: every secret of the account's settings: errors whose chain holds one are cut
+        self.secrets = _secrets_of(provider.settings)
         self.operations = type(provider).operations()
         self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(ProviderSpec)
@@ -127,6 +129,37 @@ class ProviderRuntime:
         return caller
 
 
+def _secrets_of(settings: pydantic.BaseModel) -> tuple[str, ...]:
+    return tuple(
+        value.get_secret_value()
+        for value in settings.__dict__.values()
+        if isinstance(value, pydantic.SecretStr) and value.get_secret_value()
+    )
+
+
+def _check_text(account: str, name: str, settings: pydantic.BaseModel) -> None:
+    """Refuse settings holding text that is not valid Unicode: signing it would fail later, key in hand."""
+
+    def valid(value: object) -> bool:
+        if isinstance(value, pydantic.SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+            return True
+        if isinstance(value, Mapping):
+            return all(valid(key) and valid(item) for key, item in value.items())
+        if isinstance(value, list | tuple | set | frozenset):
+            return all(valid(item) for item in value)
+        return True
+
+    for field, value in settings.__dict__.items():
+        if not valid(value):
+            raise ConfigError(f"account {account!r}: setting {field!r} of provider {name!r} is not valid Unicode text")
+
+
 def start_provider(
     provider: str | type[Provider[Any]],
     settings: Mapping[str, Any] | pydantic.BaseModel,
@@ -147,6 +180,7 @@ def start_provider(
             ) from None
     else:
         raise ConfigError(f"account {account!r}: settings must be a mapping or a {model.__name__}")
+    _check_text(account, name, validated)
     return ProviderRuntime(provider_class(validated, name=name, account=account))
 
 

@@ -116,7 +116,17 @@ Amount = Annotated[Decimal, BeforeValidator(_refuse_float)]
 OrderAmount = Annotated[Amount, AfterValidator(_order_amount)]
 
 
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Not chained: the UnicodeEncodeError would carry the whole value.
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
 def _http_url(value: str) -> str:
+    _text(value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http:// or https:// URL")
@@ -134,6 +144,8 @@ def _ip_address(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+#: Text a merchant sends: signed or sent as is, so it must encode.
+Text = Annotated[str, AfterValidator(_text)]
 #: A time with its zone (a naive time is ambiguous); checked by pydantic's core.
 AwareDatetime = pydantic.AwareDatetime
 
@@ -162,12 +174,12 @@ class Order(_Model):
     amount: OrderAmount
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
     # left_to_right: "alipay_qr" must become Channel.ALIPAY_QR, not stay a raw code.
-    channel: Channel | Annotated[str, Field(pattern=r"^\S{1,32}$")] = Field(union_mode="left_to_right")
-    subject: Annotated[str, Field(min_length=1, max_length=256)]
+    channel: Channel | Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,32}$")] = Field(union_mode="left_to_right")
+    subject: Annotated[Text, Field(min_length=1, max_length=256)]
     notify_url: HttpUrl
     return_url: HttpUrl
-    attach: str | None = None
-    description: str | None = None
+    attach: Text | None = None
+    description: Text | None = None
     quantity: Annotated[int, Field(ge=1)] | None = None
     product_url: HttpUrl | None = None
     client_ip: Annotated[str, AfterValidator(_ip_address)] | None = None

@@ -23,3 +23,119 @@ def test_config_repr_and_str_never_show_a_setting_value(tmp_path: Path):
     assert SECRET not in _every_text(config)
     assert "main" in repr(config)
     assert SECRET not in _every_text(config.account())
+
+
+# Exception chains: nothing paycore raises may carry the key in __cause__, __context__ or args.
+
+JUHE = {"base_url": "https://pay.example.com", "merchant_id": "10001", "secret_key": SECRET}
+SURROGATE = "A\udc80"
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def assert_no_secret_in_chain(error: BaseException) -> None:
+    for link in _chain(error):
+        for text in (str(link), repr(link.args), repr(getattr(link, "object", ""))):
+            assert SECRET not in text, f"{type(link).__name__} in the chain of {type(error).__name__} holds the key"
+
+
+def _order(**overrides: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "amount": "9.90",
+        "channel": "alipay_qr",
+        "subject": "tea",
+        "notify_url": "https://shop.example/notify",
+        "return_url": "https://shop.example/done",
+    }
+    fields.update(overrides)
+    return fields
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["notify_url", "return_url", "attach", "subject", "description", "product_url"],
+)
+def test_a_lone_surrogate_in_an_order_is_refused_up_front(field):
+    value = f"https://shop.example/{SURROGATE}" if field.endswith("url") else SURROGATE
+    with pytest.raises(paycore.InvalidRequest, match=field) as excinfo:
+        paycore.Order(**_order(**{field: value}))
+    assert_no_secret_in_chain(excinfo.value)
+
+
+@pytest.mark.parametrize("order_id", [SURROGATE, "A\x00B", "A\nB", "x" * 129])
+def test_a_bad_order_id_to_query_is_refused_before_any_io(order_id):
+    sent: list[object] = []
+    transport = __import__("httpx").MockTransport(lambda request: sent.append(request))  # type: ignore[func-returns-value]
+    with paycore.Gateway("juhe", JUHE, transport=transport) as gateway:
+        with pytest.raises(paycore.InvalidRequest, match="order_id") as excinfo:
+            gateway.query(order_id)
+    assert sent == []
+    assert_no_secret_in_chain(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"memberid=10001&orderid={SURROGATE}",
+        {"memberid": "10001", "orderid": SURROGATE, "sign": "x"},
+        {"memberid": SURROGATE},
+    ],
+    ids=["str", "mapping-value", "mapping-merchant"],
+)
+def test_a_lone_surrogate_in_a_notification_is_malformed(body):
+    with paycore.Gateway("juhe", JUHE) as gateway:
+        with pytest.raises(paycore.MalformedNotification) as excinfo:
+            gateway.verify_notification(body)
+    assert_no_secret_in_chain(excinfo.value)
+
+
+def test_a_provider_bug_never_chains_its_internals_into_the_error():
+    from paycore.testing import FakeProvider
+
+    class Leaky(FakeProvider):
+        @paycore.hookimpl
+        def verify_notification(self, body):  # type: ignore[no-untyped-def]
+            raise ValueError(f"signing string was amount=1&key={self.settings.secret_key.get_secret_value()}")
+
+    with paycore.Gateway(Leaky, {"secret_key": SECRET}) as gateway:
+        with pytest.raises(paycore.ProviderError, match="ValueError") as excinfo:
+            gateway.verify_notification(b"x=1")
+    assert_no_secret_in_chain(excinfo.value)
+    assert excinfo.value.__cause__ is None
+    assert excinfo.value.__context__ is None
+
+
+def test_a_paycore_error_whose_chain_holds_the_key_is_cut():
+    from paycore.testing import FakeProvider
+
+    class Careless(FakeProvider):
+        @paycore.hookimpl
+        def verify_notification(self, body):  # type: ignore[no-untyped-def]
+            try:
+                raise KeyError(f"key={self.settings.secret_key.get_secret_value()}")
+            except KeyError:
+                raise paycore.MalformedNotification("unreadable") from None
+
+    with paycore.Gateway(Careless, {"secret_key": SECRET}) as gateway:
+        with pytest.raises(paycore.MalformedNotification) as excinfo:
+            gateway.verify_notification(b"x=1")
+    assert_no_secret_in_chain(excinfo.value)
+
+
+@pytest.mark.parametrize("secret", ["bad\udc80key", "ok-key"])
+def test_a_secret_that_is_not_text_is_a_config_error(secret):
+    settings = {**JUHE, "secret_key": secret}
+    if secret == "ok-key":
+        paycore.Gateway("juhe", settings).close()
+        return
+    with pytest.raises(paycore.ConfigError, match="secret_key") as excinfo:
+        paycore.Gateway("juhe", settings)
+    assert secret not in str(excinfo.value)
+    assert_no_secret_in_chain(excinfo.value)
