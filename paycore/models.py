@@ -24,7 +24,6 @@ import ipaddress
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
@@ -32,6 +31,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from paycore._ids import new_order_id
 from paycore._validation import describe_validation_error
 from paycore.errors import AmountMismatch, InvalidRequest, VerificationError
+from paycore.toolkit import is_http_url
 
 __all__ = [
     "Channel",
@@ -126,12 +126,9 @@ def _text(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    _text(value)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    if any(char.isspace() for char in value):
-        raise ValueError("must not contain whitespace")
+    problem = is_http_url(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -310,12 +310,20 @@ def test_default_timeout_is_bounded(fake_gateway):
         assert gateway.http_client.timeout.connect == 3
 
 
+class _KeyInQueryProvider(FakeProvider):
+    """Sends its key in the URL, as some protocols must."""
+
+    @paycore.hookimpl
+    def create_payment(self, order, flow):  # type: ignore[no-untyped-def]
+        yield httpx.Request("POST", "https://merchant:hunter2@pay.example:8443/api?token=s3cret")
+        raise AssertionError("not reached")
+
+
 def test_transport_error_message_drops_credentials_and_query(make_order):
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
-    settings = {"base_url": "https://merchant:hunter2@pay.example:8443/api?token=s3cret"}
-    with Gateway(FakeProvider, settings, transport=httpx.MockTransport(handler)) as gateway:
+    with Gateway(_KeyInQueryProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(TransportError) as excinfo:
             gateway.create(make_order())
     message = str(excinfo.value)

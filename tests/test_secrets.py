@@ -139,3 +139,58 @@ def test_a_secret_that_is_not_text_is_a_config_error(secret):
         paycore.Gateway("juhe", settings)
     assert secret not in str(excinfo.value)
     assert_no_secret_in_chain(excinfo.value)
+
+
+# Credentials in URLs are refused wherever a URL is configured or given.
+
+PASSWORD = "hunter2-password"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        f"https://user:{PASSWORD}@pay.example.com",
+        f"https://{PASSWORD}@pay.example.com",
+        "https://pay.example.com\r\nX-Injected: 1",
+        "https://pay.example.com:99999",
+        "https://pay.example.com:-1",
+        "https://pay.example.com/\x00",
+        "https://",
+    ],
+)
+def test_a_base_url_with_credentials_or_garbage_is_a_config_error(base_url):
+    with pytest.raises(paycore.ConfigError, match="base_url") as excinfo:
+        paycore.Gateway("juhe", {**JUHE, "base_url": base_url})
+    assert PASSWORD not in str(excinfo.value)
+    assert_no_secret_in_chain(excinfo.value)
+
+
+def test_paycore_accounts_never_prints_a_password_in_a_url(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "paycore.toml"
+    path.write_text(
+        f'[accounts.main]\nprovider = "juhe"\nbase_url = "https://u:{PASSWORD}@pay.example.com"\n'
+        f'merchant_id = "1"\nsecret_key = "{SECRET}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "paycore.cli", "--config", str(path), "accounts"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "base_url" in result.stdout + result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("field", ["notify_url", "return_url", "product_url"])
+def test_order_urls_with_credentials_are_refused(field):
+    with pytest.raises(paycore.InvalidRequest, match=field) as excinfo:
+        paycore.Order(**_order(**{field: f"https://shop:{PASSWORD}@shop.example/x"}))
+    assert PASSWORD not in str(excinfo.value)

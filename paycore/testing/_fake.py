@@ -23,12 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pydantic
 
+from paycore import toolkit
 from paycore.errors import (
     GatewayError,
     MalformedAmount,
@@ -54,7 +55,7 @@ def fake_sign(fields: Mapping[str, str], secret: str) -> str:
 class FakeSettings(ProviderSettings):
     """Settings of the fake provider; all have defaults."""
 
-    base_url: str = "https://fake-gateway.invalid"
+    base_url: Annotated[str, pydantic.AfterValidator(toolkit.base_url)] = "https://fake-gateway.invalid"
     merchant_id: str = "fake-merchant"
     secret_key: pydantic.SecretStr = pydantic.SecretStr("fake-secret")
     ack: str = "ok"

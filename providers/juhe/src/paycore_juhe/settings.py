@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pydantic
 from pydantic import AfterValidator, Field
 
-from paycore import Channel, ProviderSettings
+from paycore import Channel, ProviderSettings, toolkit
 from paycore_juhe._signing import HTML_UNSAFE
 
 __all__ = ["DEFAULT_CHANNEL_CODES", "STORED_ORDER_ID_LENGTH", "JuheSettings"]
@@ -33,13 +33,6 @@ DEFAULT_CHANNEL_CODES: dict[str, str] = {
     Channel.BAIDU.value: "909",
     Channel.JD.value: "910",
 }
-
-
-def _base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError("must be an http:// or https:// URL without query or fragment")
-    return value.rstrip("/")
 
 
 def _is_loopback(host: str) -> bool:
@@ -94,7 +87,7 @@ class JuheSettings(ProviderSettings):
     (``""`` switches a default channel off).
     """
 
-    base_url: Annotated[str, AfterValidator(_base_url)]
+    base_url: Annotated[str, AfterValidator(toolkit.base_url)]
     merchant_id: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_signable)]
     secret_key: pydantic.SecretStr = Field(min_length=1)
     create_path: Annotated[str, AfterValidator(_path)] = "/Pay_Index.html"
