@@ -25,8 +25,10 @@ from typing import Any, Self, TypeVar
 import httpx
 import pydantic
 
+from paycore import _logs
 from paycore._answers import DEFAULT_MAX_ANSWER_BYTES, aread_capped, read_capped
 from paycore._plugins import ProviderRuntime, start_provider
+from paycore._text import clip
 from paycore.config import load_config
 from paycore.errors import (
     ConfigError,
@@ -62,10 +64,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 
 def _target(request: httpx.Request) -> str:
-    url = request.url
     # Scheme, host, port and path only: a query or userinfo may carry credentials.
-    port = f":{url.port}" if url.port else ""
-    return f"{request.method} {url.scheme}://{url.host}{port}{url.path}"
+    return f"{request.method} {_logs.safe_target(request.url)}"
 
 
 def _transport_error(exc: Exception, request: httpx.Request) -> PaycoreError:
@@ -99,6 +99,8 @@ class _BaseGateway:
     ) -> None:
         self._runtime: ProviderRuntime = start_provider(provider, settings or {}, account=account)
         self._closed = False
+        _logs.declare_secret_parameters(type(self._runtime.provider).secret_parameters)
+        _logs.install()
         self._max_answer_bytes = DEFAULT_MAX_ANSWER_BYTES
 
     def _set_answer_limit(self, max_answer_bytes: int | None) -> None:
@@ -165,19 +167,23 @@ class _BaseGateway:
         """Wrap provider bugs as ProviderError and log the outcome, never a secret."""
         return _Observed(self, operation, order_id)
 
-    def _log(self, operation: Operation, order_id: str | None, outcome: str, started: float) -> None:
-        duration_ms = (time.perf_counter() - started) * 1000
+    def _log(
+        self, operation: Operation, order_id: str | None, outcome: str, started: float, exchanges: list[str]
+    ) -> None:
         level = logging.INFO if outcome == "ok" else logging.WARNING
         if logger.isEnabledFor(level):
+            duration_ms = (time.perf_counter() - started) * 1000
+            requests = "; ".join(exchanges) or "none"
             logger.log(
                 level,
-                "%s account=%s provider=%s order_id=%s outcome=%s duration_ms=%.1f",
+                "%s account=%s provider=%s order_id=%s outcome=%s duration_ms=%.1f requests=%s",
                 operation.value,
                 self.account,
                 self.provider_name,
-                order_id,
+                clip(order_id) if order_id is not None else None,
                 outcome,
                 duration_ms,
+                requests,
                 extra={
                     "paycore_operation": operation.value,
                     "paycore_account": self.account,
@@ -185,6 +191,7 @@ class _BaseGateway:
                     "paycore_order_id": order_id,
                     "paycore_outcome": outcome,
                     "paycore_duration_ms": duration_ms,
+                    "paycore_requests": exchanges,
                 },
             )
 
@@ -275,7 +282,7 @@ class _Observed:
         raise observed.failure()
     """
 
-    __slots__ = ("_error", "_gateway", "_operation", "_started", "order_id")
+    __slots__ = ("_error", "_gateway", "_operation", "_started", "exchanges", "order_id")
 
     def __init__(self, gateway: _BaseGateway, operation: Operation, order_id: str | None) -> None:
         self._gateway = gateway
@@ -284,6 +291,8 @@ class _Observed:
         self.order_id = order_id
         self._started = 0.0
         self._error: ProviderError | None = None
+        #: ``METHOD scheme://host/path -> status`` of each request sent, for the log
+        self.exchanges: list[str] = []
 
     def __enter__(self) -> _Observed:
         self._started = time.perf_counter()
@@ -294,21 +303,26 @@ class _Observed:
     ) -> bool:
         gateway = self._gateway
         if exc is None:
-            gateway._log(self._operation, self.order_id, "ok", self._started)
+            gateway._log(self._operation, self.order_id, "ok", self._started, self.exchanges)
             return False
         if isinstance(exc, PaycoreError):
-            gateway._log(self._operation, self.order_id, type(exc).__name__, self._started)
+            gateway._log(self._operation, self.order_id, type(exc).__name__, self._started, self.exchanges)
             _scrub(exc, gateway._runtime.secrets)
             return False
         if not isinstance(exc, Exception):  # KeyboardInterrupt and friends pass through untouched
-            gateway._log(self._operation, self.order_id, type(exc).__name__, self._started)
+            gateway._log(self._operation, self.order_id, type(exc).__name__, self._started, self.exchanges)
             return False
-        gateway._log(self._operation, self.order_id, "ProviderError", self._started)
+        gateway._log(self._operation, self.order_id, "ProviderError", self._started, self.exchanges)
         self._error = ProviderError(
             f"provider {gateway.provider_name!r} failed during {self._operation.value}: "
             f"{type(exc).__name__} at {_where(exc)}"
         )
         return True
+
+    def exchanged(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """Note one request and its answer for the log line; hand the answer on."""
+        self.exchanges.append(f"{_target(request)} -> {response.status_code}")
+        return response
 
     def failure(self) -> ProviderError:
         """The ProviderError standing for the provider's exception that ``__exit__`` swallowed."""
@@ -391,28 +405,28 @@ class Gateway(_BaseGateway):
         """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
         observed = self._observed(Operation.CREATE, getattr(order, "order_id", None))
         with observed:
-            return self._run(self._create_flow(order, flow))
+            return self._run(self._create_flow(order, flow), observed)
         raise observed.failure()
 
     def query(self, order_id: str) -> Payment:
         """Ask the gateway where the payment of ``order_id`` stands."""
         observed = self._observed(Operation.QUERY, order_id)
         with observed:
-            return self._run(self._order_flow(Operation.QUERY, order_id))
+            return self._run(self._order_flow(Operation.QUERY, order_id), observed)
         raise observed.failure()
 
     def close_payment(self, order_id: str) -> Payment:
         """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
         observed = self._observed(Operation.CLOSE, order_id)
         with observed:
-            return self._run(self._order_flow(Operation.CLOSE, order_id))
+            return self._run(self._order_flow(Operation.CLOSE, order_id), observed)
         raise observed.failure()
 
-    def _run(self, flow: _Flow[_T]) -> _T:
+    def _run(self, flow: _Flow[_T], observed: _Observed) -> _T:
         try:
             request = next(flow)
             while True:
-                request = flow.send(self._send(request))
+                request = flow.send(observed.exchanged(request, self._send(request)))
         except StopIteration as done:
             result: _T = done.value
             return result
@@ -420,6 +434,7 @@ class Gateway(_BaseGateway):
             flow.close()
 
     def _send(self, request: httpx.Request) -> httpx.Response:
+        _logs.remember_origin(request.url)
         try:
             return read_capped(self.http_client.send(request, stream=True), self._max_answer_bytes)
         except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
@@ -502,28 +517,28 @@ class AsyncGateway(_BaseGateway):
         """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
         observed = self._observed(Operation.CREATE, getattr(order, "order_id", None))
         with observed:
-            return await self._run(self._create_flow(order, flow))
+            return await self._run(self._create_flow(order, flow), observed)
         raise observed.failure()
 
     async def query(self, order_id: str) -> Payment:
         """Ask the gateway where the payment of ``order_id`` stands."""
         observed = self._observed(Operation.QUERY, order_id)
         with observed:
-            return await self._run(self._order_flow(Operation.QUERY, order_id))
+            return await self._run(self._order_flow(Operation.QUERY, order_id), observed)
         raise observed.failure()
 
     async def close_payment(self, order_id: str) -> Payment:
         """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
         observed = self._observed(Operation.CLOSE, order_id)
         with observed:
-            return await self._run(self._order_flow(Operation.CLOSE, order_id))
+            return await self._run(self._order_flow(Operation.CLOSE, order_id), observed)
         raise observed.failure()
 
-    async def _run(self, flow: _Flow[_T]) -> _T:
+    async def _run(self, flow: _Flow[_T], observed: _Observed) -> _T:
         try:
             request = next(flow)
             while True:
-                request = flow.send(await self._send(request))
+                request = flow.send(observed.exchanged(request, await self._send(request)))
         except StopIteration as done:
             result: _T = done.value
             return result
@@ -531,6 +546,7 @@ class AsyncGateway(_BaseGateway):
             flow.close()
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
+        _logs.remember_origin(request.url)
         try:
             return await aread_capped(await self.http_client.send(request, stream=True), self._max_answer_bytes)
         except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:

@@ -313,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "verbose", False):
         logging.basicConfig(level=logging.INFO, format="paycore: %(message)s", stream=sys.stderr)
+        # paycore's own line names method, host, path, status, outcome and duration;
+        # httpx's would repeat it with the full URL.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         code: int = args.run(args)
     except errors.PaycoreError as exc:

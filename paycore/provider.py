@@ -89,7 +89,8 @@ class Provider(Generic[SettingsT]):
     - ``settings_model``: the pydantic model validating an account's settings;
     - ``channels``: the normalized channels it serves by default;
     - ``create_flows``: the create flows it supports (server-to-server by default);
-    - ``provider_name``: its name when used as a class, not by entry point.
+    - ``provider_name``: its name when used as a class, not by entry point;
+    - ``secret_parameters``: request parameters whose values are secret.
 
     ``testing = True`` marks a fake that a production configuration must not
     reach (see the testing guide).
@@ -99,6 +100,9 @@ class Provider(Generic[SettingsT]):
     channels: ClassVar[frozenset[Channel]] = frozenset()
     create_flows: ClassVar[frozenset[CreateFlow]] = frozenset({CreateFlow.SERVER})
     testing: ClassVar[bool] = False
+    #: query parameters whose values are secret (a key some protocols must send in
+    #: a URL): masked in every URL httpx logs, in this process
+    secret_parameters: ClassVar[frozenset[str]] = frozenset()
     #: the name to report when the class is used directly rather than through
     #: its entry point (the entry-point name wins otherwise)
     provider_name: ClassVar[str | None] = None

@@ -194,3 +194,69 @@ def test_order_urls_with_credentials_are_refused(field):
     with pytest.raises(paycore.InvalidRequest, match=field) as excinfo:
         paycore.Order(**_order(**{field: f"https://shop:{PASSWORD}@shop.example/x"}))
     assert PASSWORD not in str(excinfo.value)
+
+
+# Logs at DEBUG, everywhere: no secret, no query string of a gateway request.
+
+
+def _key_in_url_provider():
+    """A provider that must send its key in the query string, as epay's query does."""
+    from paycore.testing import FakeProvider
+
+    class KeyInUrl(FakeProvider):
+        provider_name = "key-in-url"
+        secret_parameters = frozenset({"key"})
+
+        @paycore.hookimpl
+        def query_payment(self, order_id):  # type: ignore[no-untyped-def]
+            url = f"{self.settings.base_url}/api.php"
+            params = {"act": "order", "out_trade_no": order_id, "key": self.settings.secret_key.get_secret_value()}
+            response = yield __import__("httpx").Request("GET", url, params=params)
+            if response.status_code != 200:
+                raise paycore.GatewayError("refused")
+            return paycore.Payment(
+                order_id=order_id, status=paycore.PaymentStatus.PENDING, provider=self.name, account=self.account
+            )
+
+    return KeyInUrl
+
+
+def test_no_logger_at_debug_shows_a_secret_or_a_gateway_query_string(caplog):
+    import logging
+
+    import httpx
+
+    from paycore.testing import LoopbackServer
+
+    provider = _key_in_url_provider()
+    with LoopbackServer(lambda request: httpx.Response(200, text="{}")) as server:
+        settings = {"base_url": server.url, "secret_key": SECRET}
+        with caplog.at_level(logging.DEBUG):  # the root logger: paycore, httpx and httpcore alike
+            with paycore.Gateway(provider, settings, account="shop") as gateway:
+                gateway.query("A1")
+            assert any(record.name == "httpx" for record in caplog.records), "httpx logged nothing to check"
+            assert any(record.name.startswith("httpcore") for record in caplog.records)
+    text = caplog.text + "".join(repr(record.args) for record in caplog.records)
+    assert SECRET not in text
+    assert "act=order" not in text
+    assert "out_trade_no" not in text
+    # paycore's own line is still useful: method, host, path, outcome, duration
+    [line] = [r.getMessage() for r in caplog.records if r.name == "paycore" and "query" in r.getMessage()]
+    assert f"GET {server.url}/api.php" in line
+    assert "outcome=ok" in line
+    assert "duration_ms=" in line
+
+
+def test_secret_parameters_are_redacted_in_any_url_httpx_logs(caplog):
+    import logging
+
+    import httpx
+
+    provider = _key_in_url_provider()
+    paycore.Gateway(provider, {"secret_key": SECRET}).close()  # declares "key" secret to the log filter
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        # a request paycore did not send, to a host it never talked to
+        with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as client:
+            client.get("https://elsewhere.example/x", params={"key": SECRET, "page": "2"})
+    assert SECRET not in caplog.text
+    assert "page=2" in caplog.text
