@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from paycore._answers import DEFAULT_MAX_ANSWER_BYTES
+    from paycore._deadline import DEFAULT_DEADLINE
     from paycore._discovery import ProviderInfo, installed_providers
     from paycore._gateway import DEFAULT_TIMEOUT, AsyncGateway, Gateway
     from paycore._ids import new_order_id
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_TIMEOUT",
     "AccountConfig",
@@ -97,6 +99,7 @@ __all__ = [
 
 # Which private module defines each public name.
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_DEADLINE": "paycore._deadline",
     "DEFAULT_MAX_ANSWER_BYTES": "paycore._answers",
     "DEFAULT_TIMEOUT": "paycore._gateway",
     "AccountConfig": "paycore.config",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import httpx
 
+from paycore._deadline import check_while_reading
 from paycore.errors import ProtocolError
 
 __all__ = ["DEFAULT_MAX_ANSWER_BYTES", "aread_capped", "read_capped"]
@@ -53,6 +54,7 @@ def read_capped(response: httpx.Response, limit: int) -> httpx.Response:
             raise _too_large(response, limit)
         body = bytearray()
         for chunk in response.iter_bytes():
+            check_while_reading()  # a transport paycore could not wrap is bounded here
             body += chunk
             if len(body) > limit:
                 raise _too_large(response, limit)
@@ -68,6 +70,7 @@ async def aread_capped(response: httpx.Response, limit: int) -> httpx.Response:
             raise _too_large(response, limit)
         body = bytearray()
         async for chunk in response.aiter_bytes():
+            check_while_reading()
             body += chunk
             if len(body) > limit:
                 raise _too_large(response, limit)

@@ -25,11 +25,12 @@ from typing import Any, Self, TypeVar
 import httpx
 import pydantic
 
-from paycore import _logs
+from paycore import _deadline, _logs
 from paycore._answers import DEFAULT_MAX_ANSWER_BYTES, aread_capped, read_capped
+from paycore._deadline import DEFAULT_DEADLINE, deadline_scope
 from paycore._plugins import ProviderRuntime, start_provider
 from paycore._text import clip
-from paycore.config import load_config
+from paycore.config import load_config, seconds_setting
 from paycore.errors import (
     ConfigError,
     InvalidRequest,
@@ -83,6 +84,8 @@ def _transport_error(exc: Exception, request: httpx.Request) -> PaycoreError:
         )
     reached = not isinstance(exc, _NOT_SENT)
     kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException) and _deadline.passed():
+        kind = "the call's deadline passed"
     hint = "the gateway may have received it" if reached else "the gateway cannot have received it"
     return TransportError(f"{kind} on {target} ({hint})", may_have_reached_gateway=reached)
 
@@ -96,19 +99,27 @@ class _BaseGateway:
         settings: Mapping[str, Any] | pydantic.BaseModel | None = None,
         *,
         account: str = "default",
+        timeout: httpx.Timeout | float | None = None,
+        deadline: float | None = None,
+        max_answer_bytes: int | None = None,
     ) -> None:
+        # The call's own arguments first: a bad one is refused before a provider loads.
+        self._timeout = _client_timeout(timeout)
+        self._deadline = DEFAULT_DEADLINE if deadline is None else seconds_setting("deadline", deadline)
+        limit = DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError("max_answer_bytes must be a positive whole number of bytes")
         self._runtime: ProviderRuntime = start_provider(provider, settings or {}, account=account)
         self._closed = False
         _logs.declare_secret_parameters(type(self._runtime.provider).secret_parameters)
         _logs.install()
-        self._max_answer_bytes = DEFAULT_MAX_ANSWER_BYTES
-
-    def _set_answer_limit(self, max_answer_bytes: int | None) -> None:
-        limit = DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidRequest("max_answer_bytes must be a positive whole number of bytes")
         provider_limit = self.provider.max_answer_bytes
         self._max_answer_bytes = min(limit, provider_limit) if provider_limit else limit
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one call may take in all (every request of it, connect to last byte)."""
+        return self._deadline
 
     @property
     def max_answer_bytes(self) -> int:
@@ -282,7 +293,7 @@ class _Observed:
         raise observed.failure()
     """
 
-    __slots__ = ("_error", "_gateway", "_operation", "_started", "exchanges", "order_id")
+    __slots__ = ("_error", "_gateway", "_operation", "_started", "exchanges", "order_id", "sent")
 
     def __init__(self, gateway: _BaseGateway, operation: Operation, order_id: str | None) -> None:
         self._gateway = gateway
@@ -293,6 +304,8 @@ class _Observed:
         self._error: ProviderError | None = None
         #: ``METHOD scheme://host/path -> status`` of each request sent, for the log
         self.exchanges: list[str] = []
+        #: whether a request of this call has been handed to the network
+        self.sent = False
 
     def __enter__(self) -> _Observed:
         self._started = time.perf_counter()
@@ -316,6 +329,8 @@ class _Observed:
         self._error = ProviderError(
             f"provider {gateway.provider_name!r} failed during {self._operation.value}: "
             f"{type(exc).__name__} at {_where(exc)}"
+            + (" (after a request was sent: the gateway may have received it)" if self.sent else ""),
+            may_have_reached_gateway=self.sent,
         )
         return True
 
@@ -334,7 +349,14 @@ class _Observed:
 def _client_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
     if timeout is None:
         return DEFAULT_TIMEOUT
-    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=min(timeout, 5.0))
+    if isinstance(timeout, httpx.Timeout):
+        for name in ("connect", "read", "write", "pool"):
+            value = getattr(timeout, name)
+            if value is not None:
+                seconds_setting(f"timeout.{name}", value)
+        return timeout
+    seconds = seconds_setting("timeout", timeout)
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
 class Gateway(_BaseGateway):
@@ -353,14 +375,15 @@ class Gateway(_BaseGateway):
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        deadline: float | None = None,
         max_answer_bytes: int | None = None,
     ) -> None:
-        super().__init__(provider, settings, account=account)
-        self._set_answer_limit(max_answer_bytes)
+        super().__init__(
+            provider, settings, account=account, timeout=timeout, deadline=deadline, max_answer_bytes=max_answer_bytes
+        )
         self._owns_client = client is None
         self._client = client
         self._transport = transport
-        self._timeout = _client_timeout(timeout)
         self._client_lock = threading.Lock()
 
     @property
@@ -374,7 +397,9 @@ class Gateway(_BaseGateway):
                 if self._closed:  # closed by another thread meanwhile
                     raise InvalidRequest("this gateway has been closed")
                 if self._client is None:
-                    self._client = httpx.Client(transport=self._transport, timeout=self._timeout)
+                    made = httpx.Client(transport=self._transport, timeout=self._timeout)
+                    _deadline.install(made)
+                    self._client = made
                 client = self._client
         return client
 
@@ -387,6 +412,7 @@ class Gateway(_BaseGateway):
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        deadline: float | None = None,
         max_answer_bytes: int | None = None,
     ) -> Self:
         """Build the gateway of a configured account (see `paycore.config`)."""
@@ -398,6 +424,7 @@ class Gateway(_BaseGateway):
             client=client,
             transport=transport,
             timeout=timeout if timeout is not None else config.timeout,
+            deadline=deadline if deadline is not None else config.deadline,
             max_answer_bytes=max_answer_bytes,
         )
 
@@ -424,9 +451,11 @@ class Gateway(_BaseGateway):
 
     def _run(self, flow: _Flow[_T], observed: _Observed) -> _T:
         try:
-            request = next(flow)
-            while True:
-                request = flow.send(observed.exchanged(request, self._send(request)))
+            with deadline_scope(self._deadline):
+                request = next(flow)
+                while True:
+                    observed.sent = True
+                    request = flow.send(observed.exchanged(request, self._send(request)))
         except StopIteration as done:
             result: _T = done.value
             return result
@@ -436,6 +465,7 @@ class Gateway(_BaseGateway):
     def _send(self, request: httpx.Request) -> httpx.Response:
         _logs.remember_origin(request.url)
         try:
+            _deadline.check_before_sending()
             return read_capped(self.http_client.send(request, stream=True), self._max_answer_bytes)
         except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
             raise _transport_error(exc, request) from exc
@@ -472,14 +502,15 @@ class AsyncGateway(_BaseGateway):
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        deadline: float | None = None,
         max_answer_bytes: int | None = None,
     ) -> None:
-        super().__init__(provider, settings, account=account)
-        self._set_answer_limit(max_answer_bytes)
+        super().__init__(
+            provider, settings, account=account, timeout=timeout, deadline=deadline, max_answer_bytes=max_answer_bytes
+        )
         self._owns_client = client is None
         self._client = client
         self._transport = transport
-        self._timeout = _client_timeout(timeout)
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -487,7 +518,9 @@ class AsyncGateway(_BaseGateway):
         if self._closed:
             raise InvalidRequest("this gateway has been closed")
         if self._client is None:
-            self._client = httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+            made = httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+            _deadline.install(made)
+            self._client = made
         return self._client
 
     @classmethod
@@ -499,6 +532,7 @@ class AsyncGateway(_BaseGateway):
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
+        deadline: float | None = None,
         max_answer_bytes: int | None = None,
     ) -> Self:
         """Build the gateway of a configured account (see `paycore.config`)."""
@@ -510,6 +544,7 @@ class AsyncGateway(_BaseGateway):
             client=client,
             transport=transport,
             timeout=timeout if timeout is not None else config.timeout,
+            deadline=deadline if deadline is not None else config.deadline,
             max_answer_bytes=max_answer_bytes,
         )
 
@@ -536,9 +571,11 @@ class AsyncGateway(_BaseGateway):
 
     async def _run(self, flow: _Flow[_T], observed: _Observed) -> _T:
         try:
-            request = next(flow)
-            while True:
-                request = flow.send(observed.exchanged(request, await self._send(request)))
+            with deadline_scope(self._deadline):
+                request = next(flow)
+                while True:
+                    observed.sent = True
+                    request = flow.send(observed.exchanged(request, await self._send(request)))
         except StopIteration as done:
             result: _T = done.value
             return result
@@ -548,6 +585,7 @@ class AsyncGateway(_BaseGateway):
     async def _send(self, request: httpx.Request) -> httpx.Response:
         _logs.remember_origin(request.url)
         try:
+            _deadline.check_before_sending()
             return await aread_capped(await self.http_client.send(request, stream=True), self._max_answer_bytes)
         except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
             raise _transport_error(exc, request) from exc

@@ -35,9 +35,11 @@ __all__ = [
     "ACCOUNT_ENV",
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "MAX_SECONDS",
     "AccountConfig",
     "PaycoreConfig",
     "load_config",
+    "seconds_setting",
 ]
 
 CONFIG_ENV = "PAYCORE_CONFIG"
@@ -45,7 +47,22 @@ ACCOUNT_ENV = "PAYCORE_ACCOUNT"
 DEFAULT_CONFIG_PATH = Path("paycore.toml")
 _ENV_PREFIX = "PAYCORE_"
 # Core keys of an account table; every other key is a provider setting.
-_CORE_KEYS = frozenset({"provider", "timeout"})
+_CORE_KEYS = frozenset({"provider", "timeout", "deadline"})
+#: The longest a timeout or deadline may be: beyond it a payment call is a hang.
+MAX_SECONDS = 600.0
+
+
+def seconds_setting(name: str, value: object) -> float:
+    """``value`` as a number of seconds for ``name``: finite, above 0, at most `MAX_SECONDS`; else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{name} must be a number of seconds")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not 0 < seconds <= MAX_SECONDS:  # NaN fails too
+        raise ConfigError(f"{name} must be more than 0 and at most {MAX_SECONDS:g} seconds")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,7 @@ class AccountConfig:
     provider: str
     settings: Mapping[str, Any] = field(repr=False)
     timeout: float | None = None
+    deadline: float | None = None
 
     def __repr__(self) -> str:
         # Values may be secrets before the provider's model has typed them.
@@ -138,15 +156,16 @@ class PaycoreConfig:
         provider = table.pop("provider", None)
         if not isinstance(provider, str) or not provider:
             raise ConfigError(f'account {name!r} names no provider (set provider = "...")')
-        timeout = table.pop("timeout", None)
-        if timeout is not None:
+        seconds: dict[str, float | None] = {}
+        for key in ("timeout", "deadline"):
+            raw = table.pop(key, None)
             try:
-                timeout = float(timeout)
-            except (TypeError, ValueError):
-                raise ConfigError(f"account {name!r}: timeout must be a number of seconds") from None
-            if timeout <= 0:
-                raise ConfigError(f"account {name!r}: timeout must be positive")
-        return AccountConfig(name=name, provider=provider, settings=table, timeout=timeout)
+                seconds[key] = None if raw is None else seconds_setting(key, raw)
+            except ConfigError as exc:
+                raise ConfigError(f"account {name!r}: {exc}") from None
+        return AccountConfig(
+            name=name, provider=provider, settings=table, timeout=seconds["timeout"], deadline=seconds["deadline"]
+        )
 
 
 def load_config(

@@ -120,7 +120,14 @@ class GatewayError(PaycoreError):
 
 
 class ProtocolError(PaycoreError):
-    """The gateway answered something that cannot be understood."""
+    """The gateway answered something that cannot be understood.
+
+    An answer came, so the request reached the gateway: after a create, query
+    the order before creating it again.
+    """
+
+    #: Always True: the gateway answered.
+    may_have_reached_gateway = True
 
 
 class TransportError(PaycoreError):
@@ -137,4 +144,12 @@ class TransportError(PaycoreError):
 
 
 class ProviderError(PaycoreError):
-    """The provider plugin raised something unexpected: a bug in the plugin."""
+    """The provider plugin raised something unexpected: a bug in the plugin.
+
+    ``may_have_reached_gateway`` is True when the call had sent a request before
+    the provider failed: after a create, query the order before creating it again.
+    """
+
+    def __init__(self, message: str, *, may_have_reached_gateway: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_reached_gateway = may_have_reached_gateway

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import paycore
-from paycore import AsyncGateway, Gateway, InvalidRequest, ProtocolError, TransportError
+from paycore import AsyncGateway, ConfigError, Gateway, ProtocolError, TransportError
 from paycore.testing import FakeProvider
 
 pytestmark = pytest.mark.anyio
@@ -121,8 +121,8 @@ def test_the_provider_may_lower_the_limit():
 
 
 @pytest.mark.parametrize("limit", [0, -1, True, 1.5, "100"])
-def test_a_bad_limit_is_invalid_request(limit):
-    with pytest.raises(InvalidRequest, match="max_answer_bytes"):
+def test_a_bad_limit_is_a_config_error(limit):
+    with pytest.raises(ConfigError, match="max_answer_bytes"):
         Gateway(FakeProvider, max_answer_bytes=limit)
 
 
@@ -170,3 +170,36 @@ def test_a_flooding_gateway_on_a_real_socket_is_cut_off(make_order):
                 gateway.create(make_order())
     # what the server managed to push before the client hung up: socket buffers, not 327 MB
     assert server.sent < 32 * 1024 * 1024
+
+
+def test_a_provider_that_fails_after_sending_says_the_gateway_may_have_it(make_order):
+    class FailsOnAnswer(FakeProvider):
+        @paycore.hookimpl
+        def create_payment(self, order, flow):  # type: ignore[no-untyped-def]
+            response = yield httpx.Request("POST", f"{self.settings.base_url}/orders")
+            return response.json()["missing"]  # a provider bug, after the gateway got the order
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={})
+
+    with Gateway(FailsOnAnswer, transport=httpx.MockTransport(handler)) as gateway:
+        with pytest.raises(paycore.ProviderError) as excinfo:
+            gateway.create(make_order())
+    assert excinfo.value.may_have_reached_gateway
+    assert "may have received it" in str(excinfo.value)
+
+
+def test_a_provider_that_fails_before_sending_says_nothing_was_sent(make_order):
+    class FailsEarly(FakeProvider):
+        @paycore.hookimpl
+        def create_payment(self, order, flow):  # type: ignore[no-untyped-def]
+            raise ZeroDivisionError
+            yield  # a generator all the same
+
+    with Gateway(FailsEarly) as gateway, pytest.raises(paycore.ProviderError) as excinfo:
+        gateway.create(make_order())
+    assert excinfo.value.may_have_reached_gateway is False
+
+
+def test_protocol_errors_always_may_have_reached_the_gateway():
+    assert ProtocolError("x").may_have_reached_gateway is True

@@ -354,3 +354,12 @@ def test_hostile_html_just_under_the_cap_is_a_protocol_error(both, make_order, h
 
     with pytest.raises(ProtocolError, match="flow='form'"):
         both(handler).create(make_order())
+
+
+def test_pathologically_nested_json_is_a_protocol_error(both, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="[" * 100_000 + "]" * 100_000)
+
+    with pytest.raises(ProtocolError, match="nested too deeply") as excinfo:
+        both(handler).create(make_order())
+    assert excinfo.value.may_have_reached_gateway

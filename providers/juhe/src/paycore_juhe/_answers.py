@@ -22,11 +22,16 @@ __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redi
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
     """The body as a JSON object, whatever the content type claims; None if it is not JSON."""
+    too_deep = False
     try:
         # parse_float=Decimal keeps "100.00" as written: amounts stay exact, signs verify.
         data = json.loads(response.content.decode("utf-8-sig"), parse_float=Decimal)
     except (UnicodeDecodeError, ValueError):
         return None
+    except RecursionError:
+        too_deep = True  # raised below, outside the handler: no chain into the parser's stack
+    if too_deep:
+        raise ProtocolError("gateway answered JSON nested too deeply to read")
     if not isinstance(data, dict):
         raise ProtocolError(f"gateway answered JSON that is not an object ({type(data).__name__})")
     return data
