@@ -48,7 +48,16 @@ if TYPE_CHECKING:
         VerificationError,
     )
     from paycore.hookspecs import Flow, hookimpl
-    from paycore.models import Channel, CreateFlow, Notification, Order, Payment, PaymentForm, PaymentStatus
+    from paycore.models import (
+        MAX_ORDER_AMOUNT,
+        Channel,
+        CreateFlow,
+        Notification,
+        Order,
+        Payment,
+        PaymentForm,
+        PaymentStatus,
+    )
     from paycore.provider import Capabilities, Operation, Provider, ProviderSettings
 
 
@@ -58,6 +67,7 @@ __all__ = [
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_TIMEOUT",
+    "MAX_ORDER_AMOUNT",
     "AccountConfig",
     "AmountMismatch",
     "AsyncGateway",
@@ -102,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_DEADLINE": "paycore._deadline",
     "DEFAULT_MAX_ANSWER_BYTES": "paycore._answers",
     "DEFAULT_TIMEOUT": "paycore._gateway",
+    "MAX_ORDER_AMOUNT": "paycore.models",
     "AccountConfig": "paycore.config",
     "AmountMismatch": "paycore.errors",
     "AsyncGateway": "paycore._gateway",

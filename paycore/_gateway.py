@@ -41,7 +41,7 @@ from paycore.errors import (
     ProviderError,
     TransportError,
 )
-from paycore.models import CreateFlow, Notification, Order, Payment
+from paycore.models import Channel, CreateFlow, Notification, Order, Payment
 from paycore.provider import Capabilities, Operation, Provider
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
@@ -160,6 +160,15 @@ class _BaseGateway:
             raise NotSupported(
                 f"provider {self.provider_name!r} does not support the {create_flow.value!r} create flow"
             )
+        provider_class = type(self.provider)
+        if isinstance(order.channel, Channel) and order.channel not in provider_class.channels:
+            served = ", ".join(sorted(channel.value for channel in provider_class.channels)) or "none"
+            raise InvalidRequest(
+                f"provider {self.provider_name!r} does not serve channel {order.channel.value!r} (it serves: {served})"
+            )
+        limit = provider_class.max_order_amount
+        if limit is not None and order.amount > limit:
+            raise InvalidRequest(f"provider {self.provider_name!r} takes orders of at most {limit}")
         hook = self._runtime.hook(Operation.CREATE)
         return self._checked_flow(hook(order=order, flow=create_flow))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import html
 import ipaddress
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -31,9 +32,10 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from paycore._ids import new_order_id
 from paycore._validation import describe_validation_error
 from paycore.errors import AmountMismatch, InvalidRequest, VerificationError
-from paycore.toolkit import is_http_url
+from paycore.toolkit import is_http_url, minor_units
 
 __all__ = [
+    "MAX_ORDER_AMOUNT",
     "Channel",
     "CreateFlow",
     "Notification",
@@ -101,19 +103,47 @@ def _refuse_float(value: object) -> object:
     return value
 
 
-def _order_amount(value: Decimal) -> Decimal:
+#: The largest amount an Order may carry: ten billion less a fen. A provider may
+#: declare a lower one (`paycore.Provider.max_order_amount`).
+MAX_ORDER_AMOUNT = Decimal("9999999999.99")
+# Digits only; sign, size and decimals are judged on the Decimal, with clearer messages.
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,8})?")
+
+
+def _order_amount(value: object, currency: str) -> Decimal:
+    """An Order's amount: Decimal, int, or a plainly written str; positive, bounded, the currency's decimals.
+
+    A str must be ASCII digits with an optional ``.`` and decimals: no spaces,
+    signs, exponents, separators or other digit scripts.
+    """
+    if isinstance(value, float | bool):  # bool is an int subclass; True is not an amount
+        raise ValueError(
+            f"amounts must be Decimal, str or int, not {type(value).__name__} "
+            "(a float cannot hold money exactly): write Decimal('12.50')"
+        )
+    if isinstance(value, str):
+        if not _PLAIN_AMOUNT.fullmatch(value):
+            raise ValueError("must be written as ASCII digits with an optional '.', e.g. '12.50'")
+        value = Decimal(value)
+    elif isinstance(value, int):
+        value = Decimal(value)
+    elif not isinstance(value, Decimal):
+        raise ValueError(f"amounts must be Decimal, str or int, not {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
     if value <= 0:
         raise ValueError("must be greater than zero")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]  # finite: an int
-        raise ValueError("must have at most 2 decimal places")
+    if value > MAX_ORDER_AMOUNT:
+        raise ValueError(f"must be at most {MAX_ORDER_AMOUNT}")
+    places = minor_units(currency)
+    if value.as_tuple().exponent < -places:  # type: ignore[operator]  # finite: an int
+        raise ValueError(f"must have at most {places} decimal places for {currency}")
     return value
 
 
 #: An amount received from a gateway: exact, finite, never a float. One validator
 #: does both checks: models are built on every notification, a hot path.
 Amount = Annotated[Decimal, BeforeValidator(_refuse_float)]
-#: An amount a merchant charges: positive, at most 2 decimal places (fen).
-OrderAmount = Annotated[Amount, AfterValidator(_order_amount)]
 
 
 def _text(value: str) -> str:
@@ -168,8 +198,9 @@ class Order(_Model):
     """
 
     order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(default_factory=new_order_id)
-    amount: OrderAmount
+    # Before amount: how many decimals an amount may have depends on it.
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    amount: Decimal
     # left_to_right: "alipay_qr" must become Channel.ALIPAY_QR, not stay a raw code.
     channel: Channel | Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,32}$")] = Field(union_mode="left_to_right")
     subject: Annotated[Text, Field(min_length=1, max_length=256)]
@@ -181,6 +212,11 @@ class Order(_Model):
     product_url: HttpUrl | None = None
     client_ip: Annotated[str, AfterValidator(_ip_address)] | None = None
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @pydantic.field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: object, info: pydantic.ValidationInfo) -> Decimal:
+        return _order_amount(value, info.data.get("currency", "CNY"))
 
 
 class PaymentForm(_Model):

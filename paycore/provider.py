@@ -21,6 +21,7 @@ and registers the class under an entry point in the ``paycore.providers`` group.
 from __future__ import annotations
 
 import enum
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pydantic
@@ -100,6 +101,9 @@ class Provider(Generic[SettingsT]):
     channels: ClassVar[frozenset[Channel]] = frozenset()
     create_flows: ClassVar[frozenset[CreateFlow]] = frozenset({CreateFlow.SERVER})
     testing: ClassVar[bool] = False
+    #: the largest Order amount this provider's gateways accept, if below
+    #: `paycore.MAX_ORDER_AMOUNT`: larger orders are refused before any I/O
+    max_order_amount: ClassVar[Decimal | None] = None
     #: query parameters whose values are secret (a key some protocols must send in
     #: a URL): masked in every URL httpx logs, in this process
     secret_parameters: ClassVar[frozenset[str]] = frozenset()

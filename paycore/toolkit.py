@@ -1,4 +1,4 @@
-"""Small, tested helpers that provider authors would otherwise copy: settings validators first.
+"""Small, tested helpers that provider authors would otherwise copy: settings validators, currencies.
 
 Use them as pydantic validators in a provider's settings model::
 
@@ -18,7 +18,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-__all__ = ["base_url", "is_http_url"]
+__all__ = ["base_url", "is_http_url", "minor_units"]
+
+# ISO 4217 minor units where they are not 2.
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND"), 0),
+    **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def minor_units(currency: str) -> int:
+    """How many decimal places amounts in ``currency`` have (ISO 4217): 2 unless listed otherwise."""
+    return _MINOR_UNITS.get(currency, 2)
 
 
 def is_http_url(value: str, *, allow_query: bool = True) -> str | None:
