@@ -143,8 +143,13 @@ class PaycoreConfig:
         name = self.resolve_name(account)
         table: dict[str, Any] = dict(self.accounts.get(name, {}))
         prefix = _env_key(name)
-        # A longer account name sharing this prefix owns its own variables.
-        longer = [_env_key(other) for other in self.accounts if other != name and _env_key(other).startswith(prefix)]
+        # A longer account name sharing this prefix owns its own variables, whether it
+        # is in the file or in the environment alone: the longest name wins.
+        longer = [
+            _env_key(other)
+            for other in self.account_names()
+            if other != name and _env_key(other) != prefix and _env_key(other).startswith(prefix)
+        ]
         for variable, raw in self.environ.items():
             if variable.startswith(prefix) and not any(variable.startswith(other) for other in longer):
                 setting = variable[len(prefix) :].lower()

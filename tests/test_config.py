@@ -172,3 +172,19 @@ def test_account_name_must_be_a_string(config_file):
 def test_from_config_takes_a_path_object(config_file):
     with Gateway.from_config("main", config_file) as gateway:
         assert gateway.account == "main"
+
+
+def test_environment_only_accounts_sharing_a_prefix_stay_apart(tmp_path):
+    environ = {
+        "PAYCORE_TESTING": "1",
+        "PAYCORE_MAIN_PROVIDER": "fake",
+        "PAYCORE_MAIN_MERCHANT_ID": "m-main",
+        "PAYCORE_MAIN_EU_PROVIDER": "fake",
+        "PAYCORE_MAIN_EU_MERCHANT_ID": "m-eu",
+    }
+    config = load_config(environ=environ)
+    assert config.account_names() == ["main", "main_eu"]
+    main = config.account("main")
+    assert main.settings == {"merchant_id": "m-main"}
+    eu = config.account("main_eu")
+    assert eu.settings == {"merchant_id": "m-eu"}
