@@ -308,7 +308,7 @@ class _Observed:
         self._gateway = gateway
         self._operation = operation
         #: the order the call is about; verify learns it only from the notification
-        self.order_id = order_id
+        self.order_id = order_id if isinstance(order_id, str) else None
         self._started = 0.0
         self._error: ProviderError | None = None
         #: ``METHOD scheme://host/path -> status`` of each request sent, for the log

@@ -182,11 +182,22 @@ def load_config(
     the environment); a missing file that was named explicitly is an error.
     """
     env = os.environ if environ is None else environ
+    if not isinstance(env, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ConfigError("environ must be a mapping of strings to strings")
     explicit = path if path is not None else env.get(CONFIG_ENV)
-    file_path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+    if explicit is not None and not isinstance(explicit, str | os.PathLike):
+        raise ConfigError(f"a configuration path is a str or a path object, not {type(explicit).__name__}")
+    try:
+        file_path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+    except TypeError:  # a PathLike whose __fspath__ returns something else
+        raise ConfigError("a configuration path must name a file") from None
+    if "\0" in str(file_path):
+        raise ConfigError("a configuration path must not contain a NUL character")
     try:
         with file_path.open("rb") as handle:
             data = tomllib.load(handle)
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration file {str(file_path)!r} is not UTF-8 text") from None
     except FileNotFoundError:
         if explicit:
             raise ConfigError(f"configuration file {str(file_path)!r} does not exist") from None

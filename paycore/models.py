@@ -103,6 +103,8 @@ def _refuse_float(value: object) -> object:
     return value
 
 
+#: The most items one Order may count.
+MAX_QUANTITY = 1_000_000
 #: The largest amount an Order may carry: ten billion less a fen. A provider may
 #: declare a lower one (`paycore.Provider.max_order_amount`).
 MAX_ORDER_AMOUNT = Decimal("9999999999.99")
@@ -162,6 +164,18 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _quantity(value: object) -> int:
+    # Never int() of a Decimal or a long digit string: Decimal('1E+999999999') would
+    # build a billion-digit integer first.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 7:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    if not 1 <= value <= MAX_QUANTITY:
+        raise ValueError(f"must be from 1 to {MAX_QUANTITY}")
+    return value
+
+
 def _ip_address(value: str) -> str:
     try:
         ipaddress.ip_address(value)
@@ -208,7 +222,7 @@ class Order(_Model):
     return_url: HttpUrl
     attach: Text | None = None
     description: Text | None = None
-    quantity: Annotated[int, Field(ge=1)] | None = None
+    quantity: Annotated[int, BeforeValidator(_quantity)] | None = None
     product_url: HttpUrl | None = None
     client_ip: Annotated[str, AfterValidator(_ip_address)] | None = None
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -297,6 +311,8 @@ class Notification(_Model):
         (compared as Decimal, so ``300.0000`` equals ``300``). ``paid_amount``
         is left to the caller: some channels lower it by a few fen.
         """
+        if not isinstance(order, Order):
+            raise InvalidRequest(f"check_against() takes the paycore.Order, not {type(order).__name__}")
         if self.order_id != order.order_id:
             raise VerificationError(f"notification is for order {self.order_id!r}, not {order.order_id!r}")
         if self.amount != order.amount:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import enum
 import math
+import re
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from paycore import ConfigError
 from paycore.sandbox import PUBLIC_SANDBOX_KEY
@@ -34,6 +37,28 @@ REFERENCE_DATETIME = "%Y%m%d%H%M%S"
 MAX_SLOW_SECONDS = 300.0
 
 
+_HOST = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
+_MERCHANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PRINTABLE = re.compile(r"[\x21-\x7e]{1,256}")
+_PATH = re.compile(r"[^\x00]{1,4096}")
+# What a notification's datetime may hold once formatted: digits and the separators times use.
+_FORMATTED_TIME = re.compile(r"[0-9 :./TZ+-]{8,40}")
+
+
+def _check_text(name: str, value: object, *, pattern: re.Pattern[str]) -> None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigError(f"sandbox {name} is not usable (expected {pattern.pattern})")
+
+
+def _check_datetime_format(value: object) -> None:
+    # The formatted time goes into a body concatenated without encoding: it must hold no '&' or '='.
+    if not isinstance(value, str) or not value:
+        raise ConfigError("sandbox notify_datetime_format must be a strftime format")
+    sample = datetime(2026, 11, 28, 23, 10, 27).strftime(value)
+    if not _FORMATTED_TIME.fullmatch(sample):
+        raise ConfigError("sandbox notify_datetime_format must give digits and time separators only")
+
+
 def check_slow_seconds(value: object) -> float:
     """``value`` as a delay in seconds for the ``slow`` fault; ValueError unless finite and in range."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -48,9 +73,9 @@ def parse_faults(names: Iterable[str]) -> frozenset[Fault]:
     """Fault names as given on a command line; an unknown one is a ConfigError listing the known."""
     try:
         return frozenset(Fault(name) for name in names)
-    except ValueError:
+    except (ValueError, TypeError):
         known = ", ".join(fault.value for fault in Fault)
-        raise ConfigError(f"unknown sandbox fault in {sorted(names)} (known: {known})") from None
+        raise ConfigError(f"unknown sandbox fault (known: {known})") from None
 
 
 class Fault(enum.StrEnum):
@@ -121,7 +146,23 @@ class SandboxConfig:
     notify_datetime_format: str = REFERENCE_DATETIME
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
+        _check_text("host", self.host, pattern=_HOST)
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ConfigError("sandbox port must be a whole number from 0 to 65535")
+        _check_text("merchant_id", self.merchant_id, pattern=_MERCHANT)
+        _check_text("secret_key", self.secret_key, pattern=_PRINTABLE)
+        if self.state_path is not None:
+            _check_text("state_path", self.state_path, pattern=_PATH)
+        if not isinstance(self.faults, frozenset) or not all(isinstance(fault, Fault) for fault in self.faults):
+            raise ConfigError("sandbox faults must be a frozenset of Fault (see parse_faults)")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ConfigError("sandbox timezone must be an IANA time zone such as Asia/Shanghai") from None
+        _check_datetime_format(self.notify_datetime_format)
+        if not isinstance(self.strict, bool):
+            raise ConfigError("sandbox strict must be True or False")
+        if not isinstance(self.profile, str) or self.profile not in PROFILES:
             raise ConfigError(f"unknown sandbox profile {self.profile!r} (one of: {', '.join(PROFILES)})")
         try:
             check_slow_seconds(self.slow_seconds)
@@ -133,9 +174,11 @@ class SandboxConfig:
             isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 <= interval <= 3600
         ):
             raise ConfigError("sandbox notify_interval must be between 0 and 3600 seconds")
+        if not isinstance(self.channels, Mapping):
+            raise ConfigError("sandbox channels must map codes to names")
         for code in self.channels:
-            if not code or not code.isascii() or not code.isalnum():
-                raise ConfigError(f"sandbox channel code {code[:16]!r} must be letters and digits")
+            if not isinstance(code, str) or not code or not code.isascii() or not code.isalnum():
+                raise ConfigError(f"sandbox channel code {str(code)[:16]!r} must be letters and digits")
 
     @property
     def max_order_id_length(self) -> int:

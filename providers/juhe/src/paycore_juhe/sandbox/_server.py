@@ -9,6 +9,8 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from paycore import ConfigError
+
 __all__ = ["ThreadedServer"]
 
 
@@ -20,9 +22,13 @@ class ThreadedServer:
         # that say they are TCP, and without it every answer waits ~40 ms on a delayed ACK.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self._socket.listen(128)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+            self._socket.listen(128)
+        except OSError as exc:
+            self._socket.close()
+            raise ConfigError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -1,0 +1,165 @@
+"""Every public entry point, fed hostile arguments, raises paycore errors and nothing else.
+
+Types a caller can get wrong, NUL bytes, lone surrogates and huge sizes: each call
+either succeeds or raises a `paycore.PaycoreError`. Any other exception (a stray
+TypeError, KeyError, UnicodeEncodeError, pydantic's ValidationError) fails here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import paycore
+from paycore import AsyncGateway, Gateway, Order, PaycoreError
+from paycore.sandbox import SandboxOptions, make_sandbox
+from paycore.testing import FakeGateway, FakeProvider
+
+HUGE = "9" * 1_000_000
+HOSTILE: list[Any] = [
+    None,
+    0,
+    -1,
+    1.5,
+    float("nan"),
+    True,
+    b"\xff\x00",
+    bytearray(b"x"),
+    "",
+    "A\x00B",
+    "A\udc80",
+    "\uff11\uff12",
+    HUGE,
+    [],
+    {},
+    {"a": 1},
+    object(),
+    Decimal("NaN"),
+    Decimal("1E+999999999"),
+]
+JUHE = {"base_url": "https://pay.example.com", "merchant_id": "10001", "secret_key": "k"}
+ORDER_FIELDS: dict[str, Any] = {
+    "amount": "9.90",
+    "channel": "alipay_qr",
+    "subject": "tea",
+    "notify_url": "https://shop.example/notify",
+    "return_url": "https://shop.example/done",
+}
+OPTIONAL_ORDER_FIELDS = [
+    "order_id",
+    "currency",
+    "attach",
+    "description",
+    "quantity",
+    "product_url",
+    "client_ip",
+    "created_at",
+]
+
+
+def call(function: Callable[[], object]) -> None:
+    try:
+        result = function()
+    except PaycoreError:
+        return
+    stop = getattr(result, "stop", None)  # a sandbox built: release its socket
+    if callable(stop):
+        stop()
+
+
+def test_load_config_and_accounts(tmp_path):
+    for value in HOSTILE:
+        call(lambda value=value: paycore.load_config(value, environ={}))
+        call(lambda value=value: paycore.load_config(tmp_path / "absent.toml", environ=value))
+        config = paycore.load_config(environ={})
+        call(lambda value=value, config=config: config.account(value))
+    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe garbage \x00")
+    call(lambda: paycore.load_config(tmp_path / "bad.toml", environ={}))
+    (tmp_path / "dir.toml").mkdir()
+    call(lambda: paycore.load_config(tmp_path / "dir.toml", environ={}))
+
+
+@pytest.mark.parametrize("keyword", ["account", "timeout", "deadline", "max_answer_bytes", "client", "transport"])
+def test_gateway_construction(keyword):
+    for value in HOSTILE:
+        call(lambda value=value: Gateway("juhe", JUHE, **{keyword: value}).close())
+        call(lambda value=value: AsyncGateway("juhe", JUHE, **{keyword: value}))
+
+
+def test_gateway_provider_and_settings():
+    for value in HOSTILE:
+        call(lambda value=value: Gateway(value, JUHE).close())
+        call(lambda value=value: Gateway("juhe", value).close())
+        for setting in JUHE:
+            call(lambda value=value, setting=setting: Gateway("juhe", {**JUHE, setting: value}).close())
+
+
+@pytest.mark.parametrize("field", [*ORDER_FIELDS, *OPTIONAL_ORDER_FIELDS])
+def test_order_fields(field):
+    for value in HOSTILE:
+        call(lambda value=value: Order(**{**ORDER_FIELDS, field: value}))
+
+
+def _gateways() -> list[Gateway]:
+    fake = FakeGateway()
+    return [
+        Gateway("juhe", JUHE, transport=httpx.MockTransport(lambda request: httpx.Response(200, text="{}"))),
+        Gateway(FakeProvider, transport=httpx.MockTransport(fake)),
+    ]
+
+
+def test_gateway_operations():
+    for gateway, value in itertools.product(_gateways(), HOSTILE):
+        call(lambda gateway=gateway, value=value: gateway.create(value))
+        call(lambda gateway=gateway, value=value: gateway.create(Order(**ORDER_FIELDS), flow=value))
+        call(lambda gateway=gateway, value=value: gateway.query(value))
+        call(lambda gateway=gateway, value=value: gateway.close_payment(value))
+        call(lambda gateway=gateway, value=value: gateway.verify_notification(value))
+        call(lambda gateway=gateway, value=value: gateway.verify_notification({"orderid": value, "sign": "x"}))
+        if isinstance(value, str | bytes | int | float | Decimal | type(None)):  # hashable: a mapping key
+            call(lambda gateway=gateway, value=value: gateway.verify_notification({value: "x"}))
+
+
+def test_async_gateway_operations():
+    async def run() -> None:
+        async with AsyncGateway(FakeProvider, transport=httpx.MockTransport(FakeGateway())) as gateway:
+            for value in HOSTILE:
+                for operation in (gateway.create, gateway.query, gateway.close_payment):
+                    with contextlib.suppress(PaycoreError):
+                        await operation(value)
+                call(lambda value=value: gateway.verify_notification(value))
+
+    anyio.run(run)
+
+
+def test_notification_check_against():
+    with Gateway(FakeProvider, transport=httpx.MockTransport(FakeGateway())) as gateway:
+        order = Order(**ORDER_FIELDS)
+        fake = FakeGateway()
+        fake_gateway = Gateway(FakeProvider, transport=httpx.MockTransport(fake))
+        fake_gateway.create(order)
+        notification = gateway.verify_notification(fake.pay(order.order_id))
+        for value in HOSTILE:
+            call(lambda value=value: notification.check_against(value))
+
+
+def test_make_sandbox():
+    for value in HOSTILE:
+        call(lambda value=value: make_sandbox(value))
+        call(lambda value=value: make_sandbox("juhe", value))  # type: ignore[arg-type]
+    for field in ("host", "port", "merchant_id", "secret_key", "profile", "faults", "state_path", "notify_interval"):
+        for value in HOSTILE:
+            call(lambda field=field, value=value: make_sandbox("juhe", SandboxOptions(**{field: value})))
+
+
+def test_payment_form():
+    for value in HOSTILE:
+        call(lambda value=value: paycore.PaymentForm(action=value, fields={}))
+        call(lambda value=value: paycore.PaymentForm(action="https://x.example", fields=value))
