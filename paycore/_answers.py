@@ -31,7 +31,9 @@ def _too_large(response: httpx.Response, limit: int) -> ProtocolError:
 
 
 def _buffered(response: httpx.Response, body: bytes) -> httpx.Response:
-    headers = [(name, value) for name, value in response.headers.multi_items() if name not in _DROPPED_HEADERS]
+    # The raw bytes: a gateway may send header values that are not ASCII (UTF-8 text in
+    # a custom header); decoded and re-encoded they would fail.
+    headers = [(name, value) for name, value in response.headers.raw if name.lower().decode() not in _DROPPED_HEADERS]
     return httpx.Response(
         response.status_code,
         headers=headers,

@@ -303,6 +303,7 @@ class _Observed:
     """
 
     __slots__ = ("_error", "_gateway", "_operation", "_started", "exchanges", "order_id", "sent")
+    _error: PaycoreError | None
 
     def __init__(self, gateway: _BaseGateway, operation: Operation, order_id: str | None) -> None:
         self._gateway = gateway
@@ -310,7 +311,7 @@ class _Observed:
         #: the order the call is about; verify learns it only from the notification
         self.order_id = order_id if isinstance(order_id, str) else None
         self._started = 0.0
-        self._error: ProviderError | None = None
+        self._error = None
         #: ``METHOD scheme://host/path -> status`` of each request sent, for the log
         self.exchanges: list[str] = []
         #: whether a request of this call has been handed to the network
@@ -327,6 +328,12 @@ class _Observed:
         if exc is None:
             gateway._log(self._operation, self.order_id, "ok", self._started, self.exchanges)
             return False
+        if isinstance(exc, InvalidRequest) and self.sent:
+            # "Refused before any I/O" no longer holds: the gateway has the request,
+            # and what it answered could not be represented (a pay URL paycore refuses).
+            gateway._log(self._operation, self.order_id, "ProtocolError", self._started, self.exchanges)
+            self._error = ProtocolError(f"the gateway's answer could not be used: {clip(str(exc), 300)}")
+            return True
         if isinstance(exc, PaycoreError):
             gateway._log(self._operation, self.order_id, type(exc).__name__, self._started, self.exchanges)
             _scrub(exc, gateway._runtime.secrets)
@@ -348,8 +355,8 @@ class _Observed:
         self.exchanges.append(f"{_target(request)} -> {response.status_code}")
         return response
 
-    def failure(self) -> ProviderError:
-        """The ProviderError standing for the provider's exception that ``__exit__`` swallowed."""
+    def failure(self) -> PaycoreError:
+        """The error standing for the exception that ``__exit__`` swallowed."""
         if self._error is None:  # pragma: no cover - only reached after __exit__ swallowed one
             return ProviderError(f"provider {self._gateway.provider_name!r} failed during {self._operation.value}")
         return self._error
@@ -463,6 +470,7 @@ class Gateway(_BaseGateway):
             with deadline_scope(self._deadline):
                 request = next(flow)
                 while True:
+                    _ = self.http_client  # a closed gateway refuses here, before anything is sent
                     observed.sent = True
                     request = flow.send(observed.exchanged(request, self._send(request)))
         except StopIteration as done:
@@ -583,6 +591,7 @@ class AsyncGateway(_BaseGateway):
             with deadline_scope(self._deadline):
                 request = next(flow)
                 while True:
+                    _ = self.http_client  # a closed gateway refuses here, before anything is sent
                     observed.sent = True
                     request = flow.send(observed.exchanged(request, await self._send(request)))
         except StopIteration as done:

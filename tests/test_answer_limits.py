@@ -203,3 +203,13 @@ def test_a_provider_that_fails_before_sending_says_nothing_was_sent(make_order):
 
 def test_protocol_errors_always_may_have_reached_the_gateway():
     assert ProtocolError("x").may_have_reached_gateway is True
+
+
+def test_answers_with_non_ascii_header_values_reach_the_provider(fake_gateway, make_order):
+    def handler(request: httpx.Request) -> httpx.Response:
+        plain = fake_gateway(request)
+        headers = [(b"content-type", b"application/json"), (b"x-msg", "下单成功".encode()), (b"x-latin", b"caf\xe9")]
+        return httpx.Response(plain.status_code, headers=headers, content=plain.content)
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
+        assert gateway.create(make_order()).status is paycore.PaymentStatus.PENDING

@@ -150,3 +150,34 @@ def test_paycore_refuses_what_the_gateway_would_mangle_before_sending(gateway, s
     with pytest.raises(InvalidRequest, match="pay_notifyurl"):
         gateway.create(make_order(notify_url="http://127.0.0.1:9/notify?a=1&b=2"))
     assert sandbox.orders() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("pay_notifyurl", "http://[::1", "通知地址"),
+        ("pay_notifyurl", "ftp://127.0.0.1/n", "通知地址"),
+        ("pay_callbackurl", "javascript:alert(document.domain)", "跳转地址"),
+    ],
+)
+def test_urls_the_sandbox_cannot_use_are_refused_at_create(sandbox, field, value, message):
+    answer = post(sandbox, create_form(**{field: value}))
+    assert answer["status"] == "error"
+    assert message in str(answer["msg"])
+    assert sandbox.orders() == []
+
+
+def test_inputs_are_stored_filtered_as_the_software_stores_them(sandbox):
+    # strip_tags drops the tag before the sign is checked, and the filtered value is what is kept
+    form = create_form(pay_notifyurl="http://127.0.0.1:9/notify")
+    form["pay_notifyurl"] = "http://127.0.0.1:9/notify<script>"
+    assert post(sandbox, form)["status"] == "1"
+    assert sandbox.orders()[0].notify_url == "http://127.0.0.1:9/notify"
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"faults": {"slow": 1}}', b'{"faults": "slow"}'])
+def test_admin_fault_bodies_that_are_not_a_list_are_400(sandbox, body):
+    assert post(sandbox, create_form())["status"] == "1"
+    for path in ("/admin/faults", "/admin/orders/SPEC0000000000000001/faults"):
+        response = httpx.put(f"{sandbox.url}{path}", content=body)
+        assert response.status_code == 400, path

@@ -69,3 +69,20 @@ def test_an_amount_not_written_as_gateways_write_them_is_malformed(gateway, amou
 def test_attach_of_a_signed_return_is_decoded(gateway, helpers):
     shown = parse_browser_return(helpers.notification_body(FIELDS, attach="b64.5Lya5ZGY"), gateway=gateway)
     assert shown.attach == "会员"
+
+
+def test_str_and_bytearray_bodies_are_read_like_bytes(gateway, helpers):
+    body = helpers.notification_body(FIELDS)
+    assert parse_browser_return(body.decode(), gateway=gateway).signature_checked
+    assert parse_browser_return(bytearray(body), gateway=gateway).signature_checked
+
+
+@pytest.mark.parametrize("body", [None, 5, 1.5, object(), ["orderid=1"]])
+def test_other_bodies_are_invalid_requests(gateway, body):
+    with pytest.raises(InvalidRequest, match="bytes, str or a mapping"):
+        parse_browser_return(body, gateway=gateway)
+
+
+def test_a_str_body_with_a_lone_surrogate_is_malformed(gateway):
+    with pytest.raises(MalformedNotification, match="Unicode"):
+        parse_browser_return("orderid=A\udc80", gateway=gateway)

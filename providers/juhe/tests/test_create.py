@@ -162,7 +162,7 @@ def test_error_answer_is_gateway_error_with_its_message(both, make_order):
     [
         ({"code": 0, "data": {}}, "unknown shape"),
         ({"status": "1", "msg": "ok"}, "no payment URL"),
-        ({"status": "1", "payUrl": "javascript:alert(1)"}, "no payment URL"),
+        ({"status": "1", "payUrl": "javascript:alert(1)"}, "payment URL must be an absolute"),
         ({"status": "1", "payUrl": "https://x/p", "pay_orderid": "OTHER"}, "order id"),
         ({"status": "1", "payUrl": "https://x/p", "pay_amount": "99.99"}, "amount 99.99"),
         ({"status": "1", "payUrl": "https://x/p", "pay_amount": "lots"}, "malformed pay_amount"),
@@ -361,5 +361,23 @@ def test_pathologically_nested_json_is_a_protocol_error(both, make_order):
         return httpx.Response(200, text="[" * 100_000 + "]" * 100_000)
 
     with pytest.raises(ProtocolError, match="nested too deeply") as excinfo:
+        both(handler).create(make_order())
+    assert excinfo.value.may_have_reached_gateway
+
+
+@pytest.mark.parametrize(
+    "pay_url",
+    [
+        "https://pay.example.com/cashier?osn=1 2",
+        "https://u:p@pay.example.com/",
+        "http://evil.example\\@pay.example.com/x",
+        "https://pay.example.com:99999/x",
+    ],
+)
+def test_an_unusable_pay_url_after_the_order_was_accepted_is_protocol_error(both, make_order, pay_url):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "1", "payUrl": pay_url})
+
+    with pytest.raises(ProtocolError, match="may exist") as excinfo:
         both(handler).create(make_order())
     assert excinfo.value.may_have_reached_gateway

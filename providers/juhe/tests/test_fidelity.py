@@ -129,3 +129,16 @@ def test_notification_for_a_50_character_order_id_verifies(both, helpers):
 def test_notification_order_id_past_what_any_platform_stores_is_malformed(both, helpers):
     with pytest.raises(MalformedNotification, match="50"):
         both(None).verify_notification(helpers.notification_body({**FIELDS, "orderid": "E" * 51}))
+
+
+@pytest.mark.parametrize("attach", [b"%E4%B8", b"caf\xe9", b"%ZZ"])
+def test_an_unreadable_unsigned_attach_does_not_cost_a_genuine_notification(both, helpers, attach):
+    body = helpers.notification_body(FIELDS) + b"&attach=" + attach
+    notification = both(None).verify_notification(body)
+    assert notification.status is PaymentStatus.PAID
+    assert notification.attach  # as well as it could be read
+
+
+def test_a_body_with_a_byte_order_mark_verifies(both, helpers):
+    body = b"\xef\xbb\xbf" + helpers.notification_body(FIELDS)
+    assert both(None).verify_notification(body).status is PaymentStatus.PAID

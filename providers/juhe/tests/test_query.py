@@ -246,3 +246,9 @@ def test_order_id_longer_than_any_platform_stores_is_refused_before_sending(both
     with pytest.raises(InvalidRequest, match="50 characters"):
         both(peer).query("Q" * 51)
     assert peer.requests == []
+
+
+@pytest.mark.parametrize(("field", "value"), [("true_amount", "0.00"), ("amount", "0.0000"), ("true_amount", "-1")])
+def test_a_non_positive_amount_in_a_signed_answer_is_protocol_error(both, helpers, field, value):
+    with pytest.raises(ProtocolError, match=field):
+        both(_serve(_signed(helpers, **{field: value}))).query(ORDER_ID)

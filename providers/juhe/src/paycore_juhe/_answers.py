@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from paycore import GatewayError, ProtocolError
+from paycore import GatewayError, ProtocolError, toolkit
 from paycore_juhe._html import redirect_targets, visible_text
 from paycore_juhe._messages import plain_amount
 from paycore_juhe.settings import JuheSettings
@@ -58,8 +58,7 @@ def redirect_url(response: httpx.Response, settings: JuheSettings) -> str | None
         candidates = iter((response.headers["location"],))
     for candidate in itertools.chain(candidates, redirect_targets(response.text)):
         url = urljoin(settings.base_url + "/", html.unescape(candidate.strip()))
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.hostname in allowed:
+        if toolkit.is_http_url(url) is None and urlsplit(url).hostname in allowed:
             return url
     return None
 
@@ -90,4 +89,7 @@ def answer_amount(data: dict[str, Any], name: str) -> Decimal | None:
     amount = plain_amount(raw)
     if amount is None:
         raise ProtocolError(f"gateway answered a malformed {name}: {raw[:32]!r}")
+    if amount <= 0:
+        # as for notifications: "0.00" is no amount, never "paid in full"
+        raise ProtocolError(f"gateway answered {name} {raw[:32]!r}, which is not a positive amount")
     return amount

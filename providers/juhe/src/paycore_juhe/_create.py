@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import httpx
 
-from paycore import InvalidRequest, Order, ProtocolError
+from paycore import InvalidRequest, Order, ProtocolError, toolkit
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, redirect_url, scalar_text
 from paycore_juhe._attach import encode_attach
 from paycore_juhe._signing import HTML_UNSAFE, sign
@@ -96,8 +96,11 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
     if response.status_code >= 400:
         raise ProtocolError(f"gateway answered HTTP {response.status_code} with a success body; the order may exist")
     pay_url = next((data[key] for key in _PAY_URL_KEYS if isinstance(data.get(key), str)), None)
-    if not pay_url or not pay_url.startswith(("http://", "https://")):
-        raise ProtocolError("gateway accepted the order but answered no payment URL (payUrl)")
+    if not pay_url:
+        raise ProtocolError("gateway accepted the order but answered no payment URL (payUrl); the order may exist")
+    problem = toolkit.is_http_url(pay_url)
+    if problem is not None:
+        raise ProtocolError(f"gateway accepted the order but its payment URL {problem}; the order may exist")
     echoed_id = data.get("pay_orderid")
     if echoed_id is not None and scalar_text("pay_orderid", echoed_id) != order.order_id:
         raise ProtocolError(f"gateway answered order id {echoed_id!r} for order {order.order_id!r}")

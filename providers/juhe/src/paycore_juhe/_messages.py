@@ -73,18 +73,28 @@ def parse_form_body(body: bytes | Mapping[str, str]) -> dict[str, str]:
         if not all(isinstance(key, str) and isinstance(value, str) for key, value in body.items()):
             raise MalformedNotification("a notification mapping must hold strings only")
         return dict(body)
+    raw = body.strip()
+    if raw.startswith(b"\xef\xbb\xbf"):  # a BOM, as PHP files saved with one emit it
+        raw = raw[3:]
+    # attach is cut off as bytes: it is unsigned, so text in it that cannot be read
+    # must not cost the merchant a genuine notification.
+    attach_bytes: bytes | None
+    if raw.startswith(b"attach="):
+        head_bytes, attach_bytes = b"", raw[7:]
+    else:
+        cut = raw.find(b"&attach=")
+        head_bytes, attach_bytes = (raw, None) if cut == -1 else (raw[:cut], raw[cut + 8 :])
     try:
-        text = body.decode("utf-8").strip()
+        head = head_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedNotification("the notification body is not UTF-8 form data") from None
-    attach: str | None
-    if text.startswith("attach="):
-        head, attach = "", text[7:]
-    else:
-        cut = text.find("&attach=")
-        head, attach = (text, None) if cut == -1 else (text[:cut], text[cut + 8 :])
+    attach = None if attach_bytes is None else _lenient(attach_bytes)
     if "%" in head or "+" in head:
-        return _parse_encoded(text)  # an encoded name may spell "attach": read part by part
+        fields = _parse_encoded(head)  # an encoded name may spell "attach": read part by part
+        if attach is not None:
+            # an encoded attach earlier took the rest of the head: the rest of the body too
+            fields["attach"] = f"{fields['attach']}&attach={attach}" if "attach" in fields else attach
+        return fields
     # The common case, a raw body: no value to decode before attach.
     parts = head.split("&")
     try:
@@ -95,8 +105,17 @@ def parse_form_body(body: bytes | Mapping[str, str]) -> dict[str, str]:
     if not complete:
         fields = _named_pairs(parts)
     if attach is not None:
-        fields["attach"] = _decoded(attach)
+        fields["attach"] = attach
     return fields
+
+
+def _lenient(raw: bytes) -> str:
+    """An unsigned value as best it can be read: decoded if it decodes, else as received."""
+    text = raw.decode("utf-8", "replace")
+    try:
+        return _decode(text)
+    except UnicodeDecodeError:
+        return text
 
 
 def _named_pairs(parts: list[str]) -> dict[str, str]:

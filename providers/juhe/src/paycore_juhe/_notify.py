@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import NoReturn
 
 from paycore import (
+    MalformedAmount,
     MalformedNotification,
     MerchantMismatch,
     MissingField,
@@ -58,6 +59,10 @@ def verify_notification_body(
         raise MalformedNotification(
             f"datetime {clip(fields['datetime'])!r} is neither YYYYmmddHHMMSS nor YYYY-mm-dd HH:MM:SS"
         ) from None
+    if received.get("true_amount") == "0":
+        # Dropped from the reference signing string, but "not a positive amount is
+        # refused regardless": a platform sending it is broken or the body forged.
+        raise MalformedAmount("true_amount '0' is not a positive amount")
     amount = parse_amount(fields, "amount")
     # true_amount, when present, is what the buyer paid (some channels lower it by fen).
     paid_amount: Decimal | None = parse_amount(fields, "true_amount") if "true_amount" in fields else amount

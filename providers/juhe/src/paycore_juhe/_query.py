@@ -77,7 +77,7 @@ def read_query_answer(
         order_id=order_id,
         status=status,
         amount=amount,
-        paid_amount=(true_amount or amount) if paid else None,
+        paid_amount=(true_amount if true_amount is not None else amount) if paid else None,
         transaction_id=text.get("transaction_id") or None,
         paid_at=_paid_time(text.get("time_end"), settings) if paid else None,
         provider=provider,

@@ -17,7 +17,15 @@ from typing import Any
 
 import pydantic
 
-from paycore import AsyncGateway, Gateway, InvalidRequest, MissingField, PaymentStatus, SignatureError
+from paycore import (
+    AsyncGateway,
+    Gateway,
+    InvalidRequest,
+    MalformedNotification,
+    MissingField,
+    PaymentStatus,
+    SignatureError,
+)
 from paycore_juhe._attach import decode_attach
 from paycore_juhe._messages import clip, parse_amount, parse_form_body, signed_fields
 from paycore_juhe.provider import JuheProvider
@@ -39,11 +47,27 @@ class BrowserReturn(pydantic.BaseModel):
     raw: dict[str, str]
 
 
-def parse_browser_return(body: bytes | Mapping[str, str], *, gateway: Gateway | AsyncGateway) -> BrowserReturn:
+def _utf8(text: str) -> bytes | None:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def parse_browser_return(body: bytes | str | Mapping[str, str], *, gateway: Gateway | AsyncGateway) -> BrowserReturn:
     """Parse the browser return for display; a present but wrong sign is SignatureError."""
     provider: Any = gateway.provider
     if not isinstance(provider, JuheProvider):
         raise InvalidRequest("parse_browser_return needs the gateway of a juhe account")
+    if isinstance(body, str):
+        encoded = _utf8(body)
+        if encoded is None:
+            raise MalformedNotification("the browser return is not valid Unicode text")
+        body = encoded
+    elif isinstance(body, bytearray | memoryview):
+        body = bytes(body)
+    elif not isinstance(body, bytes | Mapping):
+        raise InvalidRequest(f"a browser return body is bytes, str or a mapping, not {type(body).__name__}")
     received = parse_form_body(body)
     if not received.get("orderid"):
         raise MissingField("browser return lacks orderid")

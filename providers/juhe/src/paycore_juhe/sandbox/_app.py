@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from paycore import toolkit
 from paycore_juhe.sandbox._config import Fault, SandboxConfig, check_slow_seconds
 from paycore_juhe.sandbox._notifier import Notifier, notification_fields
 from paycore_juhe.sandbox._pages import cashier_page, message_page, result_page
@@ -135,6 +136,15 @@ def create_app(state: SandboxState) -> Starlette:
             return _error("订单金额错误")
         if form["pay_bankcode"] not in config.channels:
             return _error("支付通道不存在")
+        # The URLs are filtered as the software filters every input (strip_tags,
+        # htmlspecialchars) and used that way. They must be http(s): the sandbox POSTs
+        # to one and puts the other in its result page's form.
+        notify_url = escape_like_php(form.get("pay_notifyurl", ""))
+        callback_url = escape_like_php(form.get("pay_callbackurl", ""))
+        if toolkit.is_http_url(notify_url) is not None:
+            return _error("异步通知地址错误")
+        if toolkit.is_http_url(callback_url) is not None:
+            return _error("同步跳转地址错误")
         # Every check is done and the cashier URL built before anything is stored.
         url = cashier_url(request, order_id)
         order = SandboxOrder(
@@ -142,10 +152,11 @@ def create_app(state: SandboxState) -> Starlette:
             merchant_id=form["pay_memberid"],
             amount=form["pay_amount"],
             bankcode=form["pay_bankcode"],
-            notify_url=form.get("pay_notifyurl", ""),
-            callback_url=form.get("pay_callbackurl", ""),
+            notify_url=notify_url,
+            callback_url=callback_url,
             # Held as the software holds every input: HTML-escaped.
             attach=escape_like_php(form["pay_attach"]) if form.get("pay_attach") else None,
+            # Kept as sent, for display: the cashier page escapes it.
             subject=form.get("pay_productname", ""),
             applydate=form.get("pay_applydate", ""),
             transaction_id=state.new_transaction_id(),
@@ -238,8 +249,11 @@ def create_app(state: SandboxState) -> Starlette:
     async def _fault_list(request: Request) -> list[Fault] | Response:
         try:
             payload: Any = json.loads(await request.body() or b"{}")
-            return [Fault(name) for name in payload.get("faults", [])]
-        except (ValueError, AttributeError, TypeError):
+            names = payload.get("faults", [])
+            if not isinstance(names, list):
+                raise TypeError("faults is a list")
+            return [Fault(name) for name in names]
+        except (ValueError, AttributeError, TypeError, RecursionError):
             known = ", ".join(fault.value for fault in Fault)
             return JSONResponse({"error": f"expected {{'faults': [...]}} with faults among: {known}"}, status_code=400)
 
@@ -248,7 +262,7 @@ def create_app(state: SandboxState) -> Starlette:
             faults = await _fault_list(request)
             if isinstance(faults, Response):
                 return faults
-            payload = json.loads(await request.body() or b"{}")
+            payload = json.loads(await request.body() or b"{}")  # read once already: a dict
             slow_seconds = state.slow_seconds
             if "slow_seconds" in payload:
                 try:

@@ -98,7 +98,7 @@ class Notifier:
                 order.notify_url, content=body.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
             )
             status_code, response_text = response.status_code, response.text[:200]
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = type(exc).__name__
         acknowledged = acknowledges(response_text, strict=self._config.strict)
         self._store.record(
