@@ -27,6 +27,7 @@ from stevedore.extension import error_on_conflict
 
 from paycore._discovery import TESTING_ENV, TESTING_GROUP, installed_providers, searched_groups
 from paycore._validation import describe_validation_error
+from paycore.config import env_variable
 from paycore.errors import ConfigError, NotSupported, PaycoreError, ProviderError, ProviderNotFound
 from paycore.hookspecs import PROJECT_NAME, REQUIRED_HOOKS, ProviderSpec
 from paycore.provider import Capabilities, Operation, Provider
@@ -175,8 +176,18 @@ def start_provider(
         try:
             validated = model.model_validate(dict(settings))
         except pydantic.ValidationError as exc:
+            missing = [str(error["loc"][0]) for error in exc.errors(include_input=False) if error["type"] == "missing"]
+            hint = (
+                " (set "
+                + ", ".join(
+                    f"{setting} in the account's table or {env_variable(account, setting)}" for setting in missing
+                )
+                + ")"
+                if missing
+                else ""
+            )
             raise ConfigError(
-                f"account {account!r}: invalid settings for provider {name!r}: {describe_validation_error(exc)}"
+                f"account {account!r}: invalid settings for provider {name!r}: {describe_validation_error(exc)}{hint}"
             ) from None
     else:
         raise ConfigError(f"account {account!r}: settings must be a mapping or a {model.__name__}")

@@ -38,6 +38,7 @@ __all__ = [
     "MAX_SECONDS",
     "AccountConfig",
     "PaycoreConfig",
+    "env_variable",
     "load_config",
     "seconds_setting",
 ]
@@ -83,6 +84,11 @@ class AccountConfig:
 
 def _env_key(account: str) -> str:
     return _ENV_PREFIX + account.upper().replace("-", "_") + "_"
+
+
+def env_variable(account: str, setting: str) -> str:
+    """The environment variable that sets ``setting`` of ``account``, e.g. ``PAYCORE_MAIN_SECRET_KEY``."""
+    return _env_key(account) + setting.upper()
 
 
 def _env_value(raw: str) -> Any:

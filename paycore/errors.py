@@ -56,8 +56,18 @@ __all__ = [
 ]
 
 
+#: The longest message an error carries: values echoed in it come from callers and
+#: gateways, and a 5 MB order id must not make a 5 MB message.
+MAX_MESSAGE = 2000
+
+
 class PaycoreError(Exception):
-    """Root of every error paycore raises."""
+    """Root of every error paycore raises. Its message is at most `MAX_MESSAGE` characters."""
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
+            args = (args[0][: MAX_MESSAGE - 1] + "…", *args[1:])
+        super().__init__(*args)
 
 
 class ConfigError(PaycoreError):
@@ -69,7 +79,7 @@ class ProviderNotFound(ConfigError):
 
     def __init__(self, name: str, installed: list[str], *, hint: str | None = None) -> None:
         listing = ", ".join(sorted(installed)) or "none"
-        message = f"no payment provider named {name!r} is installed (installed: {listing})"
+        message = f"no payment provider named {name[:64]!r} is installed (installed: {listing})"
         super().__init__(f"{message}; {hint}" if hint else message)
         self.name = name
         self.installed = sorted(installed)
@@ -116,7 +126,8 @@ class GatewayError(PaycoreError):
 
     def __init__(self, message: str, *, gateway_message: str | None = None) -> None:
         super().__init__(message)
-        self.gateway_message = gateway_message
+        #: the gateway's own words, cut to `MAX_MESSAGE` characters
+        self.gateway_message = gateway_message[:MAX_MESSAGE] if gateway_message is not None else None
 
 
 class ProtocolError(PaycoreError):

@@ -30,6 +30,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from paycore._ids import new_order_id
+from paycore._text import clip
 from paycore._validation import describe_validation_error
 from paycore.errors import AmountMismatch, InvalidRequest, VerificationError
 from paycore.toolkit import is_http_url, minor_units
@@ -314,6 +315,6 @@ class Notification(_Model):
         if not isinstance(order, Order):
             raise InvalidRequest(f"check_against() takes the paycore.Order, not {type(order).__name__}")
         if self.order_id != order.order_id:
-            raise VerificationError(f"notification is for order {self.order_id!r}, not {order.order_id!r}")
+            raise VerificationError(f"notification is for order {clip(self.order_id)!r}, not {order.order_id!r}")
         if self.amount != order.amount:
             raise AmountMismatch(f"notified amount {self.amount} differs from the order's {order.amount}")

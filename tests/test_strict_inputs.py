@@ -80,3 +80,42 @@ def test_a_channel_the_provider_does_not_declare_is_refused_before_any_io(make_o
         with pytest.raises(InvalidRequest, match="wechat_qr"):
             gateway.create(make_order(channel=paycore.Channel.WECHAT_QR))
     assert sent == []
+
+
+def test_echoed_values_are_cut_in_messages(make_order):
+    huge = "E" * 5_000_000
+    body = f"memberid=10001&orderid={huge}&transaction_id=T&amount=1.0000&datetime=20261128231027&returncode=00&sign=X"
+    juhe = {"base_url": "https://pay.example.com", "merchant_id": "10001", "secret_key": "k"}
+    with Gateway("juhe", juhe) as gateway, pytest.raises(paycore.VerificationError) as excinfo:
+        gateway.verify_notification(body.encode())
+    assert len(str(excinfo.value)) < 300
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "error", "msg": "x" * 200_000})
+
+    with Gateway("juhe", juhe, transport=httpx.MockTransport(refuse)) as gateway:
+        with pytest.raises(paycore.GatewayError) as refused:
+            gateway.create(make_order())
+    assert len(str(refused.value)) < 300
+    assert refused.value.gateway_message is not None
+    assert len(refused.value.gateway_message) <= paycore.errors.MAX_MESSAGE
+
+
+def test_every_error_message_is_bounded():
+    assert len(str(paycore.ProtocolError("y" * 100_000))) == paycore.errors.MAX_MESSAGE
+
+
+def test_a_missing_secret_names_the_variable_that_would_supply_it():
+    with pytest.raises(paycore.ConfigError, match="PAYCORE_MAIN_SECRET_KEY"):
+        Gateway("juhe", {"base_url": "https://pay.example.com", "merchant_id": "1"}, account="main")
+
+
+@pytest.mark.parametrize("refusal", ["签名验证失败", "验签失败!"])
+def test_a_signature_refusal_says_what_to_check(make_order, refusal):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "error", "msg": refusal, "data": []})
+
+    juhe = {"base_url": "https://pay.example.com", "merchant_id": "10001", "secret_key": "k"}
+    with Gateway("juhe", juhe, transport=httpx.MockTransport(refuse)) as gateway:
+        with pytest.raises(paycore.GatewayError, match="secret_key and merchant_id"):
+            gateway.create(make_order())

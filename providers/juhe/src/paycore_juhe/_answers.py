@@ -14,7 +14,7 @@ import httpx
 
 from paycore import GatewayError, ProtocolError, toolkit
 from paycore_juhe._html import redirect_targets, visible_text
-from paycore_juhe._messages import plain_amount
+from paycore_juhe._messages import clip, plain_amount
 from paycore_juhe.settings import JuheSettings
 
 __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redirect_url", "scalar_text"]
@@ -38,8 +38,12 @@ def json_object(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def gateway_refusal(data: dict[str, Any], what: str) -> GatewayError:
-    message = str(data.get("msg") or data.get("message") or "no reason given")
-    return GatewayError(f"gateway refused the {what}: {message}", gateway_message=message)
+    message = data.get("msg") or data.get("message") or "no reason given"
+    text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False, default=str)
+    hint = ""
+    if "签" in text:  # 签名验证失败, 验签失败, 签名错误: the platform's words for a bad signature
+        hint = " (the platform could not verify the signature: check the account's secret_key and merchant_id)"
+    return GatewayError(f"gateway refused the {what}: {clip(text, 200)}{hint}", gateway_message=text)
 
 
 def redirect_url(response: httpx.Response, settings: JuheSettings) -> str | None:

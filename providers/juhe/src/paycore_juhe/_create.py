@@ -9,6 +9,7 @@ import httpx
 from paycore import InvalidRequest, Order, ProtocolError, toolkit
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, redirect_url, scalar_text
 from paycore_juhe._attach import encode_attach
+from paycore_juhe._messages import clip
 from paycore_juhe._signing import HTML_UNSAFE, sign
 from paycore_juhe.settings import JuheSettings
 
@@ -90,7 +91,7 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
         )
     status = data.get("status", data.get("ststus"))  # the document's own example spells it 'ststus'
     if status is None:
-        raise ProtocolError(f"gateway answered JSON of an unknown shape (keys: {', '.join(sorted(data))})")
+        raise ProtocolError(f"gateway answered JSON of an unknown shape (keys: {clip(', '.join(sorted(data)), 200)})")
     if scalar_text("status", status) != "1":
         raise gateway_refusal(data, "order")
     if response.status_code >= 400:
@@ -103,7 +104,7 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
         raise ProtocolError(f"gateway accepted the order but its payment URL {problem}; the order may exist")
     echoed_id = data.get("pay_orderid")
     if echoed_id is not None and scalar_text("pay_orderid", echoed_id) != order.order_id:
-        raise ProtocolError(f"gateway answered order id {echoed_id!r} for order {order.order_id!r}")
+        raise ProtocolError(f"gateway answered order id {clip(str(echoed_id))!r} for order {order.order_id!r}")
     echoed_amount = answer_amount(data, "pay_amount")
     if echoed_amount is not None and echoed_amount != order.amount:
         raise ProtocolError(f"gateway answered amount {echoed_amount} for an order of {order.amount}")

@@ -43,7 +43,8 @@ def read_query_answer(
     if "orderid" not in fields:
         if "status" in data or "msg" in data:
             raise gateway_refusal(data, "query")
-        raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {', '.join(sorted(data))})")
+        keys = clip(", ".join(sorted(data)), 200)
+        raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {keys})")
     received = {name: scalar_text(name, value) for name, value in fields.items()}
     text = received
     distrust: str | None = None
