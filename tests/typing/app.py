@@ -1,0 +1,56 @@
+"""A small merchant application, type-checked by CI against the installed wheels (not this tree).
+
+If paycore shipped no type information, mypy --strict would stop at the import, or
+let every name below be Any; assert_type makes sure it does neither.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import assert_type
+
+import paycore
+
+
+def checkout(gateway: paycore.Gateway, amount: Decimal) -> str | None:
+    order = paycore.Order(
+        amount=amount,
+        channel=paycore.Channel.ALIPAY_QR,
+        subject="Green tea",
+        notify_url="https://shop.example/pay/notify",
+        return_url="https://shop.example/pay/done",
+    )
+    try:
+        payment = gateway.create(order)
+    except paycore.TransportError as exc:
+        assert_type(exc.may_have_reached_gateway, bool)
+        return None
+    except paycore.GatewayError as exc:
+        assert_type(exc.gateway_message, str | None)
+        return None
+    assert_type(payment, paycore.Payment)
+    assert_type(payment.amount, Decimal | None)
+    assert_type(payment.status, paycore.PaymentStatus)
+    return payment.pay_url
+
+
+def notify(gateway: paycore.Gateway, body: bytes) -> str:
+    try:
+        notification = gateway.verify_notification(body)
+    except paycore.VerificationError:
+        return "refused"
+    assert_type(notification, paycore.Notification)
+    assert_type(notification.paid_amount, Decimal | None)
+    return notification.ack
+
+
+async def query(order_id: str) -> paycore.PaymentStatus:
+    async with paycore.AsyncGateway.from_config() as gateway:
+        payment = await gateway.query(order_id)
+    return payment.status
+
+
+def main() -> None:
+    with paycore.Gateway.from_config(deadline=15.0) as gateway:
+        assert_type(gateway.deadline, float)
+        checkout(gateway, Decimal("9.90"))
