@@ -299,6 +299,9 @@ class Notification(_Model):
     transaction_id: str | None = None
     paid_at: AwareDatetime | None = None
     attach: str | None = None
+    """The merchant data of the order, echoed by the gateway. **Unsigned** on many
+    protocols (juhe's reference software signs every field but this one): anyone
+    can change it in transit, so use it to find your own records, never as proof."""
     provider: str
     account: str
     raw: dict[str, str] = Field(default_factory=dict)
