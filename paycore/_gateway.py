@@ -188,12 +188,18 @@ class _BaseGateway:
         return _Observed(self, operation, order_id)
 
     def _log(
-        self, operation: Operation, order_id: str | None, outcome: str, started: float, exchanges: list[str]
+        self,
+        operation: Operation,
+        order_id: str | None,
+        outcome: str,
+        started: float,
+        exchanges: list[tuple[httpx.Request, int]],
     ) -> None:
         level = logging.INFO if outcome == "ok" else logging.WARNING
         if logger.isEnabledFor(level):
             duration_ms = (time.perf_counter() - started) * 1000
-            requests = "; ".join(exchanges) or "none"
+            sent = [f"{_target(request)} -> {status}" for request, status in exchanges]
+            requests = "; ".join(sent) or "none"
             logger.log(
                 level,
                 "%s account=%s provider=%s order_id=%s outcome=%s duration_ms=%.1f requests=%s",
@@ -211,7 +217,7 @@ class _BaseGateway:
                     "paycore_order_id": order_id,
                     "paycore_outcome": outcome,
                     "paycore_duration_ms": duration_ms,
-                    "paycore_requests": exchanges,
+                    "paycore_requests": sent,
                 },
             )
 
@@ -312,8 +318,8 @@ class _Observed:
         self.order_id = order_id if isinstance(order_id, str) else None
         self._started = 0.0
         self._error = None
-        #: ``METHOD scheme://host/path -> status`` of each request sent, for the log
-        self.exchanges: list[str] = []
+        #: each request sent and its answer's status, for the log line
+        self.exchanges: list[tuple[httpx.Request, int]] = []
         #: whether a request of this call has been handed to the network
         self.sent = False
 
@@ -351,8 +357,8 @@ class _Observed:
         return True
 
     def exchanged(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        """Note one request and its answer for the log line; hand the answer on."""
-        self.exchanges.append(f"{_target(request)} -> {response.status_code}")
+        """Note one request and its answer for the log line (written out only if logged); hand the answer on."""
+        self.exchanges.append((request, response.status_code))
         return response
 
     def failure(self) -> PaycoreError:
