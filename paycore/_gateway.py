@@ -271,18 +271,39 @@ def _utf8(text: str) -> bytes | None:
         return None
 
 
-def _scrub(error: BaseException, secrets: tuple[str, ...]) -> None:
-    """Cut ``error``'s chain if any exception in it (message or arguments) holds a secret."""
+def _scrub(error: PaycoreError, secrets: tuple[str, ...]) -> None:
+    """Make ``error`` safe to log: no secret in its message, none anywhere in its chain.
+
+    Its own message (and ``gateway_message``) has every secret, raw or URL-encoded,
+    masked. Its chain is cut when any linked exception is not a paycore error (a
+    foreign exception may carry anything: a request URL with a key, a whole
+    document) or reveals a secret; both ``__cause__`` and ``__context__`` are walked.
+    """
+    if secrets:
+        error.args = tuple(_masked(arg, secrets) if isinstance(arg, str) else arg for arg in error.args)
+        gateway_message = getattr(error, "gateway_message", None)
+        if isinstance(gateway_message, str):
+            error.gateway_message = _masked(gateway_message, secrets)  # type: ignore[attr-defined]  # checked above
     seen: set[int] = set()
-    link: BaseException | None = error
-    while link is not None and id(link) not in seen:
+    pending: list[BaseException | None] = [error.__cause__, error.__context__]
+    while pending:
+        link = pending.pop()
+        if link is None or id(link) in seen:
+            continue
         seen.add(id(link))
-        if link is not error and any(secret in f"{link}{link.args!r}" for secret in secrets):
+        if not isinstance(link, PaycoreError) or any(secret in f"{link}{link.args!r}" for secret in secrets):
             error.__cause__ = None
             error.__context__ = None
             error.__suppress_context__ = True
             return
-        link = link.__cause__ or link.__context__
+        pending += [link.__cause__, link.__context__]
+
+
+def _masked(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _where(exc: BaseException) -> str:
@@ -334,13 +355,21 @@ class _Observed:
         if exc is None:
             gateway._log(self._operation, self.order_id, "ok", self._started, self.exchanges)
             return False
-        if isinstance(exc, InvalidRequest) and self.sent:
+        if isinstance(exc, InvalidRequest) and self.sent and not gateway._closed:
             # "Refused before any I/O" no longer holds: the gateway has the request,
             # and what it answered could not be represented (a pay URL paycore refuses).
             gateway._log(self._operation, self.order_id, "ProtocolError", self._started, self.exchanges)
             self._error = ProtocolError(f"the gateway's answer could not be used: {clip(str(exc), 300)}")
             return True
         if isinstance(exc, PaycoreError):
+            if self.exchanges and not exc.may_have_reached_gateway:
+                # An earlier request of this call was answered: the gateway has it,
+                # whatever stopped a later one before it left.
+                exc.may_have_reached_gateway = True
+                if isinstance(exc, TransportError):
+                    exc.args = (f"{exc.args[0]}; an earlier request of this call did reach the gateway",)
+            elif self.sent and not isinstance(exc, TransportError):
+                exc.may_have_reached_gateway = True  # raised after a request was sent
             gateway._log(self._operation, self.order_id, type(exc).__name__, self._started, self.exchanges)
             _scrub(exc, gateway._runtime.secrets)
             return False
@@ -491,7 +520,9 @@ class Gateway(_BaseGateway):
             _deadline.check_before_sending()
             return read_capped(self.http_client.send(request, stream=True), self._max_answer_bytes)
         except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
-            raise _transport_error(exc, request) from exc
+            failure = _transport_error(exc, request)
+        # Raised outside the handler: httpx's exception holds the request, its URL may hold a key.
+        raise failure
 
     def close(self) -> None:
         """Close the HTTP client, unless the caller passed its own."""
@@ -612,7 +643,9 @@ class AsyncGateway(_BaseGateway):
             _deadline.check_before_sending()
             return await aread_capped(await self.http_client.send(request, stream=True), self._max_answer_bytes)
         except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
-            raise _transport_error(exc, request) from exc
+            failure = _transport_error(exc, request)
+        # Raised outside the handler: httpx's exception holds the request, its URL may hold a key.
+        raise failure
 
     async def close(self) -> None:
         """Close the HTTP client, unless the caller passed its own (same as ``aclose``)."""

@@ -18,6 +18,7 @@ import functools
 import importlib.metadata
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
+from urllib.parse import quote, quote_plus
 
 import pluggy
 import pydantic
@@ -130,12 +131,39 @@ class ProviderRuntime:
         return caller
 
 
+_MIN_MASKED_SECRET = 6
+
+
 def _secrets_of(settings: pydantic.BaseModel) -> tuple[str, ...]:
-    return tuple(
-        value.get_secret_value()
-        for value in settings.__dict__.values()
-        if isinstance(value, pydantic.SecretStr) and value.get_secret_value()
-    )
+    """Every secret value in the settings, nested ones included, as text and as URLs encode it."""
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, pydantic.SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, pydantic.SecretBytes):
+            found.append(value.get_secret_value().decode("utf-8", "replace"))
+        elif isinstance(value, pydantic.BaseModel):
+            for item in value.__dict__.values():
+                walk(item)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for item in value:
+                walk(item)
+
+    walk(settings)
+    # A secret of a few characters cannot be told from ordinary text; masking every
+    # "k" in a message would only garble it (chains are cut for foreign exceptions anyway).
+    forms = {
+        form
+        for secret in found
+        if len(secret) >= _MIN_MASKED_SECRET
+        for form in (secret, quote(secret, safe=""), quote_plus(secret))
+    }
+    # Longest first: a redaction must not leave the tail of a longer form behind.
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _check_text(account: str, name: str, settings: pydantic.BaseModel) -> None:

@@ -62,7 +62,14 @@ MAX_MESSAGE = 2000
 
 
 class PaycoreError(Exception):
-    """Root of every error paycore raises. Its message is at most `MAX_MESSAGE` characters."""
+    """Root of every error paycore raises. Its message is at most `MAX_MESSAGE` characters.
+
+    ``may_have_reached_gateway`` is True when the error came after a request of
+    the call was sent (or, for `TransportError`, may have been sent): after a
+    create, query the order before creating it again.
+    """
+
+    may_have_reached_gateway: bool = False
 
     def __init__(self, *args: object) -> None:
         if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
@@ -138,7 +145,7 @@ class ProtocolError(PaycoreError):
     """
 
     #: Always True: the gateway answered.
-    may_have_reached_gateway = True
+    may_have_reached_gateway: bool = True
 
 
 class TransportError(PaycoreError):

@@ -213,3 +213,39 @@ def test_answers_with_non_ascii_header_values_reach_the_provider(fake_gateway, m
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         assert gateway.create(make_order()).status is paycore.PaymentStatus.PENDING
+
+
+@pytest.mark.parametrize("second", ["connect-error", "deadline"])
+def test_a_later_request_failing_before_it_left_still_says_the_gateway_has_the_call(make_order, second):
+    import time
+
+    class TwoSteps(FakeProvider):
+        @paycore.hookimpl
+        def create_payment(self, order, flow):  # type: ignore[no-untyped-def]
+            yield httpx.Request("POST", f"{self.settings.base_url}/create")  # the gateway takes the order
+            if second == "deadline":
+                time.sleep(0.3)  # past the call's deadline before the second request
+            yield httpx.Request("GET", f"{self.settings.base_url}/cashier")
+            raise AssertionError("not reached")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/cashier":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={})
+
+    with Gateway(TwoSteps, transport=httpx.MockTransport(handler), deadline=0.2) as gateway:
+        with pytest.raises(TransportError) as excinfo:
+            gateway.create(make_order())
+    assert excinfo.value.may_have_reached_gateway
+    assert "earlier request" in str(excinfo.value)
+
+
+def test_every_error_after_a_request_was_sent_says_so(make_order):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"ok": False, "error": "no"})
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(refuse)) as gateway:
+        with pytest.raises(paycore.GatewayError) as excinfo:
+            gateway.create(make_order())
+    assert excinfo.value.may_have_reached_gateway
+    assert paycore.InvalidRequest("x").may_have_reached_gateway is False

@@ -260,3 +260,87 @@ def test_secret_parameters_are_redacted_in_any_url_httpx_logs(caplog):
             client.get("https://elsewhere.example/x", params={"key": SECRET, "page": "2"})
     assert SECRET not in caplog.text
     assert "page=2" in caplog.text
+
+
+# A provider written from outside, careless with its chains: the gateway still keeps the key out.
+
+B64_KEY = "AbC+dEf/ghI=s3cr3t"  # base64 keys hold + / =, which URLs encode
+
+
+def _careless_provider(mode: str):
+    import httpx
+    import pydantic
+
+    from paycore.testing import FakeProvider, FakeSettings
+
+    class Settings(FakeSettings):
+        old_keys: dict[str, pydantic.SecretStr] = pydantic.Field(default_factory=dict)
+
+    class Careless(FakeProvider):
+        settings_model = Settings
+        secret_parameters = frozenset({"key"})
+
+        @paycore.hookimpl
+        def query_payment(self, order_id):  # type: ignore[no-untyped-def]
+            key = self.settings.secret_key.get_secret_value()
+            response = yield httpx.Request("GET", f"{self.settings.base_url}/q", params={"id": order_id, "key": key})
+            if mode == "status":
+                try:
+                    response.raise_for_status()  # the message holds the URL, key URL-encoded
+                except httpx.HTTPStatusError as exc:
+                    raise paycore.GatewayError("refused") from exc
+            if mode == "echo":
+                raise paycore.GatewayError(f"gateway refused: {response.text}", gateway_message=response.text)
+            if mode == "nested":
+                try:
+                    raise ValueError("signed with " + self.settings.old_keys["k1"].get_secret_value())
+                except ValueError as exc:
+                    raise paycore.ProtocolError("bad") from exc
+            if mode == "context":
+                try:
+                    raise KeyError(f"key={key}")
+                except KeyError:
+                    raise paycore.GatewayError("refused") from ValueError("a clean cause")
+            raise AssertionError(mode)
+
+    return Careless
+
+
+@pytest.mark.parametrize("mode", ["status", "echo", "nested", "context"])
+def test_no_chain_or_message_holds_a_key_whatever_the_provider_does(mode):
+    import traceback
+    from urllib.parse import quote
+
+    import httpx
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"bad request: {request.url}")  # a gateway that echoes the request
+
+    settings = {"secret_key": B64_KEY, "old_keys": {"k1": "old-" + B64_KEY}}
+    with paycore.Gateway(_careless_provider(mode), settings, transport=httpx.MockTransport(gateway)) as juhe:
+        with pytest.raises(paycore.PaycoreError) as excinfo:
+            juhe.query("A1")
+    error = excinfo.value
+    printed = "".join(traceback.format_exception(error))
+    for form in (B64_KEY, quote(B64_KEY, safe=""), "s3cr3t"):
+        assert form not in printed
+        assert form not in str(getattr(error, "gateway_message", ""))
+        for link in _chain(error):
+            assert form not in f"{link}{link.args!r}"
+    assert error.__context__ is None or isinstance(error.__context__, paycore.PaycoreError)
+    assert error.may_have_reached_gateway
+
+
+def test_a_transport_error_keeps_no_httpx_exception_holding_the_url():
+    import httpx
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with paycore.Gateway(
+        _careless_provider("status"), {"secret_key": SECRET}, transport=httpx.MockTransport(down)
+    ) as g:
+        with pytest.raises(paycore.TransportError) as excinfo:
+            g.query("A1")
+    assert excinfo.value.__cause__ is None
+    assert excinfo.value.__context__ is None
