@@ -56,6 +56,7 @@ logger.addHandler(logging.NullHandler())
 _T = TypeVar("_T")
 _Flow = Generator[httpx.Request, httpx.Response, _T]
 
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # An order id as any gateway may hold one: printable ASCII, no spaces, bounded.
 _ORDER_REFERENCE = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -104,6 +105,8 @@ class _BaseGateway:
         max_answer_bytes: int | None = None,
     ) -> None:
         # The call's own arguments first: a bad one is refused before a provider loads.
+        if not isinstance(account, str) or not _ACCOUNT_NAME.fullmatch(account):
+            raise ConfigError("account must be a name of letters, digits, '_' and '-' (at most 64)")
         self._timeout = _client_timeout(timeout)
         self._deadline = DEFAULT_DEADLINE if deadline is None else seconds_setting("deadline", deadline)
         limit = DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes

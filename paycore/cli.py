@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -185,7 +186,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    body = args.body.encode("utf-8") if args.body is not None else sys.stdin.buffer.read()
+    # The command line arrives decoded with surrogateescape: give the bytes as typed.
+    body = os.fsencode(args.body) if args.body is not None else sys.stdin.buffer.read()
     with _gateway(args) as gateway:
         _emit_model(args, gateway.verify_notification(body))
     return 0

@@ -59,7 +59,7 @@ def seconds_setting(name: str, value: object) -> float:
         raise ConfigError(f"{name} must be a number of seconds")
     try:
         seconds = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an int of hundreds of digits
         raise ConfigError(f"{name} must be a number of seconds") from None
     if not 0 < seconds <= MAX_SECONDS:  # NaN fails too
         raise ConfigError(f"{name} must be more than 0 and at most {MAX_SECONDS:g} seconds")
@@ -95,7 +95,7 @@ def _env_value(raw: str) -> Any:
     if raw.lstrip().startswith(("{", "[")):
         try:
             return json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise ConfigError("an environment setting starting with '{' or '[' is not valid JSON") from None
     return raw
 
@@ -212,6 +212,8 @@ def load_config(
         raise ConfigError(f"cannot read configuration file {str(file_path)!r}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration file {str(file_path)!r} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"configuration file {str(file_path)!r} nests tables too deeply") from None
     return _parse(file_path, data, env)
 
 

@@ -87,5 +87,8 @@ class Sandbox(Protocol):
 def make_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions | None = None) -> Sandbox:
     """Build (not start) the sandbox of ``provider``: an installed provider's name, or its class."""
     from paycore._plugins import provider_sandbox
+    from paycore.errors import InvalidRequest
 
+    if options is not None and not isinstance(options, SandboxOptions):
+        raise InvalidRequest(f"make_sandbox() takes SandboxOptions, not {type(options).__name__}")
     return provider_sandbox(provider, options or SandboxOptions())

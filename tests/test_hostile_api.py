@@ -163,3 +163,40 @@ def test_payment_form():
     for value in HOSTILE:
         call(lambda value=value: paycore.PaymentForm(action=value, fields={}))
         call(lambda value=value: paycore.PaymentForm(action="https://x.example", fields=value))
+
+
+def test_numbers_too_large_for_a_float_and_nesting_too_deep(tmp_path):
+    for keyword in ("timeout", "deadline"):
+        call(lambda keyword=keyword: Gateway("juhe", JUHE, **{keyword: 10**400}).close())
+    call(lambda: Gateway("juhe", JUHE, timeout=httpx.Timeout(5, read=10**400)).close())
+    big = tmp_path / "big.toml"
+    big.write_text('[accounts.main]\nprovider = "juhe"\ntimeout = ' + "9" * 400 + "\n")
+    call(lambda: paycore.load_config(big, environ={}).account())
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    call(lambda: paycore.load_config(deep, environ={}))
+    environ = {"PAYCORE_MAIN_PROVIDER": "juhe", "PAYCORE_MAIN_CHANNELS": "[" * 100_000}
+    call(lambda: paycore.load_config(environ=environ).account())
+    for account in (5, None, "", "a b", "x" * 65, "main\x00"):
+        call(lambda account=account: Gateway("juhe", JUHE, account=account).close())
+
+
+def test_cli_verify_with_bytes_that_are_not_utf8(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "paycore.toml"
+    config.write_text(
+        '[accounts.main]\nprovider = "juhe"\nbase_url = "https://pay.example.com"\nmerchant_id = "1"\nsecret_key = "k"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "paycore.cli", "--config", str(config), "verify", "--body", os.fsdecode(b"\xff\xfe")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 3, result.stderr  # verification failed, not "unexpected"
+    assert "unexpected" not in result.stderr
