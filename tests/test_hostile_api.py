@@ -188,7 +188,8 @@ def test_cli_verify_with_bytes_that_are_not_utf8(tmp_path):
 
     config = tmp_path / "paycore.toml"
     config.write_text(
-        '[accounts.main]\nprovider = "juhe"\nbase_url = "https://pay.example.com"\nmerchant_id = "1"\nsecret_key = "k"\n'
+        '[accounts.main]\nprovider = "juhe"\nbase_url = "https://pay.example.com"\n'
+        'merchant_id = "1"\nsecret_key = "k"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}
     result = subprocess.run(
