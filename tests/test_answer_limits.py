@@ -249,3 +249,83 @@ def test_every_error_after_a_request_was_sent_says_so(make_order):
             gateway.create(make_order())
     assert excinfo.value.may_have_reached_gateway
     assert paycore.InvalidRequest("x").may_have_reached_gateway is False
+
+
+class _RawAnswer:
+    """Serves one fixed HTTP answer (status line, headers, body as bytes) on a real socket."""
+
+    def __init__(self, headers: bytes, body: bytes) -> None:
+        self._answer = b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: %d\r\n\r\n" % len(body) + body
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            try:
+                connection.sendall(self._answer)
+            except OSError:
+                return
+
+    def __enter__(self) -> _RawAnswer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+
+def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_order):
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * (400 * 1024 * 1024))  # 400 MB inflated, ~400 KB on the wire
+    with _RawAnswer(b"content-type: application/json\r\ncontent-encoding: gzip\r\n", bomb) as server:
+        with Gateway(FakeProvider, {"base_url": server.url}, max_answer_bytes=10**7) as gateway:
+            tracemalloc.start()
+            try:
+                with pytest.raises(ProtocolError, match="more than"):
+                    gateway.create(make_order())
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    # the cap (10 MB) plus a chunk: not the 64 MB a whole inflated 64 KB chunk would be
+    assert peak < 30 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        (b"gzip", gzip.compress),
+        (b"deflate", zlib.compress),
+        (b"deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send
+        (b"identity", lambda data: data),
+    ],
+    ids=["gzip", "deflate-zlib", "deflate-raw", "identity"],
+)
+def test_genuine_compressed_answers_reach_the_provider_decoded(fake_gateway, make_order, encoding, compress):
+    order = make_order()
+    answers: list[bytes] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        response = fake_gateway(request)
+        answers.append(response.content)
+        return response
+
+    with Gateway(FakeProvider, transport=httpx.MockTransport(record)) as gateway:
+        expected = gateway.create(order)
+    headers = b"content-type: application/json\r\ncontent-encoding: " + encoding + b"\r\n"
+    with (
+        _RawAnswer(headers, compress(answers[0])) as server,
+        Gateway(FakeProvider, {"base_url": server.url}) as gateway,
+    ):
+        payment = gateway.create(order)
+    assert payment.pay_url == expected.pay_url
+    assert payment.amount == order.amount
