@@ -38,6 +38,7 @@ __all__ = [
     "MAX_SECONDS",
     "AccountConfig",
     "PaycoreConfig",
+    "RawSettings",
     "env_variable",
     "load_config",
     "seconds_setting",
@@ -64,6 +65,19 @@ def seconds_setting(name: str, value: object) -> float:
     if not 0 < seconds <= MAX_SECONDS:  # NaN fails too
         raise ConfigError(f"{name} must be more than 0 and at most {MAX_SECONDS:g} seconds")
     return seconds
+
+
+class RawSettings(dict[str, Any]):
+    """An account's settings as read, before the provider's model types them.
+
+    A plain ``dict`` whose ``repr()`` and ``str()`` show the names only: any value
+    may be a secret until the provider has declared it one.
+    """
+
+    def __repr__(self) -> str:
+        return "RawSettings(<" + ", ".join(sorted(map(str, self))) + ">)"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -175,7 +189,11 @@ class PaycoreConfig:
             except ConfigError as exc:
                 raise ConfigError(f"account {name!r}: {exc}") from None
         return AccountConfig(
-            name=name, provider=provider, settings=table, timeout=seconds["timeout"], deadline=seconds["deadline"]
+            name=name,
+            provider=provider,
+            settings=RawSettings(table),
+            timeout=seconds["timeout"],
+            deadline=seconds["deadline"],
         )
 
 

@@ -23,6 +23,8 @@ def test_config_repr_and_str_never_show_a_setting_value(tmp_path: Path):
     assert SECRET not in _every_text(config)
     assert "main" in repr(config)
     assert SECRET not in _every_text(config.account())
+    assert SECRET not in _every_text(config.account().settings)
+    assert config.account().settings["secret_key"] == SECRET  # still a mapping of the values
 
 
 # Exception chains: nothing paycore raises may carry the key in __cause__, __context__ or args.
