@@ -6,7 +6,7 @@ import gzip
 import socket
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import httpx
 import pytest
@@ -126,11 +126,12 @@ def test_a_bad_limit_is_a_config_error(limit):
         Gateway(FakeProvider, max_answer_bytes=limit)
 
 
-class _FloodServer:
-    """A raw HTTP server on a real socket that streams an endless chunked body and counts what it sent."""
+class _OneAnswer:
+    """A raw HTTP server on a real socket: reads one request, writes ``parts`` in turn, counts the bytes sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, parts: Iterable[bytes]) -> None:
         self.sent = 0
+        self._parts = parts
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -144,16 +145,14 @@ class _FloodServer:
             request = b""
             while b"\r\n\r\n" not in request:
                 request += connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ntransfer-encoding: chunked\r\n\r\n")
-            chunk = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
             try:
-                for _ in range(5000):  # 327 MB
-                    connection.sendall(chunk)
-                    self.sent += len(CHUNK)
+                for part in self._parts:
+                    connection.sendall(part)
+                    self.sent += len(part)
             except OSError:
-                return  # the client hung up: what we wanted
+                return  # the client hung up
 
-    def __enter__(self) -> _FloodServer:
+    def __enter__(self) -> _OneAnswer:
         self._thread.start()
         return self
 
@@ -162,8 +161,19 @@ class _FloodServer:
         self._listener.close()
 
 
+def _flood() -> Iterator[bytes]:
+    yield b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ntransfer-encoding: chunked\r\n\r\n"
+    chunk = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
+    for _ in range(5000):  # 327 MB
+        yield chunk
+
+
+def _answer(headers: bytes, body: bytes) -> list[bytes]:
+    return [b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: %d\r\n\r\n" % len(body), body]
+
+
 def test_a_flooding_gateway_on_a_real_socket_is_cut_off(make_order):
-    with _FloodServer() as server:
+    with _OneAnswer(_flood()) as server:
         settings = {"base_url": server.url}
         with Gateway(FakeProvider, settings) as gateway:
             with pytest.raises(ProtocolError, match="more than"):
@@ -251,43 +261,11 @@ def test_every_error_after_a_request_was_sent_says_so(make_order):
     assert paycore.InvalidRequest("x").may_have_reached_gateway is False
 
 
-class _RawAnswer:
-    """Serves one fixed HTTP answer (status line, headers, body as bytes) on a real socket."""
-
-    def __init__(self, headers: bytes, body: bytes) -> None:
-        self._answer = b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: %d\r\n\r\n" % len(body) + body
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        connection, _ = self._listener.accept()
-        with connection:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += connection.recv(65536)
-            try:
-                connection.sendall(self._answer)
-            except OSError:
-                return
-
-    def __enter__(self) -> _RawAnswer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._thread.join(timeout=10)
-        self._listener.close()
-
-
 def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_order):
     import tracemalloc
 
     bomb = gzip.compress(b"\0" * (400 * 1024 * 1024))  # 400 MB inflated, ~400 KB on the wire
-    with _RawAnswer(b"content-type: application/json\r\ncontent-encoding: gzip\r\n", bomb) as server:
+    with _OneAnswer(_answer(b"content-type: application/json\r\ncontent-encoding: gzip\r\n", bomb)) as server:
         with Gateway(FakeProvider, {"base_url": server.url}, max_answer_bytes=10**7) as gateway:
             tracemalloc.start()
             try:
@@ -323,7 +301,7 @@ def test_genuine_compressed_answers_reach_the_provider_decoded(fake_gateway, mak
         expected = gateway.create(order)
     headers = b"content-type: application/json\r\ncontent-encoding: " + encoding + b"\r\n"
     with (
-        _RawAnswer(headers, compress(answers[0])) as server,
+        _OneAnswer(_answer(headers, compress(answers[0]))) as server,
         Gateway(FakeProvider, {"base_url": server.url}) as gateway,
     ):
         payment = gateway.create(order)
