@@ -16,6 +16,7 @@ classmethod: a sandbox belongs to no account) and returns a `Sandbox`::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
@@ -77,11 +78,13 @@ class Sandbox(Protocol):
         """Pay the order as a buyer would; the gateway then notifies the merchant."""
 
     def fail(self, order_id: str) -> None:
-        """Fail the order's payment; the gateway then notifies the merchant."""
+        """Fail the order's payment; the gateway notifies the merchant if its protocol does (some never do)."""
 
     def __enter__(self) -> Self: ...
 
-    def __exit__(self, *exc_info: object) -> None: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 def make_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions | None = None) -> Sandbox:

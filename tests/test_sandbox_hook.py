@@ -52,3 +52,25 @@ def test_sandbox_shows_in_capabilities():
 
 def test_options_never_show_the_key():
     assert "hunter2" not in repr(SandboxOptions(secret_key="hunter2"))
+
+
+def test_a_loopback_server_never_started_stops_at_once():
+    import threading
+
+    import httpx
+
+    from paycore.testing import LoopbackServer
+
+    server = LoopbackServer(lambda request: httpx.Response(200))
+    stopper = threading.Thread(target=server.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stop() hung on a server that never started"
+
+
+def test_the_sandbox_protocol_is_a_context_manager_with_the_usual_arguments():
+    import inspect
+
+    from paycore.sandbox import Sandbox
+
+    assert list(inspect.signature(Sandbox.__exit__).parameters) == ["self", "exc_type", "exc", "tb"]

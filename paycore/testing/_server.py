@@ -83,9 +83,13 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and release the port; a server never started is only closed."""
+        if self._thread.is_alive():
+            # shutdown() waits for serve_forever() to notice: it would wait forever on
+            # a server that never started serving.
+            self._server.shutdown()
+            self._thread.join()
         self._server.server_close()
-        self._thread.join()
 
     def __enter__(self) -> Self:
         return self.start()
