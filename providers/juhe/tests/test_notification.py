@@ -176,3 +176,10 @@ def test_garbage_bodies_are_malformed(both, body):
 
 def test_custom_ack(both, helpers):
     assert both(None, ack="success").verify_notification(helpers.notification_body(FIELDS)).ack == "success"
+
+
+@pytest.mark.parametrize("sign", ["签名", "", " ", "FF7ADF5F4D70DCCE0322931D4E34344", "0" * 32])
+def test_a_sign_that_is_not_the_digest_is_refused(both, helpers, sign):
+    body = helpers.notification_body(FIELDS).replace(b"FF7ADF5F4D70DCCE0322931D4E343441", sign.encode())
+    with pytest.raises((SignatureError, MissingField)):
+        both(None).verify_notification(body)

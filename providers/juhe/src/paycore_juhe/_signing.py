@@ -9,10 +9,9 @@ Known vector (from the protocol document)::
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-__all__ = ["HTML_UNSAFE", "digest", "sign", "signature_matches", "signing_string"]
+__all__ = ["HTML_UNSAFE", "digest", "sign", "signing_string"]
 
 #: Characters the gateway's HTML escaping (strip_tags, htmlspecialchars) changes
 #: before it recomputes the sign: a signed value holding one never verifies.
@@ -39,14 +38,3 @@ def digest(signed: bytes, key: str) -> str:
     """The upper-case hex MD5 of an encoded signing string with ``&key=`` appended."""
     payload = signed + b"&key=" + key.encode("utf-8")
     return hashlib.md5(payload).hexdigest().upper()  # noqa: S324  # the protocol's MAC, not our choice
-
-
-def signature_matches(received: str, candidates: Iterable[str]) -> bool:
-    """Compare ``received`` with each candidate in constant time, either case accepted.
-
-    ``candidates`` may be lazy: the common rule comes first, and the others are
-    computed only when it fails. Stopping at a match reveals which signing rule a
-    platform uses, which is no secret; each comparison itself is constant time.
-    """
-    received_bytes = received.strip().upper().encode("ascii", "replace")
-    return any(hmac.compare_digest(received_bytes, candidate.encode("ascii")) for candidate in candidates)
