@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -34,3 +36,48 @@ def make_order() -> Callable[..., Order]:
         return Order(**fields)
 
     return make
+
+
+class OneAnswerServer:
+    """A raw HTTP server on a real socket: reads one request, writes ``parts`` in turn, counts the bytes sent.
+
+    ``parts`` may be a generator: one that sleeps between parts drips an answer.
+    Writing stops when the client hangs up.
+    """
+
+    def __init__(self, parts: Iterable[bytes]) -> None:
+        self.sent = 0
+        self._parts = parts
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            try:
+                for part in self._parts:
+                    connection.sendall(part)
+                    self.sent += len(part)
+            except OSError:
+                return  # the client hung up
+
+    def __enter__(self) -> OneAnswerServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join(timeout=30)
+        self._listener.close()
+
+
+@pytest.fixture
+def one_answer() -> type[OneAnswerServer]:
+    """The class of a one-answer raw socket server (see `OneAnswerServer`)."""
+    return OneAnswerServer

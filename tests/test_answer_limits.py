@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import socket
-import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -126,41 +124,6 @@ def test_a_bad_limit_is_a_config_error(limit):
         Gateway(FakeProvider, max_answer_bytes=limit)
 
 
-class _OneAnswer:
-    """A raw HTTP server on a real socket: reads one request, writes ``parts`` in turn, counts the bytes sent."""
-
-    def __init__(self, parts: Iterable[bytes]) -> None:
-        self.sent = 0
-        self._parts = parts
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        connection, _ = self._listener.accept()
-        with connection:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += connection.recv(65536)
-            try:
-                for part in self._parts:
-                    connection.sendall(part)
-                    self.sent += len(part)
-            except OSError:
-                return  # the client hung up
-
-    def __enter__(self) -> _OneAnswer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._thread.join(timeout=10)
-        self._listener.close()
-
-
 def _flood() -> Iterator[bytes]:
     yield b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ntransfer-encoding: chunked\r\n\r\n"
     chunk = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
@@ -172,8 +135,8 @@ def _answer(headers: bytes, body: bytes) -> list[bytes]:
     return [b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: %d\r\n\r\n" % len(body), body]
 
 
-def test_a_flooding_gateway_on_a_real_socket_is_cut_off(make_order):
-    with _OneAnswer(_flood()) as server:
+def test_a_flooding_gateway_on_a_real_socket_is_cut_off(make_order, one_answer):
+    with one_answer(_flood()) as server:
         settings = {"base_url": server.url}
         with Gateway(FakeProvider, settings) as gateway:
             with pytest.raises(ProtocolError, match="more than"):
@@ -261,11 +224,11 @@ def test_every_error_after_a_request_was_sent_says_so(make_order):
     assert paycore.InvalidRequest("x").may_have_reached_gateway is False
 
 
-def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_order):
+def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_order, one_answer):
     import tracemalloc
 
     bomb = gzip.compress(b"\0" * (400 * 1024 * 1024))  # 400 MB inflated, ~400 KB on the wire
-    with _OneAnswer(_answer(b"content-type: application/json\r\ncontent-encoding: gzip\r\n", bomb)) as server:
+    with one_answer(_answer(b"content-type: application/json\r\ncontent-encoding: gzip\r\n", bomb)) as server:
         with Gateway(FakeProvider, {"base_url": server.url}, max_answer_bytes=10**7) as gateway:
             tracemalloc.start()
             try:
@@ -288,7 +251,9 @@ def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_
     ],
     ids=["gzip", "deflate-zlib", "deflate-raw", "identity"],
 )
-def test_genuine_compressed_answers_reach_the_provider_decoded(fake_gateway, make_order, encoding, compress):
+def test_genuine_compressed_answers_reach_the_provider_decoded(
+    fake_gateway, make_order, encoding, compress, one_answer
+):
     order = make_order()
     answers: list[bytes] = []
 
@@ -301,7 +266,7 @@ def test_genuine_compressed_answers_reach_the_provider_decoded(fake_gateway, mak
         expected = gateway.create(order)
     headers = b"content-type: application/json\r\ncontent-encoding: " + encoding + b"\r\n"
     with (
-        _OneAnswer(_answer(headers, compress(answers[0]))) as server,
+        one_answer(_answer(headers, compress(answers[0]))) as server,
         Gateway(FakeProvider, {"base_url": server.url}) as gateway,
     ):
         payment = gateway.create(order)

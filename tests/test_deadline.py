@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-import threading
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,72 +17,35 @@ pytestmark = pytest.mark.anyio
 BODY_START = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n"
 
 
-class _DripServer:
-    """Answers on a real socket one byte every ``interval`` seconds, up to ``limit`` bytes; counts them."""
-
-    def __init__(self, *, headers_first: bool, interval: float = 0.05, limit: int = 1200) -> None:
-        self.sent = 0
-        self.headers_first = headers_first
-        self.interval = interval
-        self.limit = limit
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        connection, _ = self._listener.accept()
-        with connection:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += connection.recv(65536)
-            if self.headers_first:
-                connection.sendall(BODY_START)
-                drip = b"x" * self.limit
-            else:
-                drip = BODY_START[: self.limit]
-            try:
-                for byte in drip:
-                    if self._stop.wait(self.interval):
-                        return
-                    connection.sendall(bytes([byte]))
-                    self.sent += 1
-            except OSError:
-                return  # the client hung up
-
-    def __enter__(self) -> _DripServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self._listener.close()
+def _drip(*, headers_first: bool, interval: float = 0.05, limit: int = 1200) -> Iterator[bytes]:
+    """An answer one byte every ``interval`` seconds, up to ``limit`` bytes: headers first, or the headers dripped."""
+    if headers_first:
+        yield BODY_START
+    for byte in (b"x" * limit) if headers_first else BODY_START[:limit]:
+        time.sleep(interval)
+        yield bytes([byte])
 
 
 @pytest.mark.parametrize("headers_first", [False, True], ids=["dripping-headers", "dripping-body"])
-def test_a_dripping_gateway_is_cut_off_at_the_deadline(make_order, headers_first):
-    with _DripServer(headers_first=headers_first) as server:
+def test_a_dripping_gateway_is_cut_off_at_the_deadline(make_order, headers_first, one_answer):
+    with one_answer(_drip(headers_first=headers_first)) as server:
         gateway = Gateway(FakeProvider, {"base_url": server.url}, timeout=2, deadline=1.0)
         with gateway, pytest.raises(TransportError, match="deadline passed") as excinfo:
             gateway.create(make_order())
     assert excinfo.value.may_have_reached_gateway
     # 1 s at 20 bytes a second, not the minute the drip would take: the call ended at its deadline
-    assert server.sent < 200
+    assert server.sent < len(BODY_START) + 200
 
 
 @pytest.mark.parametrize("headers_first", [False, True], ids=["dripping-headers", "dripping-body"])
-async def test_a_dripping_gateway_is_cut_off_at_the_deadline_async(make_order, headers_first):
-    with _DripServer(headers_first=headers_first) as server:
+async def test_a_dripping_gateway_is_cut_off_at_the_deadline_async(make_order, headers_first, one_answer):
+    with one_answer(_drip(headers_first=headers_first)) as server:
         gateway = AsyncGateway(FakeProvider, {"base_url": server.url}, timeout=2, deadline=1.0)
         async with gateway:
             with pytest.raises(TransportError, match="deadline passed") as excinfo:
                 await gateway.create(make_order())
     assert excinfo.value.may_have_reached_gateway
-    assert server.sent < 200
+    assert server.sent < len(BODY_START) + 200
 
 
 def test_the_deadline_is_checked_between_chunks_with_a_transport_of_your_own(make_order):
