@@ -43,6 +43,7 @@ from paycore.errors import (
 )
 from paycore.models import Channel, CreateFlow, Notification, Order, Payment
 from paycore.provider import Capabilities, Operation, Provider
+from paycore.toolkit import utf8
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
 
@@ -252,7 +253,7 @@ def _notification_body(body: object) -> bytes | Mapping[str, str]:
     if isinstance(body, bytearray | memoryview):
         return bytes(body)
     if isinstance(body, str):
-        encoded = _utf8(body)
+        encoded = utf8(body)
         if encoded is None:
             raise MalformedNotification("the notification body is not valid Unicode text")
         return encoded
@@ -260,33 +261,26 @@ def _notification_body(body: object) -> bytes | Mapping[str, str]:
         for name, value in body.items():
             if not isinstance(name, str) or not isinstance(value, str):
                 raise MalformedNotification("a notification mapping must hold strings only")
-            if _utf8(name) is None or _utf8(value) is None:
+            if utf8(name) is None or utf8(value) is None:
                 raise MalformedNotification("a notification mapping holds text that is not valid Unicode")
         return body
     raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
 
 
-def _utf8(text: str) -> bytes | None:
-    # None rather than the exception: a UnicodeEncodeError carries the whole text.
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-
-
 def _scrub(error: PaycoreError, secrets: tuple[str, ...]) -> None:
     """Make ``error`` safe to log: no secret in its message, none anywhere in its chain.
 
-    Its own message (and ``gateway_message``) has every secret, raw or URL-encoded,
+    Its own message (and ``gateway_message``, ``gateway_code``) has every secret, raw or URL-encoded,
     masked. Its chain is cut when any linked exception is not a paycore error (a
     foreign exception may carry anything: a request URL with a key, a whole
     document) or reveals a secret; both ``__cause__`` and ``__context__`` are walked.
     """
     if secrets:
         error.args = tuple(_masked(arg, secrets) if isinstance(arg, str) else arg for arg in error.args)
-        gateway_message = getattr(error, "gateway_message", None)
-        if isinstance(gateway_message, str):
-            error.gateway_message = _masked(gateway_message, secrets)  # type: ignore[attr-defined]  # checked above
+        for attribute in ("gateway_message", "gateway_code"):
+            said = getattr(error, attribute, None)
+            if isinstance(said, str):
+                setattr(error, attribute, _masked(said, secrets))
     seen: set[int] = set()
     pending: list[BaseException | None] = [error.__cause__, error.__context__]
     while pending:

@@ -129,12 +129,14 @@ class MalformedAmount(MalformedNotification):
 
 
 class GatewayError(PaycoreError):
-    """The gateway answered and refused; ``gateway_message`` is its own reason."""
+    """The gateway answered and refused; ``gateway_message`` is its own reason, ``gateway_code`` its code."""
 
-    def __init__(self, message: str, *, gateway_message: str | None = None) -> None:
+    def __init__(self, message: str, *, gateway_message: str | None = None, gateway_code: str | None = None) -> None:
         super().__init__(message)
         #: the gateway's own words, cut to `MAX_MESSAGE` characters
         self.gateway_message = gateway_message[:MAX_MESSAGE] if gateway_message is not None else None
+        #: the gateway's own code for the refusal (e.g. ``ACQ.TRADE_NOT_EXIST``), cut to 200 characters
+        self.gateway_code = gateway_code[:200] if gateway_code is not None else None
 
 
 class ProtocolError(PaycoreError):

@@ -1,6 +1,8 @@
-"""Small, tested helpers that provider authors would otherwise copy: settings validators, currencies.
+"""Small, tested helpers that provider authors would otherwise copy.
 
-Use them as pydantic validators in a provider's settings model::
+Settings validators, currencies, strict reading and writing of amounts, exact JSON,
+gateway times, constant-time signature matching, and gateway refusals. Use the
+validators in a provider's settings model::
 
     from typing import Annotated
     from pydantic import AfterValidator
@@ -9,16 +11,43 @@ Use them as pydantic validators in a provider's settings model::
     class AcmeSettings(paycore.ProviderSettings):
         base_url: Annotated[str, AfterValidator(base_url)]
 
-Each raises ``ValueError`` with a message that names the rule, never the value (a
-URL may carry credentials): paycore turns it into a `paycore.ConfigError` naming
-the setting.
+The readers raise ``ValueError`` (or return None) with a message that names the rule,
+never the value (a URL may carry credentials, a field may hold anything): the
+provider turns it into the paycore error its context calls for —
+`paycore.MalformedNotification` in a notification, `paycore.ProtocolError` in
+an answer.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["base_url", "is_http_url", "minor_units"]
+from paycore._text import clip
+from paycore.errors import GatewayError
+
+__all__ = [
+    "base_url",
+    "clip",
+    "first_match",
+    "format_amount",
+    "from_minor_units",
+    "gateway_refusal",
+    "gateway_time",
+    "is_http_url",
+    "load_json",
+    "minor_units",
+    "plain_amount",
+    "signature_matches",
+    "to_minor_units",
+    "utf8",
+]
 
 # ISO 4217 minor units where they are not 2.
 _MINOR_UNITS = {
@@ -26,6 +55,14 @@ _MINOR_UNITS = {
     **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
+# As gateways write amounts: digits, an optional point and decimals. No sign, exponent,
+# spaces, separators or other digit scripts; at most 15 integer digits.
+_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
+_COMPACT_TIME = re.compile(r"[0-9]{14}")
+_SPACED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 def minor_units(currency: str) -> int:
@@ -42,9 +79,7 @@ def is_http_url(value: str, *, allow_query: bool = True) -> str | None:
     """
     if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
         return "must not contain whitespace or control characters"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if utf8(value) is None:
         return "must be valid Unicode text"
     try:
         parts = urlsplit(value)
@@ -68,3 +103,170 @@ def base_url(value: str) -> str:
     if problem is not None:
         raise ValueError(problem)
     return value.rstrip("/")
+
+
+def utf8(text: str) -> bytes | None:
+    """``text`` encoded as UTF-8, or None when it cannot be (a lone surrogate).
+
+    None rather than the exception: a UnicodeEncodeError carries the whole text,
+    and a text being signed may have the key appended to it.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def plain_amount(raw: str, *, places: int = 8) -> Decimal | None:
+    """``raw`` as a Decimal if it is written as gateways write amounts (``300.0000``), else None.
+
+    Digits with an optional point and at most ``places`` decimals. Signs, exponents,
+    spaces, NaN, thousands separators, other digit scripts and absurd sizes are
+    refused: no gateway writes them, and each is a way to smuggle in another number.
+    Zero is read (``0.00``): whether it is acceptable is the caller's decision.
+    """
+    if not _AMOUNT.fullmatch(raw):
+        return None
+    amount = Decimal(raw)
+    if -amount.as_tuple().exponent > places:  # type: ignore[operator]  # finite: an int
+        return None
+    return amount
+
+
+def format_amount(amount: Decimal, places: int = 2) -> str:
+    """``amount`` written with exactly ``places`` decimals (``Decimal("9.9")`` → ``"9.90"``).
+
+    ValueError when that would round (``9.999`` with 2 places) or when the amount is
+    negative, not finite or not a Decimal: a payment is never sent for another sum.
+    """
+    if type(amount) is not Decimal or not amount.is_finite() or amount < 0:
+        raise ValueError("an amount to format must be a finite, non-negative Decimal")
+    quantized = amount.quantize(Decimal(1).scaleb(-places))
+    if quantized != amount:
+        raise ValueError(f"the amount has more than {places} decimal places")
+    return f"{quantized:f}"
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """``amount`` as a whole number of the currency's minor units (``Decimal("9.90")`` CNY → ``990`` fen).
+
+    ValueError when the amount has more decimals than the currency (it would round).
+    """
+    places = minor_units(currency)
+    return int(format_amount(amount, places).replace(".", ""))
+
+
+def from_minor_units(units: int, currency: str) -> Decimal:
+    """A whole number of minor units as an amount (``990`` fen → ``Decimal("9.90")``); ValueError if not an int ≥ 0."""
+    if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+        raise ValueError("minor units must be a whole number, not negative")
+    return Decimal(units).scaleb(-minor_units(currency))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"JSON holds {name}, which is no number")
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse JSON exactly: every number with a point or exponent is a Decimal, never a float.
+
+    ``100.10`` stays ``Decimal("100.10")`` (a float would be ``100.1`` and break a
+    signature over the text, or lose a fen). A UTF-8 byte order mark is skipped.
+    ValueError for anything that is not JSON: bad UTF-8, bad syntax, ``NaN`` or
+    ``Infinity``, nesting too deep to read.
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValueError("JSON that is not UTF-8") from None
+    else:
+        text = data
+    too_deep = False
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    except RecursionError:
+        too_deep = True  # raised below, outside the handler: no chain into the parser's stack
+    if too_deep:
+        raise ValueError("JSON nested too deeply to read")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def gateway_time(raw: str, zone: tzinfo) -> datetime:
+    """A time a gateway wrote, as an aware datetime; ValueError when it is in no known form.
+
+    Read: ``20261128231027`` and ``2026-11-28 23:10:27`` (in ``zone``, the gateway's
+    local time), and ISO 8601 with an offset (``2026-11-28T23:10:27+08:00``; the
+    offset wins over ``zone``). Anything else, or an impossible date, is refused:
+    a payment time is never guessed.
+    """
+    if _COMPACT_TIME.fullmatch(raw):
+        return datetime(
+            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]), tzinfo=zone
+        )
+    if _SPACED_TIME.fullmatch(raw):
+        # fromisoformat reads this form in C, several times faster than strptime.
+        return datetime.fromisoformat(raw).replace(tzinfo=zone)
+    if _ISO_TIME.fullmatch(raw):
+        return datetime.fromisoformat(raw)
+    raise ValueError("not a gateway time (YYYYmmddHHMMSS, YYYY-mm-dd HH:MM:SS or ISO 8601 with an offset)")
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    # "replace": a received signature that is not ASCII matches nothing, but must not raise.
+    return value.encode("utf-8", "replace")
+
+
+def signature_matches(received: str | bytes, expected: str | bytes) -> bool:
+    """Whether ``received`` equals ``expected``, compared in constant time (`hmac.compare_digest`)."""
+    return hmac.compare_digest(_as_bytes(received), _as_bytes(expected))
+
+
+def first_match(received: str | bytes, candidates: Iterable[str | bytes]) -> int | None:
+    """The index of the first candidate signature ``received`` matches, else None.
+
+    For protocols whose signed string varies between deployments: pass the
+    expected signatures, most likely first (a generator computes each only when
+    the previous one failed). Each comparison is constant-time; what the timing
+    can tell is only which rule matched, never how much of a signature did.
+    """
+    received_bytes = _as_bytes(received)
+    for index, candidate in enumerate(candidates):
+        if hmac.compare_digest(received_bytes, _as_bytes(candidate)):
+            return index
+    return None
+
+
+def gateway_refusal(
+    what: str,
+    message: object,
+    *,
+    code: object = None,
+    hint: str = "",
+) -> GatewayError:
+    """A `paycore.GatewayError` for a gateway's "no", its own words kept and bounded.
+
+    ``what`` says what was refused (``"create request"``); ``message`` and ``code`` are
+    the gateway's reason and code as it sent them (any JSON value). The error's
+    message is clipped for logs; ``gateway_message`` and ``gateway_code`` keep them.
+    """
+    text = _text_of(message) or "no reason given"
+    code_text = _text_of(code)
+    shown = f"gateway refused the {what}: {clip(text, 200)}"
+    if code_text:
+        shown += f" (code {clip(code_text, 64)})"
+    return GatewayError(shown + hint, gateway_message=text, gateway_code=code_text or None)
+
+
+def _text_of(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from paycore import toolkit
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paycore import GatewayError, toolkit
 
 
 @pytest.mark.parametrize(
@@ -48,3 +55,194 @@ def test_queries_allowed_where_asked():
 @pytest.mark.parametrize(("currency", "places"), [("CNY", 2), ("USD", 2), ("JPY", 0), ("KWD", 3), ("XYZ", 2)])
 def test_minor_units(currency, places):
     assert toolkit.minor_units(currency) == places
+
+
+# Amounts: checked against Python's own decimal formatting and arithmetic, which we did not write.
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2, allow_nan=False, allow_infinity=False))
+def test_format_amount_agrees_with_python_formatting(amount):
+    assert toolkit.format_amount(amount) == format(amount, ".2f")
+    assert toolkit.plain_amount(toolkit.format_amount(amount)) == amount
+    assert toolkit.to_minor_units(amount, "CNY") == int(amount * 100)
+    assert toolkit.from_minor_units(int(amount * 100), "CNY") == amount
+
+
+@pytest.mark.parametrize(
+    ("amount", "places", "written"),
+    [(Decimal("9.9"), 2, "9.90"), (Decimal(12), 2, "12.00"), (Decimal("1E+2"), 2, "100.00"), (Decimal(5), 0, "5")],
+)
+def test_format_amount_pads(amount, places, written):
+    assert toolkit.format_amount(amount, places) == written
+
+
+@pytest.mark.parametrize(
+    "amount", [Decimal("9.999"), Decimal("-1.00"), Decimal("NaN"), Decimal("Infinity"), 9.99, 10, "9.90"]
+)
+def test_format_amount_never_rounds_or_guesses(amount):
+    with pytest.raises(ValueError, match="amount"):
+        toolkit.format_amount(amount)
+
+
+def test_minor_units_follow_the_currency():
+    assert toolkit.to_minor_units(Decimal(500), "JPY") == 500
+    assert toolkit.to_minor_units(Decimal("1.234"), "KWD") == 1234
+    assert toolkit.from_minor_units(1234, "KWD") == Decimal("1.234")
+    with pytest.raises(ValueError, match="decimal places"):
+        toolkit.to_minor_units(Decimal("9.995"), "CNY")
+    for bad in (-1, True, 1.5, "990"):
+        with pytest.raises(ValueError, match="whole number"):
+            toolkit.from_minor_units(bad, "CNY")
+
+
+@pytest.mark.parametrize("raw", ["300.0000", "0.01", "12", "0.00", "123456789012345.12345678"])
+def test_plain_amounts_are_read_exactly(raw):
+    assert toolkit.plain_amount(raw) == Decimal(raw)
+    assert str(toolkit.plain_amount(raw)) == raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "1e3",
+        "-1.00",
+        "+1.00",
+        " 1.00",
+        "1.00 ",
+        "1,000.00",
+        "NaN",
+        "Infinity",
+        ".5",
+        "5.",
+        "\uff11\uff12",
+        "1234567890123456",
+        "1.123456789",
+    ],
+)
+def test_plain_amounts_refuse_what_no_gateway_writes(raw):
+    assert toolkit.plain_amount(raw) is None
+
+
+def test_plain_amount_places():
+    assert toolkit.plain_amount("1.005", places=2) is None
+    assert toolkit.plain_amount("1.00", places=2) == Decimal("1.00")
+
+
+# JSON: Decimal-exact, checked against the standard library's parser.
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text()
+        | st.decimals(allow_nan=False, allow_infinity=False, places=4),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_load_json_reads_what_the_standard_library_reads(value):
+    text = json.dumps(value, default=str)  # Decimals become strings: compare structures
+    assert toolkit.load_json(text) == json.loads(text)
+    assert toolkit.load_json(text.encode()) == json.loads(text)
+
+
+def test_load_json_keeps_amounts_as_written():
+    data = toolkit.load_json(b'\xef\xbb\xbf{"amount": 100.10, "n": 3, "big": 1e2}')
+    assert data == {"amount": Decimal("100.10"), "n": 3, "big": Decimal("1E+2")}
+    assert str(data["amount"]) == "100.10"
+    assert type(data["n"]) is int
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"{", "not JSON"),
+        (b"\xff{}", "UTF-8"),
+        ('{"a": NaN}', "NaN"),
+        ('{"a": -Infinity}', "Infinity"),
+        ("[" * 100_000 + "]" * 100_000, "too deeply"),
+    ],
+)
+def test_load_json_refuses_with_a_value_error(data, reason):
+    with pytest.raises(ValueError, match=reason) as excinfo:
+        toolkit.load_json(data)
+    assert excinfo.value.__cause__ is None
+
+
+# Gateway times: checked against datetime.strptime.
+
+
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 12, 31)).map(
+        lambda t: t.replace(microsecond=0)
+    )
+)
+def test_gateway_time_agrees_with_strptime(moment):
+    zone = ZoneInfo("Asia/Shanghai")
+    for form in ("%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S"):
+        raw = moment.strftime(form)
+        assert toolkit.gateway_time(raw, zone) == datetime.strptime(raw, form).replace(tzinfo=zone)
+    iso = moment.replace(tzinfo=timezone(timedelta(hours=8))).isoformat()
+    assert toolkit.gateway_time(iso, UTC) == datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S%z")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "2026-11-28",
+        "20261328000000",
+        "2026-02-30 10:00:00",
+        "2026-11-28T10:00:00",
+        "\uff12" * 14,
+        "2026/11/28 10:00:00",
+        "1764324000",
+    ],
+)
+def test_gateway_time_refuses_unknown_forms(raw):
+    with pytest.raises(ValueError):  # noqa: PT011  # the message is the rule, checked above
+        toolkit.gateway_time(raw, UTC)
+
+
+# Signatures.
+
+
+def test_first_match_finds_the_matching_rule_and_computes_no_more():
+    computed = []
+
+    def candidates():
+        for digest in ("aa", "bb", "cc"):
+            computed.append(digest)
+            yield digest
+
+    assert toolkit.first_match("bb", candidates()) == 1
+    assert computed == ["aa", "bb"]
+    assert toolkit.first_match(b"zz", [b"aa", "bb"]) is None
+    assert toolkit.first_match("签", ["签"]) == 0  # not ASCII: compared as UTF-8, never raised
+
+
+@given(st.text(max_size=8), st.lists(st.text(max_size=8), max_size=5))
+def test_first_match_agrees_with_list_index(received, candidates):
+    expected = candidates.index(received) if received in candidates else None
+    assert toolkit.first_match(received, candidates) == expected
+    assert toolkit.signature_matches(received, received)
+
+
+def test_utf8():
+    assert toolkit.utf8("支付") == "支付".encode()
+    assert toolkit.utf8("\udc80") is None
+
+
+def test_gateway_refusal_keeps_the_gateways_words_bounded():
+    error = toolkit.gateway_refusal("create request", {"why": "余额不足"}, code=40004)
+    assert isinstance(error, GatewayError)
+    assert error.gateway_message == '{"why": "余额不足"}'
+    assert error.gateway_code == "40004"
+    assert "code 40004" in str(error)
+    long = toolkit.gateway_refusal("query", "x" * 10_000)
+    assert len(str(long)) < 300
+    assert error.may_have_reached_gateway is False
+    assert toolkit.gateway_refusal("query", None).gateway_message == "no reason given"

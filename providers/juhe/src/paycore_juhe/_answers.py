@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -13,8 +12,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from paycore import GatewayError, ProtocolError, toolkit
+from paycore.toolkit import plain_amount
 from paycore_juhe._html import redirect_targets, visible_text
-from paycore_juhe._messages import clip, plain_amount
 from paycore_juhe.settings import JuheSettings
 
 __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redirect_url", "scalar_text"]
@@ -22,28 +21,24 @@ __all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redi
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
     """The body as a JSON object, whatever the content type claims; None if it is not JSON."""
-    too_deep = False
     try:
-        # parse_float=Decimal keeps "100.00" as written: amounts stay exact, signs verify.
-        data = json.loads(response.content.decode("utf-8-sig"), parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError):
+        # Decimal-exact: "100.00" stays as written, so amounts stay exact and signs verify.
+        data = toolkit.load_json(response.content)
+    except ValueError as exc:
+        if "nested too deeply" in str(exc):
+            raise ProtocolError("gateway answered JSON nested too deeply to read") from None
         return None
-    except RecursionError:
-        too_deep = True  # raised below, outside the handler: no chain into the parser's stack
-    if too_deep:
-        raise ProtocolError("gateway answered JSON nested too deeply to read")
     if not isinstance(data, dict):
         raise ProtocolError(f"gateway answered JSON that is not an object ({type(data).__name__})")
     return data
 
 
 def gateway_refusal(data: dict[str, Any], what: str) -> GatewayError:
-    message = data.get("msg") or data.get("message") or "no reason given"
-    text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False, default=str)
+    message = data.get("msg") or data.get("message")
     hint = ""
-    if "签" in text:  # 签名验证失败, 验签失败, 签名错误: the platform's words for a bad signature
+    if "签" in str(message):  # 签名验证失败, 验签失败, 签名错误: the platform's words for a bad signature
         hint = " (the platform could not verify the signature: check the account's secret_key and merchant_id)"
-    return GatewayError(f"gateway refused the {what}: {clip(text, 200)}{hint}", gateway_message=text)
+    return toolkit.gateway_refusal(what, message, hint=hint)
 
 
 def redirect_url(response: httpx.Response, settings: JuheSettings) -> str | None:

@@ -11,30 +11,28 @@ first occurrence of each key wins.
 
 from __future__ import annotations
 
-import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 from paycore import MalformedAmount, MalformedNotification, SignatureError
+from paycore.toolkit import clip, first_match, plain_amount, utf8
+from paycore.toolkit import gateway_time as any_gateway_time
 from paycore_juhe._signing import digest, signing_string
 
 __all__ = [
     "UNPAID_TIME",
-    "clip",
     "gateway_time",
     "parse_amount",
     "parse_form_body",
-    "plain_amount",
     "signed_fields",
 ]
 
 #: ``time_end`` of an unpaid order on the reference gateway: Unix time 0 in UTC+8.
 UNPAID_TIME = "1970-01-01 08:00:00"
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", re.ASCII)
 _UNSIGNED = ("sign", "attach")
 #: The names the protocol's messages use; any other signed name must be a plain word.
 _PROTOCOL_NAMES = frozenset(
@@ -51,7 +49,6 @@ _PROTOCOL_NAMES = frozenset(
     }
 )
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
 
 
 def _decode(raw: str) -> str:
@@ -162,21 +159,6 @@ def _refuse_repeated(names: list[str]) -> None:
         seen.add(name)
 
 
-def clip(value: str, limit: int = 64) -> str:
-    """``value`` shortened for a message: received values are attacker-controlled."""
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def plain_amount(raw: str) -> Decimal | None:
-    """``raw`` as a Decimal if it is written as gateways write amounts (``300.0000``), else None.
-
-    Exponents, signs, NaN and absurd sizes are refused: no gateway writes them.
-    """
-    if not _AMOUNT.fullmatch(raw):
-        return None
-    return Decimal(raw)
-
-
 def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
     """A positive Decimal from ``fields[name]``, else MalformedNotification."""
     raw = fields.get(name, "")
@@ -192,16 +174,12 @@ def gateway_time(raw: str, zone: ZoneInfo) -> datetime:
     """A time the gateway wrote, in the account's zone; ValueError when it is in no known format.
 
     The reference software writes ``date("YmdHis")`` (``20261128231027``); other
-    platforms ``2026-11-28 23:10:27``. Both are read.
+    platforms ``2026-11-28 23:10:27``. Both are read, in the account's zone; no juhe
+    platform writes an offset, so the toolkit's ISO 8601 form is refused here.
     """
-    if len(raw) == 14 and raw.isdigit() and raw.isascii():
-        return datetime(
-            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]), tzinfo=zone
-        )
-    if not _TIME.fullmatch(raw):
-        raise ValueError("not a gateway time")
-    # fromisoformat reads "YYYY-MM-DD HH:MM:SS" in C, several times faster than strptime.
-    return datetime.fromisoformat(raw).replace(tzinfo=zone)
+    if "T" in raw:
+        raise ValueError("not a juhe gateway time")
+    return any_gateway_time(raw, zone)
 
 
 def _ambiguity(fields: Mapping[str, str]) -> str:
@@ -221,11 +199,8 @@ def _plain_names(names: Iterable[str]) -> bool:
 
 
 def _digest_of(text: str, key: str) -> bytes:
-    try:
-        # Encoded before the key is appended: no error raised here can hold it.
-        encoded = text.encode("utf-8")
-    except UnicodeEncodeError:
-        encoded = None
+    # Encoded before the key is appended: no error raised here can hold it.
+    encoded = utf8(text)
     if encoded is None:
         raise MalformedNotification("a field is not valid Unicode text")
     return digest(encoded, key).encode("ascii")
@@ -260,9 +235,23 @@ def signed_fields(fields: Mapping[str, str], key: str) -> dict[str, str] | None:
         raise SignatureError(f"{_ambiguity(fields)}, which makes the signed string ambiguous: refused")
     # Normalized once for every candidate: compared in constant time, either case.
     received = fields.get("sign", "").strip().upper().encode("ascii", "replace")
-    if hmac.compare_digest(received, _digest_of(text, key)):
-        return reference
-    attach = fields.get("attach", "")
+    tried: list[dict[str, str]] = []
+
+    def expected() -> Iterator[bytes]:
+        # Each rule's digest is computed only when the rules before it did not match.
+        for signed_text, rule in _signing_rules(reference, text, zeros, fields.get("attach", "")):
+            tried.append(rule)
+            yield _digest_of(signed_text, key)
+
+    matched = first_match(received, expected())
+    return None if matched is None else tried[matched]
+
+
+def _signing_rules(
+    reference: dict[str, str], reference_text: str, zeros: dict[str, str], attach: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each signing rule's string and the fields it covers, the reference rule first."""
+    yield reference_text, reference
     # attach is signed by some platforms only; an attach that could re-cut the string
     # is simply never read as signed (it stays unsigned under the reference rule).
     signable_attach = attach != "" and "&" not in attach and "=" not in attach
@@ -276,6 +265,4 @@ def signed_fields(fields: Mapping[str, str], key: str) -> dict[str, str] | None:
         if signable_attach:
             candidates.append({**kept, "attach": attach})
     for candidate in candidates:
-        if hmac.compare_digest(received, _digest_of(signing_string(candidate, keep_zero=True), key)):
-            return candidate
-    return None
+        yield signing_string(candidate, keep_zero=True), candidate

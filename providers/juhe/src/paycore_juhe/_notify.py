@@ -15,8 +15,9 @@ from paycore import (
     PaymentStatus,
     SignatureError,
 )
+from paycore.toolkit import clip
 from paycore_juhe._attach import decode_attach
-from paycore_juhe._messages import clip, gateway_time, parse_amount, parse_form_body, signed_fields
+from paycore_juhe._messages import gateway_time, parse_amount, parse_form_body, signed_fields
 from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
 
 __all__ = ["REQUIRED_FIELDS", "verify_notification_body"]

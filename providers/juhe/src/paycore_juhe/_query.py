@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 
 from paycore import MerchantMismatch, Payment, PaymentStatus, ProtocolError, SignatureError
+from paycore.toolkit import clip
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, scalar_text
-from paycore_juhe._messages import UNPAID_TIME, clip, gateway_time, signed_fields
+from paycore_juhe._messages import UNPAID_TIME, gateway_time, signed_fields
 from paycore_juhe._signing import sign
 from paycore_juhe.settings import JuheSettings
 

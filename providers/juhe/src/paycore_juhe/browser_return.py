@@ -26,8 +26,9 @@ from paycore import (
     PaymentStatus,
     SignatureError,
 )
+from paycore.toolkit import clip, utf8
 from paycore_juhe._attach import decode_attach
-from paycore_juhe._messages import clip, parse_amount, parse_form_body, signed_fields
+from paycore_juhe._messages import parse_amount, parse_form_body, signed_fields
 from paycore_juhe.provider import JuheProvider
 
 __all__ = ["BrowserReturn", "parse_browser_return"]
@@ -47,20 +48,13 @@ class BrowserReturn(pydantic.BaseModel):
     raw: dict[str, str]
 
 
-def _utf8(text: str) -> bytes | None:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-
-
 def parse_browser_return(body: bytes | str | Mapping[str, str], *, gateway: Gateway | AsyncGateway) -> BrowserReturn:
     """Parse the browser return for display; a present but wrong sign is SignatureError."""
     provider: Any = gateway.provider
     if not isinstance(provider, JuheProvider):
         raise InvalidRequest("parse_browser_return needs the gateway of a juhe account")
     if isinstance(body, str):
-        encoded = _utf8(body)
+        encoded = utf8(body)
         if encoded is None:
             raise MalformedNotification("the browser return is not valid Unicode text")
         body = encoded
