@@ -23,10 +23,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from paycore._accounts import Accounts, AsyncAccounts
     from paycore._answers import DEFAULT_MAX_ANSWER_BYTES
     from paycore._deadline import DEFAULT_DEADLINE
     from paycore._discovery import ProviderInfo, installed_providers
-    from paycore._gateway import DEFAULT_TIMEOUT, AsyncGateway, Gateway
+    from paycore._gateway import DEFAULT_FAILURE_REPLY, DEFAULT_TIMEOUT, AsyncGateway, Gateway
     from paycore._ids import new_order_id
     from paycore.config import AccountConfig, PaycoreConfig, load_config
     from paycore.errors import (
@@ -48,15 +49,24 @@ if TYPE_CHECKING:
         VerificationError,
     )
     from paycore.hookspecs import Flow, hookimpl
+    from paycore.http import NotificationRequest, Reply
     from paycore.models import (
         MAX_ORDER_AMOUNT,
+        AppLink,
+        BrowserReturn,
         Channel,
         CreateFlow,
+        NextAction,
         Notification,
         Order,
         Payment,
         PaymentForm,
         PaymentStatus,
+        QrCode,
+        Redirect,
+        SdkParameters,
+        Surface,
+        Wallet,
     )
     from paycore.provider import Capabilities, Operation, Provider, ProviderSettings
 
@@ -65,12 +75,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "DEFAULT_FAILURE_REPLY",
     "DEFAULT_MAX_ANSWER_BYTES",
     "DEFAULT_TIMEOUT",
     "MAX_ORDER_AMOUNT",
     "AccountConfig",
+    "Accounts",
     "AmountMismatch",
+    "AppLink",
+    "AsyncAccounts",
     "AsyncGateway",
+    "BrowserReturn",
     "Capabilities",
     "Channel",
     "ConfigError",
@@ -83,8 +98,10 @@ __all__ = [
     "MalformedNotification",
     "MerchantMismatch",
     "MissingField",
+    "NextAction",
     "NotSupported",
     "Notification",
+    "NotificationRequest",
     "Operation",
     "Order",
     "PaycoreConfig",
@@ -98,9 +115,15 @@ __all__ = [
     "ProviderInfo",
     "ProviderNotFound",
     "ProviderSettings",
+    "QrCode",
+    "Redirect",
+    "Reply",
+    "SdkParameters",
     "SignatureError",
+    "Surface",
     "TransportError",
     "VerificationError",
+    "Wallet",
     "hookimpl",
     "installed_providers",
     "load_config",
@@ -110,12 +133,17 @@ __all__ = [
 # Which private module defines each public name.
 _EXPORTS: dict[str, str] = {
     "DEFAULT_DEADLINE": "paycore._deadline",
+    "DEFAULT_FAILURE_REPLY": "paycore._gateway",
     "DEFAULT_MAX_ANSWER_BYTES": "paycore._answers",
     "DEFAULT_TIMEOUT": "paycore._gateway",
     "MAX_ORDER_AMOUNT": "paycore.models",
     "AccountConfig": "paycore.config",
+    "Accounts": "paycore._accounts",
     "AmountMismatch": "paycore.errors",
+    "AppLink": "paycore.models",
+    "AsyncAccounts": "paycore._accounts",
     "AsyncGateway": "paycore._gateway",
+    "BrowserReturn": "paycore.models",
     "Capabilities": "paycore.provider",
     "Channel": "paycore.models",
     "ConfigError": "paycore.errors",
@@ -128,8 +156,10 @@ _EXPORTS: dict[str, str] = {
     "MalformedNotification": "paycore.errors",
     "MerchantMismatch": "paycore.errors",
     "MissingField": "paycore.errors",
+    "NextAction": "paycore.models",
     "NotSupported": "paycore.errors",
     "Notification": "paycore.models",
+    "NotificationRequest": "paycore.http",
     "Operation": "paycore.provider",
     "Order": "paycore.models",
     "PaycoreConfig": "paycore.config",
@@ -143,9 +173,15 @@ _EXPORTS: dict[str, str] = {
     "ProviderInfo": "paycore._discovery",
     "ProviderNotFound": "paycore.errors",
     "ProviderSettings": "paycore.provider",
+    "QrCode": "paycore.models",
+    "Redirect": "paycore.models",
+    "Reply": "paycore.http",
+    "SdkParameters": "paycore.models",
     "SignatureError": "paycore.errors",
+    "Surface": "paycore.models",
     "TransportError": "paycore.errors",
     "VerificationError": "paycore.errors",
+    "Wallet": "paycore.models",
     "hookimpl": "paycore.hookspecs",
     "installed_providers": "paycore._discovery",
     "load_config": "paycore.config",

@@ -7,7 +7,7 @@ flows; only the sending differs::
     with paycore.Gateway.from_config() as gateway:
         payment = gateway.create(order)
         ...
-        notification = gateway.verify_notification(request_body)
+        notification = gateway.verify_notification(notification_request)
 """
 
 from __future__ import annotations
@@ -32,20 +32,41 @@ from paycore._plugins import ProviderRuntime, start_provider
 from paycore._text import clip
 from paycore.config import load_config, seconds_setting
 from paycore.errors import (
+    AmountMismatch,
     ConfigError,
     InvalidRequest,
+    MalformedAmount,
     MalformedNotification,
+    MerchantMismatch,
+    MissingField,
     NotSupported,
     PaycoreError,
     ProtocolError,
     ProviderError,
+    SignatureError,
     TransportError,
+    VerificationError,
 )
-from paycore.models import Channel, CreateFlow, Notification, Order, Payment
+from paycore.http import NotificationRequest, Reply
+from paycore.models import BrowserReturn, Channel, CreateFlow, Notification, Order, Payment
 from paycore.provider import Capabilities, Operation, Provider
-from paycore.toolkit import utf8
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
+__all__ = ["DEFAULT_FAILURE_REPLY", "DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
+
+#: The failure reply of a provider without a ``failure_reply`` hook: any gateway resends on it.
+DEFAULT_FAILURE_REPLY = Reply(body="fail", status=400)
+# What failure_reply() tells the provider, by error: short, and never holding "ok".
+_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (SignatureError, "bad signature"),
+    (MerchantMismatch, "wrong merchant"),
+    (AmountMismatch, "amount mismatch"),
+    (MissingField, "missing field"),
+    (MalformedAmount, "malformed amount"),
+    (MalformedNotification, "malformed notification"),
+    (VerificationError, "not verified"),
+    (PaycoreError, "not accepted"),
+)
+_UNSAFE_REASON = re.compile(r"ok|[\x00-\x1f\x7f]", re.IGNORECASE)
 
 #: Connect fast or fail; give a slow gateway ten seconds to answer.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -104,10 +125,15 @@ class _BaseGateway:
         timeout: httpx.Timeout | float | None = None,
         deadline: float | None = None,
         max_answer_bytes: int | None = None,
+        create_flow: CreateFlow | str | None = None,
     ) -> None:
         # The call's own arguments first: a bad one is refused before a provider loads.
         if not isinstance(account, str) or not _ACCOUNT_NAME.fullmatch(account):
             raise ConfigError("account must be a name of letters, digits, '_' and '-' (at most 64)")
+        try:
+            default_flow = CreateFlow.SERVER if create_flow is None else CreateFlow(create_flow)
+        except ValueError:
+            raise ConfigError("create_flow must be 'server' or 'form'") from None
         self._timeout = _client_timeout(timeout)
         self._deadline = DEFAULT_DEADLINE if deadline is None else seconds_setting("deadline", deadline)
         limit = DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
@@ -119,6 +145,18 @@ class _BaseGateway:
         _logs.install()
         provider_limit = self.provider.max_answer_bytes
         self._max_answer_bytes = min(limit, provider_limit) if provider_limit else limit
+        if default_flow not in type(self.provider).create_flows:
+            served = ", ".join(sorted(flow.value for flow in type(self.provider).create_flows))
+            raise ConfigError(
+                f"account {account!r}: provider {self.provider_name!r} has no {default_flow.value!r} create flow "
+                f"(it has: {served})"
+            )
+        self._default_flow = default_flow
+
+    @property
+    def create_flow(self) -> CreateFlow:
+        """How ``create`` makes a payment when not told: the account's ``create_flow`` setting."""
+        return self._default_flow
 
     @property
     def deadline(self) -> float:
@@ -153,13 +191,13 @@ class _BaseGateway:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r} provider={self.provider_name!r}>"
 
-    def _create_flow(self, order: Order, flow: CreateFlow | str) -> _Flow[Payment]:
+    def _create_flow(self, order: Order, flow: CreateFlow | str | None) -> _Flow[Payment]:
         if not isinstance(order, Order):
             raise InvalidRequest(f"create() takes a paycore.Order, not {type(order).__name__}")
         try:
-            create_flow = CreateFlow(flow)
+            create_flow = self._default_flow if flow is None else CreateFlow(flow)
         except ValueError:
-            raise InvalidRequest(f"unknown create flow {flow!r} (one of: server, form)") from None
+            raise InvalidRequest(f"unknown create flow {clip(str(flow))!r} (one of: server, form)") from None
         if create_flow not in type(self.provider).create_flows:
             raise NotSupported(
                 f"provider {self.provider_name!r} does not support the {create_flow.value!r} create flow"
@@ -173,6 +211,14 @@ class _BaseGateway:
         limit = provider_class.max_order_amount
         if limit is not None and order.amount > limit:
             raise InvalidRequest(f"provider {self.provider_name!r} takes orders of at most {limit}")
+        needed = provider_class.order_fields_for(order.channel)
+        if needed:
+            missing = sorted(name for name in needed if getattr(order, name) is None)
+            if missing:
+                raise InvalidRequest(
+                    f"provider {self.provider_name!r} needs the order's {', '.join(missing)} "
+                    f"for channel {clip(str(order.channel))!r}"
+                )
         hook = self._runtime.hook(Operation.CREATE)
         return self._checked_flow(hook(order=order, flow=create_flow))
 
@@ -225,20 +271,24 @@ class _BaseGateway:
                 },
             )
 
-    def verify_notification(self, body: bytes | str | Mapping[str, str]) -> Notification:
+    def verify_notification(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Notification:
         """Verify a notification from the gateway; pure, no I/O.
 
-        ``body`` is the raw request body as received (bytes, or str), or a mapping
-        your web framework parsed from it. Raw bytes are best: some gateways send
-        bodies that a form parser misreads. Answer the gateway with
-        ``notification.ack``.
+        ``request`` is the `paycore.NotificationRequest` as received (see
+        `paycore.web` to build one from your framework's request). For protocols
+        that POST a form, the raw body (bytes or str) or a mapping your framework
+        parsed are shortcuts; raw bytes are best, as some gateways send bodies a
+        form parser misreads. Answer the gateway with ``notification.ack``, and
+        with `failure_reply` when you do not accept it.
         """
-        if type(body) is not bytes:  # the common case skips every check below
-            body = _notification_body(body)
+        if type(request) is bytes:  # the common shortcut skips every check below
+            request = NotificationRequest.of_body(request)
+        elif not isinstance(request, NotificationRequest):
+            request = _notification_request(request)
         hook = self._runtime.hook(Operation.VERIFY)
         observed = self._observed(Operation.VERIFY, None)
         with observed:
-            result = hook(body=body)
+            result = hook(request=request)
             if not isinstance(result, Notification):
                 raise ProviderError(
                     f"provider {self.provider_name!r} returned {type(result).__name__}, not a Notification"
@@ -247,24 +297,90 @@ class _BaseGateway:
             return result
         raise observed.failure()
 
+    def failure_reply(self, reason: BaseException | str | None = None) -> Reply:
+        """The answer telling the gateway that a notification was not accepted, so that it resends.
 
-def _notification_body(body: object) -> bytes | Mapping[str, str]:
-    """A notification body that is not bytes, as bytes or a mapping of text; typed errors otherwise."""
-    if isinstance(body, bytearray | memoryview):
-        return bytes(body)
-    if isinstance(body, str):
-        encoded = utf8(body)
-        if encoded is None:
-            raise MalformedNotification("the notification body is not valid Unicode text")
-        return encoded
-    if isinstance(body, Mapping):
-        for name, value in body.items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise MalformedNotification("a notification mapping must hold strings only")
-            if utf8(name) is None or utf8(value) is None:
-                raise MalformedNotification("a notification mapping holds text that is not valid Unicode")
-        return body
-    raise InvalidRequest(f"a notification body is bytes, str or a mapping, not {type(body).__name__}")
+        ``reason`` (the error that refused it, or a short phrase) becomes a short
+        phrase for protocols whose failure answer carries one. Never raises: a
+        provider hook that fails, or that answers with the letters "ok" in any case
+        (which some gateways count as received), gives `DEFAULT_FAILURE_REPLY`.
+        """
+        phrase = _reason_phrase(reason)
+        if Operation.FAILURE_REPLY not in self._runtime.operations:
+            return DEFAULT_FAILURE_REPLY
+        try:
+            reply = self._runtime.hook(Operation.FAILURE_REPLY)(reason=phrase)
+        except Exception as exc:  # noqa: BLE001  # an error answer must always be given
+            logger.warning("provider %s failed to build its failure reply (%s)", self.provider_name, type(exc).__name__)
+            return DEFAULT_FAILURE_REPLY
+        if not isinstance(reply, Reply) or "ok" in reply.body.lower():
+            logger.warning(
+                "provider %s gave a failure reply that is not a Reply or holds 'ok': answered %r instead",
+                self.provider_name,
+                DEFAULT_FAILURE_REPLY.body,
+            )
+            return DEFAULT_FAILURE_REPLY
+        return reply
+
+    def parse_return(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> BrowserReturn:
+        """Read the buyer's browser return (to ``return_url``): for display, never proof of payment.
+
+        A present but wrong signature is `paycore.SignatureError`; a return
+        without one is read with ``signature_checked=False``. Either way,
+        ``claimed_status`` is a claim: an order is paid when a verified
+        notification or a query says so. NotSupported if the provider cannot read
+        its returns.
+        """
+        hook = self._runtime.hook(Operation.RETURN)
+        if not isinstance(request, NotificationRequest):
+            request = _notification_request(request)
+        observed = self._observed(Operation.RETURN, None)
+        with observed:
+            result = hook(request=request)
+            if not isinstance(result, BrowserReturn):
+                raise ProviderError(
+                    f"provider {self.provider_name!r} returned {type(result).__name__}, not a BrowserReturn"
+                )
+            observed.order_id = result.order_id
+            return result
+        raise observed.failure()
+
+    def notification_order_id(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> str | None:
+        """The order id a notification *claims*, unverified, or None; for routing only.
+
+        An application that stores each order's account uses it to pick the
+        account that must verify the notification (`paycore.Accounts` does).
+        NotSupported if the provider cannot tell.
+        """
+        hook = self._runtime.hook(Operation.ROUTE)
+        if not isinstance(request, NotificationRequest):
+            request = _notification_request(request)
+        observed = self._observed(Operation.ROUTE, None)
+        with observed:
+            claimed = hook(request=request)
+            if claimed is not None and not isinstance(claimed, str):
+                raise ProviderError(f"provider {self.provider_name!r} returned {type(claimed).__name__}, not an id")
+            return claimed or None
+        raise observed.failure()
+
+
+def _notification_request(request: object) -> NotificationRequest:
+    """A shortcut (a body, or fields a framework parsed) as the POST it stands for; typed errors otherwise."""
+    if isinstance(request, bytes | bytearray | memoryview | str):
+        return NotificationRequest(body=request)
+    if isinstance(request, Mapping):
+        return NotificationRequest.of_form(request)
+    raise InvalidRequest(
+        f"a notification is a paycore.NotificationRequest, bytes, str or a mapping, not {type(request).__name__}"
+    )
+
+
+def _reason_phrase(reason: BaseException | str | None) -> str:
+    if isinstance(reason, str):
+        return reason if 0 < len(reason) <= 100 and not _UNSAFE_REASON.search(reason) else "not accepted"
+    if isinstance(reason, BaseException):
+        return next((phrase for kind, phrase in _REASONS if isinstance(reason, kind)), "server error")
+    return "not accepted"
 
 
 def _scrub(error: PaycoreError, secrets: tuple[str, ...]) -> None:
@@ -425,9 +541,16 @@ class Gateway(_BaseGateway):
         timeout: httpx.Timeout | float | None = None,
         deadline: float | None = None,
         max_answer_bytes: int | None = None,
+        create_flow: CreateFlow | str | None = None,
     ) -> None:
         super().__init__(
-            provider, settings, account=account, timeout=timeout, deadline=deadline, max_answer_bytes=max_answer_bytes
+            provider,
+            settings,
+            account=account,
+            timeout=timeout,
+            deadline=deadline,
+            max_answer_bytes=max_answer_bytes,
+            create_flow=create_flow,
         )
         self._owns_client = client is None
         self._client = client
@@ -462,6 +585,7 @@ class Gateway(_BaseGateway):
         timeout: httpx.Timeout | float | None = None,
         deadline: float | None = None,
         max_answer_bytes: int | None = None,
+        create_flow: CreateFlow | str | None = None,
     ) -> Self:
         """Build the gateway of a configured account (see `paycore.config`)."""
         config = load_config(path).account(account)
@@ -474,10 +598,14 @@ class Gateway(_BaseGateway):
             timeout=timeout if timeout is not None else config.timeout,
             deadline=deadline if deadline is not None else config.deadline,
             max_answer_bytes=max_answer_bytes,
+            create_flow=create_flow if create_flow is not None else config.create_flow,
         )
 
-    def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
-        """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
+    def create(self, order: Order, *, flow: CreateFlow | str | None = None) -> Payment:
+        """Create the payment of ``order``: a pending Payment whose ``next_action`` says what the buyer does.
+
+        ``flow`` defaults to the account's ``create_flow`` (`create_flow`).
+        """
         observed = self._observed(Operation.CREATE, getattr(order, "order_id", None))
         with observed:
             return self._run(self._create_flow(order, flow), observed)
@@ -555,9 +683,16 @@ class AsyncGateway(_BaseGateway):
         timeout: httpx.Timeout | float | None = None,
         deadline: float | None = None,
         max_answer_bytes: int | None = None,
+        create_flow: CreateFlow | str | None = None,
     ) -> None:
         super().__init__(
-            provider, settings, account=account, timeout=timeout, deadline=deadline, max_answer_bytes=max_answer_bytes
+            provider,
+            settings,
+            account=account,
+            timeout=timeout,
+            deadline=deadline,
+            max_answer_bytes=max_answer_bytes,
+            create_flow=create_flow,
         )
         self._owns_client = client is None
         self._client = client
@@ -585,6 +720,7 @@ class AsyncGateway(_BaseGateway):
         timeout: httpx.Timeout | float | None = None,
         deadline: float | None = None,
         max_answer_bytes: int | None = None,
+        create_flow: CreateFlow | str | None = None,
     ) -> Self:
         """Build the gateway of a configured account (see `paycore.config`)."""
         config = load_config(path).account(account)
@@ -597,10 +733,14 @@ class AsyncGateway(_BaseGateway):
             timeout=timeout if timeout is not None else config.timeout,
             deadline=deadline if deadline is not None else config.deadline,
             max_answer_bytes=max_answer_bytes,
+            create_flow=create_flow if create_flow is not None else config.create_flow,
         )
 
-    async def create(self, order: Order, *, flow: CreateFlow | str = CreateFlow.SERVER) -> Payment:
-        """Create the payment of ``order``; a pending Payment with ``pay_url`` or ``form``."""
+    async def create(self, order: Order, *, flow: CreateFlow | str | None = None) -> Payment:
+        """Create the payment of ``order``: a pending Payment whose ``next_action`` says what the buyer does.
+
+        ``flow`` defaults to the account's ``create_flow`` (`create_flow`).
+        """
         observed = self._observed(Operation.CREATE, getattr(order, "order_id", None))
         with observed:
             return await self._run(self._create_flow(order, flow), observed)

@@ -31,6 +31,7 @@ from paycore._validation import describe_validation_error
 from paycore.config import env_variable
 from paycore.errors import ConfigError, NotSupported, PaycoreError, ProviderError, ProviderNotFound
 from paycore.hookspecs import PROJECT_NAME, REQUIRED_HOOKS, ProviderSpec
+from paycore.models import Order
 from paycore.provider import Capabilities, Operation, Provider
 from paycore.sandbox import Sandbox, SandboxOptions
 
@@ -75,7 +76,21 @@ def _checked_provider_class(name: str, plugin: object) -> type[Provider[Any]]:
     settings_model = getattr(plugin, "settings_model", None)
     if not (isinstance(settings_model, type) and issubclass(settings_model, pydantic.BaseModel)):
         raise ProviderError(f"provider {name!r} declares no pydantic settings_model")
+    _check_order_fields(name, plugin)
     return plugin
+
+
+def _check_order_fields(name: str, provider_class: type[Provider[Any]]) -> None:
+    """Required order fields must name optional Order fields: a typo would refuse every order."""
+    declared = set(provider_class.required_order_fields)
+    for fields in provider_class.channel_order_fields.values():
+        declared |= fields
+    optional = {field for field, info in Order.model_fields.items() if not info.is_required()}
+    unknown = sorted(declared - optional)
+    if unknown:
+        raise ProviderError(
+            f"provider {name!r} requires order fields that are not optional paycore.Order fields: {', '.join(unknown)}"
+        )
 
 
 def _named_provider_class(provider: str | type[Provider[Any]]) -> tuple[str, type[Provider[Any]]]:
@@ -101,7 +116,15 @@ class ProviderRuntime:
             # An implementation whose name matches no spec is a typo, not an extra.
             self._manager.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise ProviderError(f"provider {provider.name!r} does not match the paycore hookspecs: {exc}") from None
+            hint = ""
+            if "verify_notification" in str(exc) and "'body'" in str(exc):
+                hint = (
+                    " (verify_notification takes `request: paycore.NotificationRequest` now: read request.body, "
+                    "request.form_fields(), request.query_fields() or request.header(...))"
+                )
+            raise ProviderError(
+                f"provider {provider.name!r} does not match the paycore hookspecs: {exc}{hint}"
+            ) from None
         missing = [hook for hook in REQUIRED_HOOKS if not getattr(self._manager.hook, hook).get_hookimpls()]
         if missing:
             raise ProviderError(f"provider {provider.name!r} lacks required hooks: {', '.join(missing)}")

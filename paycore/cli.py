@@ -82,7 +82,12 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             try:
                 entry["capabilities"] = load_provider_class(info.name).capabilities().model_dump(mode="json")
                 for key, values in entry["capabilities"].items():
-                    entry["capabilities"][key] = sorted(values)
+                    # Sets as sorted lists, for output that diffs well; by-channel tables as sorted tables.
+                    entry["capabilities"][key] = (
+                        {name: sorted(fields) for name, fields in sorted(values.items())}
+                        if isinstance(values, dict)
+                        else sorted(values)
+                    )
             except errors.PaycoreError as exc:
                 entry["error"] = str(exc)
         listing.append(entry)
@@ -156,7 +161,16 @@ def _gateway(args: argparse.Namespace) -> Any:
 
 def _emit_model(args: argparse.Namespace, model: Any) -> None:
     data = model.model_dump(mode="json")
-    _emit(args, data, lambda: _fields(data))
+    shown = dict(data)
+    action = getattr(model, "next_action", None)
+    if action is not None:
+        # What the buyer must do, in words: a QR code's content, a link, a form, SDK parameters.
+        shown["next_action"] = action.describe()
+        shown.pop("form", None)
+    ack = getattr(model, "ack", None)
+    if ack is not None:
+        shown["ack"] = f"HTTP {ack.status} {ack.content_type}: {ack.body}"
+    _emit(args, data, lambda: _fields(shown))
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
@@ -175,7 +189,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
         fields["attach"] = args.attach
     order = Order(**fields)
     with _gateway(args) as gateway:
-        _emit_model(args, gateway.create(order, flow=args.flow))
+        _emit_model(args, gateway.create(order, flow=args.flow))  # None: the account's create_flow
     return 0
 
 
@@ -186,10 +200,24 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from paycore.http import NotificationRequest
+
     # The command line arrives decoded with surrogateescape: give the bytes as typed.
-    body = os.fsencode(args.body) if args.body is not None else sys.stdin.buffer.read()
+    if args.body is not None:
+        body = os.fsencode(args.body)
+    elif args.method == "POST":
+        body = sys.stdin.buffer.read()
+    else:
+        body = b""
+    headers = []
+    for header in args.header or ():
+        name, separator, value = header.partition(":")
+        if not separator:
+            raise errors.InvalidRequest(f"--header takes NAME:VALUE, not {header!r}")
+        headers.append((name.strip(), value.strip()))
+    request = NotificationRequest(method=args.method, path=args.path, query=args.query, headers=headers, body=body)
     with _gateway(args) as gateway:
-        _emit_model(args, gateway.verify_notification(body))
+        _emit_model(args, gateway.verify_notification(request))
     return 0
 
 
@@ -271,15 +299,21 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--return-url", required=True, help="where the buyer's browser returns")
     create.add_argument("--order-id", help="merchant order id (default: a new one)")
     create.add_argument("--attach", help="merchant data echoed in the notification")
-    create.add_argument("--flow", choices=["server", "form"], default="server", help="create flow (default: server)")
+    create.add_argument(
+        "--flow", choices=["server", "form"], default=None, help="create flow (default: the account's create_flow)"
+    )
     create.set_defaults(run=_cmd_create)
 
     query = commands.add_parser("query", parents=[common], help="ask the gateway about an order")
     query.add_argument("order_id", metavar="ORDER_ID")
     query.set_defaults(run=_cmd_query)
 
-    verify = commands.add_parser("verify", parents=[common], help="verify a notification body (stdin or --body)")
-    verify.add_argument("--body", help="the notification body, as received")
+    verify = commands.add_parser("verify", parents=[common], help="verify a notification (body on stdin or --body)")
+    verify.add_argument("--body", help="the notification body, as received (default: stdin for a POST)")
+    verify.add_argument("--method", default="POST", type=str.upper, help="the request's method (default: POST)")
+    verify.add_argument("--path", default="/", help="the request's path (default: /)")
+    verify.add_argument("--query", default="", help="the raw query string, for gateways that notify by GET")
+    verify.add_argument("--header", action="append", metavar="NAME:VALUE", help="a request header; repeat")
     verify.set_defaults(run=_cmd_verify)
 
     demo = commands.add_parser("demo", parents=[common], help="a whole payment round trip on a local sandbox")

@@ -49,7 +49,7 @@ ACCOUNT_ENV = "PAYCORE_ACCOUNT"
 DEFAULT_CONFIG_PATH = Path("paycore.toml")
 _ENV_PREFIX = "PAYCORE_"
 # Core keys of an account table; every other key is a provider setting.
-_CORE_KEYS = frozenset({"provider", "timeout", "deadline"})
+_CORE_KEYS = frozenset({"provider", "timeout", "deadline", "create_flow"})
 #: The longest a timeout or deadline may be: beyond it a payment call is a hang.
 MAX_SECONDS = 600.0
 
@@ -89,6 +89,8 @@ class AccountConfig:
     settings: Mapping[str, Any] = field(repr=False)
     timeout: float | None = None
     deadline: float | None = None
+    #: how new orders are created when the caller does not say (``server`` or ``form``)
+    create_flow: str | None = None
 
     def __repr__(self) -> str:
         # Values may be secrets before the provider's model has typed them.
@@ -188,12 +190,16 @@ class PaycoreConfig:
                 seconds[key] = None if raw is None else seconds_setting(key, raw)
             except ConfigError as exc:
                 raise ConfigError(f"account {name!r}: {exc}") from None
+        create_flow = table.pop("create_flow", None)
+        if create_flow is not None and create_flow not in ("server", "form"):
+            raise ConfigError(f"account {name!r}: create_flow must be 'server' or 'form'")
         return AccountConfig(
             name=name,
             provider=provider,
             settings=RawSettings(table),
             timeout=seconds["timeout"],
             deadline=seconds["deadline"],
+            create_flow=create_flow,
         )
 
 

@@ -25,21 +25,28 @@ no, `paycore.ProtocolError` when its answer cannot be understood,
 `paycore.SignatureError` when its answer is badly signed. Anything else
 escaping a hook is reported to the caller as `paycore.ProviderError`.
 
+``verify_notification`` and the other hooks that read what the gateway or the
+buyer's browser sent get a `paycore.NotificationRequest`: method, path, query
+string, headers and body as received, so a protocol that notifies by GET, or
+signs over headers and a JSON body, fits as well as a POSTed form.
+
 Required hooks: ``create_payment``, ``query_payment``, ``verify_notification``.
-Optional: ``close_payment``, and ``make_sandbox`` (a classmethod); asking a
-provider for an operation it lacks raises `paycore.NotSupported` before
-any I/O.
+Optional: ``close_payment``, ``failure_reply``, ``parse_return``,
+``notification_order_id``, and ``make_sandbox`` (a classmethod); asking a
+provider for an operation it lacks raises `paycore.NotSupported` before any
+I/O (``failure_reply`` has a default instead).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import TypeAlias, TypeVar
 
 import httpx
 import pluggy
 
-from paycore.models import CreateFlow, Notification, Order, Payment
+from paycore.http import NotificationRequest, Reply
+from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment
 from paycore.sandbox import Sandbox, SandboxOptions
 
 __all__ = [
@@ -82,13 +89,46 @@ class ProviderSpec:
         """Ask the gateway where the payment of ``order_id`` stands; return it."""
 
     @hookspec(firstresult=True)
-    def verify_notification(self, body: bytes | Mapping[str, str]) -> Notification:  # type: ignore[empty-body]  # a spec has no body
+    def verify_notification(self, request: NotificationRequest) -> Notification:  # type: ignore[empty-body]  # a spec has no body
         """Verify a notification exactly as received; return it or raise.
 
-        ``body`` is the raw request body (bytes) or, when the application has
-        parsed it already, a mapping. Pure: no I/O. Raise a
-        VerificationError subclass for anything that cannot be trusted, and
-        never return a half-parsed Notification.
+        ``request`` holds the method, path, raw query string, headers and raw body
+        (or ``request.form`` when the application passed fields it had parsed).
+        Read what your protocol signs: `NotificationRequest.form_fields`,
+        `NotificationRequest.query_fields`, ``request.header(...)`` and
+        ``request.body``. Pure: no I/O. Raise a VerificationError subclass for
+        anything that cannot be trusted, and never return a half-parsed
+        Notification. Set ``ack`` to the `paycore.Reply` your gateway wants
+        for "received".
+        """
+
+    @hookspec(firstresult=True)
+    def failure_reply(self, reason: str) -> Reply:  # type: ignore[empty-body]  # a spec has no body
+        """The answer that tells the gateway a notification was *not* accepted (it resends).
+
+        ``reason`` is a short phrase from paycore (``"bad signature"``, ...) for
+        protocols that carry one (a JSON ``message``). The body must not contain
+        the letters "ok" in any case: some gateways count any answer holding them
+        as received. Without this hook: HTTP 400, ``text/plain``, ``fail``.
+        """
+
+    @hookspec(firstresult=True)
+    def parse_return(self, request: NotificationRequest) -> BrowserReturn:  # type: ignore[empty-body]  # a spec has no body
+        """Read the buyer's browser return (to ``return_url``) for display.
+
+        Verify its signature when the protocol signs it and set
+        ``signature_checked``; a present but wrong signature is SignatureError.
+        Pure: no I/O.
+        """
+
+    @hookspec(firstresult=True)
+    def notification_order_id(self, request: NotificationRequest) -> str | None:
+        """The order id a notification *claims*, before any verification, or None.
+
+        Only for routing: it lets an application that stored each order's
+        account find the account (and so the key) that must verify the
+        notification. Never trusted otherwise. Pure, cheap, and no raising for
+        bodies of another protocol: return None.
         """
 
     @hookspec(firstresult=True)

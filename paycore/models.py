@@ -27,38 +27,121 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, InstanceOf
 
 from paycore._ids import new_order_id
 from paycore._text import clip
 from paycore._validation import describe_validation_error
 from paycore.errors import AmountMismatch, InvalidRequest, VerificationError
+from paycore.http import Reply
 from paycore.toolkit import is_http_url, minor_units
 
 __all__ = [
     "MAX_ORDER_AMOUNT",
+    "AppLink",
+    "BrowserReturn",
     "Channel",
     "CreateFlow",
+    "NextAction",
     "Notification",
     "Order",
     "Payment",
     "PaymentForm",
     "PaymentStatus",
+    "QrCode",
+    "Redirect",
+    "SdkParameters",
+    "Surface",
+    "Wallet",
 ]
 
 
+class Wallet(enum.StrEnum):
+    """Who moves the money: the buyer's wallet or bank."""
+
+    ALIPAY = "alipay"
+    WECHAT = "wechat"
+    QQ = "qq"
+    UNIONPAY = "unionpay"
+    BANK = "bank"
+    BAIDU = "baidu"
+    JD = "jd"
+
+
+class Surface(enum.StrEnum):
+    """Where the buyer pays: what the merchant's page or app does with the result."""
+
+    QR = "qr"  # the merchant shows a QR code; the buyer scans it with the wallet
+    PAGE = "page"  # a desktop browser goes to the gateway's cashier
+    WAP = "wap"  # a mobile browser goes to the gateway's cashier (H5)
+    APP = "app"  # the merchant's native app calls the wallet's SDK
+    JSAPI = "jsapi"  # a page opened inside the wallet's own browser (official account)
+    MINI_PROGRAM = "mini_program"  # a mini program inside the wallet
+
+
 class Channel(enum.StrEnum):
-    """A normalized payment method; each provider maps it to its own code."""
+    """A normalized payment method: one wallet on one surface (`wallet`, `surface`).
+
+    One value, not two fields, because that pair is what a gateway sells as one
+    product with one code (juhe's ``pay_bankcode``, Alipay's API method, WeChat
+    Pay's endpoint, epay's ``type`` and ``device``): a provider maps channels to
+    its codes with a table, and declares the channels it serves. `Channel.of`
+    finds the channel of a pair.
+    """
 
     WECHAT_JSAPI = "wechat_jsapi"
     WECHAT_QR = "wechat_qr"
+    WECHAT_H5 = "wechat_h5"
+    WECHAT_APP = "wechat_app"
+    WECHAT_MINI_PROGRAM = "wechat_mini_program"
     ALIPAY_QR = "alipay_qr"
     ALIPAY_WAP = "alipay_wap"
+    ALIPAY_PAGE = "alipay_page"
+    ALIPAY_APP = "alipay_app"
     QQ_WAP = "qq_wap"
-    BANK = "bank"
     QQ_QR = "qq_qr"
+    UNIONPAY_QR = "unionpay_qr"
+    BANK = "bank"
     BAIDU = "baidu"
     JD = "jd"
+
+    @property
+    def wallet(self) -> Wallet:
+        """The wallet (or bank) that pays."""
+        return _CHANNEL_PARTS[self][0]
+
+    @property
+    def surface(self) -> Surface:
+        """Where the buyer pays."""
+        return _CHANNEL_PARTS[self][1]
+
+    @classmethod
+    def of(cls, wallet: Wallet | str, surface: Surface | str) -> Channel:
+        """The channel of ``wallet`` on ``surface``; InvalidRequest when paycore names none."""
+        for channel, parts in _CHANNEL_PARTS.items():
+            if parts == (wallet, surface):
+                return channel
+        raise InvalidRequest(f"no channel is {clip(str(wallet))} on {clip(str(surface))}")
+
+
+_CHANNEL_PARTS: dict[Channel, tuple[Wallet, Surface]] = {
+    Channel.WECHAT_JSAPI: (Wallet.WECHAT, Surface.JSAPI),
+    Channel.WECHAT_QR: (Wallet.WECHAT, Surface.QR),
+    Channel.WECHAT_H5: (Wallet.WECHAT, Surface.WAP),
+    Channel.WECHAT_APP: (Wallet.WECHAT, Surface.APP),
+    Channel.WECHAT_MINI_PROGRAM: (Wallet.WECHAT, Surface.MINI_PROGRAM),
+    Channel.ALIPAY_QR: (Wallet.ALIPAY, Surface.QR),
+    Channel.ALIPAY_WAP: (Wallet.ALIPAY, Surface.WAP),
+    Channel.ALIPAY_PAGE: (Wallet.ALIPAY, Surface.PAGE),
+    Channel.ALIPAY_APP: (Wallet.ALIPAY, Surface.APP),
+    Channel.QQ_WAP: (Wallet.QQ, Surface.WAP),
+    Channel.QQ_QR: (Wallet.QQ, Surface.QR),
+    Channel.UNIONPAY_QR: (Wallet.UNIONPAY, Surface.QR),
+    # Online banking, Baidu's and JD's wallets: each bank's or wallet's cashier page.
+    Channel.BANK: (Wallet.BANK, Surface.PAGE),
+    Channel.BAIDU: (Wallet.BAIDU, Surface.PAGE),
+    Channel.JD: (Wallet.JD, Surface.PAGE),
+}
 
 
 class PaymentStatus(enum.StrEnum):
@@ -226,6 +309,10 @@ class Order(_Model):
     quantity: Annotated[int, BeforeValidator(_quantity)] | None = None
     product_url: HttpUrl | None = None
     client_ip: Annotated[str, AfterValidator(_ip_address)] | None = None
+    #: the payer's id at the wallet (WeChat's openid for JSAPI and mini programs)
+    payer_id: Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,128}$")] | None = None
+    #: when the gateway should stop accepting payment for this order
+    expires_at: AwareDatetime | None = None
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @pydantic.field_validator("amount", mode="before")
@@ -234,12 +321,53 @@ class Order(_Model):
         return _order_amount(value, info.data.get("currency", "CNY"))
 
 
-class PaymentForm(_Model):
-    """A signed form that the buyer's browser must POST to the gateway."""
+# Schemes that run code or read local data where a page puts a link: never a payment.
+_UNSAFE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about", "filesystem"})
+_URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}):")
 
+
+def _app_uri(value: str) -> str:
+    """A link for a wallet app or a QR code: ``weixin://...``, ``alipays://...``, ``https://...``."""
+    if not 1 <= len(value) <= 4096:
+        raise ValueError("must be 1 to 4096 characters")
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must not contain whitespace or control characters")
+    _text(value)
+    scheme = _URI_SCHEME.match(value)
+    if scheme is None:
+        raise ValueError("must be a URI with a scheme, such as weixin:// or https://")
+    if scheme.group(1).lower() in _UNSAFE_SCHEMES:
+        raise ValueError(f"must not use the {scheme.group(1).lower()}: scheme")
+    if scheme.group(1).lower() in ("http", "https"):
+        _http_url(value)
+    return value
+
+
+AppUri = Annotated[str, AfterValidator(_app_uri)]
+
+
+class Redirect(_Model):
+    """Send the buyer's browser to ``url`` (the gateway's cashier, or a signed link)."""
+
+    kind: Literal["redirect"] = "redirect"
+    url: HttpUrl
+
+    def describe(self) -> str:
+        """One line saying what the buyer does, for a terminal or a log."""
+        return f"send the buyer's browser to {self.url}"
+
+
+class PaymentForm(_Model):
+    """A signed form that the buyer's browser must submit to the gateway."""
+
+    kind: Literal["form"] = "form"
     action: HttpUrl
-    method: Literal["POST"] = "POST"
+    method: Literal["POST", "GET"] = "POST"
     fields: dict[str, str]
+
+    def describe(self) -> str:
+        """One line saying what the buyer does, for a terminal or a log."""
+        return f"the buyer's browser submits a {self.method} form of {len(self.fields)} fields to {self.action}"
 
     def to_html(self, *, auto_submit: bool = True) -> str:
         """Render the form as an HTML page, every value escaped.
@@ -255,7 +383,7 @@ class PaymentForm(_Model):
         return (
             '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Redirecting to payment'
             "</title></head>\n<body>\n"
-            f'  <form method="post" action="{html.escape(self.action)}" accept-charset="utf-8">\n'
+            f'  <form method="{self.method.lower()}" action="{html.escape(self.action)}" accept-charset="utf-8">\n'
             f"{inputs}\n"
             '    <button type="submit">Continue to payment</button>\n'
             "  </form>\n"
@@ -263,8 +391,60 @@ class PaymentForm(_Model):
         )
 
 
+class QrCode(_Model):
+    """Show the buyer a QR code holding ``content`` (``weixin://wxpay/...``, ``https://qr.alipay.com/...``).
+
+    Render it with any QR library; the buyer scans it with the wallet.
+    """
+
+    kind: Literal["qr_code"] = "qr_code"
+    content: AppUri
+
+    def describe(self) -> str:
+        """One line saying what the buyer does, for a terminal or a log."""
+        return f"show the buyer a QR code of {self.content}"
+
+
+class AppLink(_Model):
+    """Open ``url`` on the buyer's device: a wallet app's URL scheme or universal link."""
+
+    kind: Literal["app_link"] = "app_link"
+    url: AppUri
+
+    def describe(self) -> str:
+        """One line saying what the buyer does, for a terminal or a log."""
+        return f"open {self.url} on the buyer's device"
+
+
+class SdkParameters(_Model):
+    """Hand ``parameters`` to a wallet's SDK or in-app JS bridge named by ``sdk``.
+
+    E.g. ``sdk="wechat_jsapi"`` with ``appId``, ``timeStamp``, ``nonceStr``,
+    ``package``, ``signType``, ``paySign`` for ``WeixinJSBridge``; the provider's
+    documentation names its SDKs.
+    """
+
+    kind: Literal["sdk"] = "sdk"
+    sdk: Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,64}$")]
+    parameters: dict[str, Text]
+
+    def describe(self) -> str:
+        """One line saying what the buyer does, for a terminal or a log."""
+        return f"call the {self.sdk} SDK with {', '.join(sorted(self.parameters)) or 'no parameters'}"
+
+
+#: What the buyer must do next to pay: one of a small closed set, told apart by ``kind``.
+NextAction = Annotated[Redirect | PaymentForm | QrCode | AppLink | SdkParameters, Field(discriminator="kind")]
+
+
 class Payment(_Model):
     """A payment as the gateway reports it, from create or from query.
+
+    ``next_action`` says what the buyer must do to pay (a `Redirect`, a
+    `PaymentForm`, a `QrCode`, an `AppLink` or `SdkParameters`). ``pay_url``
+    and ``form`` stay as conveniences: ``pay_url`` is the URL of a `Redirect`,
+    ``form`` the `PaymentForm`; a provider may set either instead of
+    ``next_action`` and the other is filled in.
 
     ``reason`` says why paycore reports less than the gateway claimed, e.g. an
     ``unknown`` status for an unsigned answer that came over plain http.
@@ -278,18 +458,64 @@ class Payment(_Model):
     paid_at: AwareDatetime | None = None
     pay_url: HttpUrl | None = None
     form: PaymentForm | None = None
+    next_action: NextAction | None = None
     provider: str
     account: str
     reason: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    @pydantic.model_validator(mode="after")
+    def _one_next_action(self) -> Payment:
+        action = self.next_action
+        if action is None:
+            if self.pay_url is not None and self.form is not None:
+                raise ValueError("give pay_url or form, not both (or a next_action)")
+            if self.pay_url is not None:
+                object.__setattr__(self, "next_action", Redirect(url=self.pay_url))
+            elif self.form is not None:
+                object.__setattr__(self, "next_action", self.form)
+            return self
+        # The conveniences must agree with the action they stand for.
+        if isinstance(action, Redirect):
+            if self.form is not None or self.pay_url not in (None, action.url):
+                raise ValueError("pay_url and form must agree with next_action")
+            object.__setattr__(self, "pay_url", action.url)
+        elif isinstance(action, PaymentForm):
+            if self.pay_url is not None or self.form not in (None, action):
+                raise ValueError("pay_url and form must agree with next_action")
+            object.__setattr__(self, "form", action)
+        elif self.pay_url is not None or self.form is not None:
+            raise ValueError(f"a {action.kind} next_action has no pay_url or form")
+        return self
+
+
+class BrowserReturn(_Model):
+    """What the buyer's browser return (to ``return_url``) claims: for display only.
+
+    ``claimed_status`` is a claim, not a fact, even when ``signature_checked``:
+    a signed return can be replayed, and many protocols sign none. An order is
+    paid when a verified notification or a query says so.
+    """
+
+    order_id: str
+    claimed_status: PaymentStatus
+    amount: Amount | None = None
+    attach: str | None = None
+    #: True when the return carried a signature and it matched
+    signature_checked: bool
+    provider: str
+    account: str
     raw: dict[str, Any] = Field(default_factory=dict)
 
 
 class Notification(_Model):
     """A verified notification from the gateway.
 
-    Answer the gateway with ``ack`` as the response body, or it sends the
-    notification again. Duplicates are normal: recognise them by ``order_id``
-    and ``transaction_id``.
+    Answer the gateway with ``ack`` (a `paycore.Reply`: status, content type and
+    body, as the provider's protocol wants them), or it sends the notification
+    again. Duplicates are normal: recognise them by ``order_id`` and
+    ``transaction_id``. A provider may give ``ack`` as text: it becomes a 200
+    ``text/plain`` reply.
     """
 
     order_id: str
@@ -304,8 +530,8 @@ class Notification(_Model):
     can change it in transit, so use it to find your own records, never as proof."""
     provider: str
     account: str
-    raw: dict[str, str] = Field(default_factory=dict)
-    ack: str
+    raw: dict[str, Any] = Field(default_factory=dict)
+    ack: Annotated[InstanceOf[Reply], BeforeValidator(Reply.coerce)]
 
     def check_against(self, order: Order) -> None:
         """Refuse a notification that is not about ``order``, for its full amount.

@@ -21,6 +21,7 @@ and registers the class under an entry point in the ``paycore.providers`` group.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -40,6 +41,12 @@ class Operation(enum.StrEnum):
     VERIFY = "verify"
     CLOSE = "close"
     SANDBOX = "sandbox"
+    #: answering a notification that was not accepted (core default without the hook)
+    FAILURE_REPLY = "failure_reply"
+    #: reading the buyer's browser return
+    RETURN = "return"
+    #: reading the order id a notification claims, to route it to its account
+    ROUTE = "route"
 
     @property
     def hook_name(self) -> str:
@@ -52,6 +59,9 @@ _HOOK_NAMES = {
     Operation.VERIFY: "verify_notification",
     Operation.CLOSE: "close_payment",
     Operation.SANDBOX: "make_sandbox",
+    Operation.FAILURE_REPLY: "failure_reply",
+    Operation.RETURN: "parse_return",
+    Operation.ROUTE: "notification_order_id",
 }
 
 
@@ -77,6 +87,10 @@ class Capabilities(pydantic.BaseModel):
     operations: frozenset[Operation]
     channels: frozenset[Channel]
     create_flows: frozenset[CreateFlow]
+    #: `paycore.Order` fields every order must set for this provider
+    required_order_fields: frozenset[str] = frozenset()
+    #: more required `paycore.Order` fields, by channel
+    channel_order_fields: dict[Channel, frozenset[str]] = pydantic.Field(default_factory=dict)
 
 
 SettingsT = TypeVar("SettingsT", bound=pydantic.BaseModel)
@@ -91,7 +105,11 @@ class Provider(Generic[SettingsT]):
     - ``channels``: the normalized channels it serves by default;
     - ``create_flows``: the create flows it supports (server-to-server by default);
     - ``provider_name``: its name when used as a class, not by entry point;
-    - ``secret_parameters``: request parameters whose values are secret.
+    - ``secret_parameters``: request parameters whose values are secret;
+    - ``required_order_fields``: optional `paycore.Order` fields the gateway
+      needs on every order (``client_ip``, ``payer_id``, ``expires_at``, ...),
+      and ``channel_order_fields`` those it needs on some channels only: an
+      order without one is refused before any I/O.
 
     ``testing = True`` marks a fake that a production configuration must not
     reach (see the testing guide).
@@ -110,6 +128,10 @@ class Provider(Generic[SettingsT]):
     #: the name to report when the class is used directly rather than through
     #: its entry point (the entry-point name wins otherwise)
     provider_name: ClassVar[str | None] = None
+    #: optional Order fields every order must set for this provider's gateways
+    required_order_fields: ClassVar[frozenset[str]] = frozenset()
+    #: optional Order fields some channels need, e.g. ``{Channel.WECHAT_JSAPI: frozenset({"payer_id"})}``
+    channel_order_fields: ClassVar[Mapping[Channel, frozenset[str]]] = {}
 
     def __init__(self, settings: SettingsT, *, name: str, account: str) -> None:
         #: the validated settings of this account
@@ -134,7 +156,19 @@ class Provider(Generic[SettingsT]):
     @classmethod
     def capabilities(cls) -> Capabilities:
         """Return what this provider class supports."""
-        return Capabilities(operations=cls.operations(), channels=cls.channels, create_flows=cls.create_flows)
+        return Capabilities(
+            operations=cls.operations(),
+            channels=cls.channels,
+            create_flows=cls.create_flows,
+            required_order_fields=cls.required_order_fields,
+            channel_order_fields=dict(cls.channel_order_fields),
+        )
+
+    @classmethod
+    def order_fields_for(cls, channel: Channel | str) -> frozenset[str]:
+        """The optional `paycore.Order` fields an order on ``channel`` must set for this provider."""
+        extra = cls.channel_order_fields.get(channel) if isinstance(channel, Channel) else None
+        return cls.required_order_fields | extra if extra else cls.required_order_fields
 
     @classmethod
     def operations(cls) -> frozenset[Operation]:

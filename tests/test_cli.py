@@ -92,7 +92,17 @@ def test_providers_lists_installed_with_distribution(config):
     assert result.returncode == 0, result.stderr
     listing = {entry["name"]: entry for entry in json.loads(result.stdout)}
     assert listing["fake"]["distribution"] == "paycore"
-    assert sorted(listing["fake"]["capabilities"]["operations"]) == ["close", "create", "query", "verify"]
+    capabilities = listing["fake"]["capabilities"]
+    assert sorted(capabilities["operations"]) == [
+        "close",
+        "create",
+        "failure_reply",
+        "query",
+        "return",
+        "route",
+        "verify",
+    ]
+    assert (capabilities["required_order_fields"], capabilities["channel_order_fields"]) == ([], {})
     readable = paycore_cli("providers")
     assert readable.returncode == 0
     assert "fake" in readable.stdout
@@ -131,7 +141,7 @@ def test_create_then_query_then_verify(config, fake):
     verified = paycore_cli("verify", "--json", config=config, stdin=body)
     assert verified.returncode == 0, verified.stderr
     notification = json.loads(verified.stdout)
-    assert (notification["status"], notification["amount"], notification["ack"]) == ("paid", "9.90", "ok")
+    assert (notification["status"], notification["amount"], notification["ack"]["body"]) == ("paid", "9.90", "ok")
 
     readable = paycore_cli("verify", "--body", body, config=config)
     assert readable.returncode == 0

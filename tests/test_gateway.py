@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from decimal import Decimal
 
 import httpx
@@ -47,7 +46,8 @@ def test_sync_round_trip(fake_gateway, make_order):
         notification = gateway.verify_notification(fake_gateway.pay(order.order_id))
         assert notification.status is PaymentStatus.PAID
         assert notification.attach == "cart-7"
-        assert notification.ack == "ok"
+        assert notification.ack == paycore.Reply(body="ok")
+        assert str(notification.ack) == "ok"
         notification.check_against(order)
         queried = gateway.query(order.order_id)
         assert queried.status is PaymentStatus.PAID
@@ -205,7 +205,7 @@ class _BuggyProvider(FakeProvider):
     provider_name = "buggy"
 
     @paycore.hookimpl
-    def verify_notification(self, body: bytes | Mapping[str, str]) -> paycore.Notification:
+    def verify_notification(self, request: paycore.NotificationRequest) -> paycore.Notification:
         return {}["missing"]  # a provider bug: KeyError
 
 

@@ -102,7 +102,7 @@ class _MissingQuery(paycore.Provider[paycore.testing.FakeSettings]):
         yield from ()
 
     @paycore.hookimpl
-    def verify_notification(self, body):  # type: ignore[no-untyped-def]
+    def verify_notification(self, request):  # type: ignore[no-untyped-def]
         return None
 
 
@@ -156,5 +156,13 @@ def test_bad_settings_are_config_error_without_the_secret():
 
 def test_capabilities_are_read_off_the_hooks():
     capabilities = FakeProvider.capabilities()
-    assert {op.value for op in capabilities.operations} == {"create", "query", "verify", "close"}
+    assert {op.value for op in capabilities.operations} == {
+        "create",
+        "query",
+        "verify",
+        "close",
+        "failure_reply",
+        "return",
+        "route",
+    }
     assert capabilities.create_flows == frozenset(paycore.CreateFlow)

@@ -103,7 +103,7 @@ def test_a_provider_bug_never_chains_its_internals_into_the_error():
 
     class Leaky(FakeProvider):
         @paycore.hookimpl
-        def verify_notification(self, body):  # type: ignore[no-untyped-def]
+        def verify_notification(self, request):  # type: ignore[no-untyped-def]
             raise ValueError(f"signing string was amount=1&key={self.settings.secret_key.get_secret_value()}")
 
     with paycore.Gateway(Leaky, {"secret_key": SECRET}) as gateway:
@@ -119,7 +119,7 @@ def test_a_paycore_error_whose_chain_holds_the_key_is_cut():
 
     class Careless(FakeProvider):
         @paycore.hookimpl
-        def verify_notification(self, body):  # type: ignore[no-untyped-def]
+        def verify_notification(self, request):  # type: ignore[no-untyped-def]
             try:
                 raise KeyError(f"key={self.settings.secret_key.get_secret_value()}")
             except KeyError:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import pydantic
@@ -40,7 +40,17 @@ from paycore.errors import (
     SignatureError,
 )
 from paycore.hookspecs import Flow, hookimpl
-from paycore.models import Channel, CreateFlow, Notification, Order, Payment, PaymentForm, PaymentStatus
+from paycore.http import NotificationRequest, Reply
+from paycore.models import (
+    BrowserReturn,
+    Channel,
+    CreateFlow,
+    Notification,
+    Order,
+    Payment,
+    PaymentForm,
+    PaymentStatus,
+)
 from paycore.provider import Provider, ProviderSettings
 
 __all__ = ["FakeGateway", "FakeProvider", "FakeSettings", "fake_sign"]
@@ -142,14 +152,8 @@ class FakeProvider(Provider[FakeSettings]):
         return self._payment(answer.get("order", {}), answer)
 
     @hookimpl
-    def verify_notification(self, body: bytes | Mapping[str, str]) -> Notification:
-        if isinstance(body, Mapping):
-            fields = dict(body)
-        else:
-            try:
-                fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
-            except (UnicodeDecodeError, ValueError):
-                raise MalformedNotification("notification body is not a UTF-8 form") from None
+    def verify_notification(self, request: NotificationRequest) -> Notification:
+        fields = request.form_fields()
         missing = [key for key in ("merchant_id", "order_id", "amount", "status", "sign") if not fields.get(key)]
         if missing:
             raise MissingField(f"notification lacks {', '.join(missing)}")
@@ -175,7 +179,37 @@ class FakeProvider(Provider[FakeSettings]):
             provider=self.name,
             account=self.account,
             raw=fields,
-            ack=self.settings.ack,
+            ack=Reply(body=self.settings.ack),
+        )
+
+    @hookimpl
+    def failure_reply(self, reason: str) -> Reply:
+        return Reply(body=f"fail: {reason}", status=400)
+
+    @hookimpl
+    def notification_order_id(self, request: NotificationRequest) -> str | None:
+        try:
+            return request.form_fields().get("order_id") or None
+        except MalformedNotification:
+            return None
+
+    @hookimpl
+    def parse_return(self, request: NotificationRequest) -> BrowserReturn:
+        # The fake sends the buyer back with ?order_id=...&status=..., unsigned.
+        fields = request.query_fields()
+        if not fields.get("order_id"):
+            raise MissingField("browser return lacks order_id")
+        try:
+            claimed = PaymentStatus(fields.get("status", "unknown"))
+        except ValueError:
+            claimed = PaymentStatus.UNKNOWN
+        return BrowserReturn(
+            order_id=fields["order_id"],
+            claimed_status=claimed,
+            signature_checked=False,
+            provider=self.name,
+            account=self.account,
+            raw=fields,
         )
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from paycore_juhe.sandbox import JuheSandbox, SandboxConfig
 
-from paycore import Gateway, Notification, Order, PaycoreError
+from paycore import Gateway, Notification, Order, PaycoreError, Reply, web
 from paycore.testing import LoopbackServer
 
 
@@ -44,14 +44,14 @@ class Merchant:
         with self._arrived:
             self.bodies.append(request.content)
             try:
-                notification = self.gateway.verify_notification(request.content)
+                notification = self.gateway.verify_notification(web.from_httpx(request))
                 self.notifications.append(notification)
-                reply = notification.ack if self.answer is None else self.answer
+                reply = notification.ack if self.answer is None else Reply(body=self.answer)
             except PaycoreError as exc:
                 self.refused.append(exc)
-                reply = "refused"
+                reply = self.gateway.failure_reply(exc)
             self._arrived.notify_all()
-        return httpx.Response(200, text=reply)
+        return web.to_httpx(reply)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -41,7 +41,7 @@ def test_demo_round_trip_exits_0(flags):
         "1. sandbox gateway listening on http://127.0.0.1:",
         "3. created order",
         "5. notification verified: paid",
-        "answered 'OK'",
+        "answered HTTP 200 'OK'",
         "6. query confirms: paid",
     ):
         assert step in result.stdout, step

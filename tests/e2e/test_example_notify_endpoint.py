@@ -35,11 +35,11 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
             amount=Decimal("42.00"),
             channel="wechat_qr",
             subject="tea",
-            notify_url=f"{server.url}/pay/notify",
+            notify_url=example.accounts.notify_url(f"{server.url}/pay/notify"),
             return_url=f"{server.url}/pay/done",
         )
         example.orders[order.order_id] = (order, None)
-        example.gateway.create(order)
+        example.accounts.gateway().create(order)
         sandbox.set_faults(["duplicate"], order_id=order.order_id)
         sandbox.pay(order.order_id)
         attempts = wait_attempts(sandbox, order.order_id, 2)
@@ -55,9 +55,13 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
         }
         del example.orders[order.order_id]
         for case, body in errors.items():
-            answer = httpx.post(f"{server.url}/pay/notify", content=body)
+            answer = httpx.post(f"{server.url}/pay/notify/shop", content=body)
             assert answer.status_code >= 400, case
             assert "ok" not in answer.text.lower(), case
+        # A path naming no configured account is refused the same way, no key consulted.
+        answer = httpx.post(f"{server.url}/pay/notify/elsewhere", content=genuine)
+        assert answer.status_code >= 400
+        assert "ok" not in answer.text.lower()
     finally:
         server.stop()
-        example.gateway.close()
+        example.accounts.close()

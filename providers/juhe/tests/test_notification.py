@@ -37,7 +37,8 @@ def test_notification_signed_by_an_independent_implementation_verifies(both, hel
     assert notification.paid_amount == Decimal("100")
     assert notification.transaction_id == "20261126182000000001"
     assert notification.paid_at == datetime(2026, 11, 26, 18, 20, tzinfo=ZoneInfo("Asia/Shanghai"))
-    assert notification.ack == "OK"
+    assert str(notification.ack) == "OK"
+    assert (notification.ack.status, notification.ack.content_type) == (200, "text/plain; charset=utf-8")
     assert notification.raw["sign"] == "FF7ADF5F4D70DCCE0322931D4E343441"
     assert (notification.provider, notification.account) == ("juhe", "main")
 
@@ -175,7 +176,7 @@ def test_garbage_bodies_are_malformed(both, body):
 
 
 def test_custom_ack(both, helpers):
-    assert both(None, ack="success").verify_notification(helpers.notification_body(FIELDS)).ack == "success"
+    assert both(None, ack="success").verify_notification(helpers.notification_body(FIELDS)).ack.body == "success"
 
 
 @pytest.mark.parametrize("sign", ["签名", "", " ", "FF7ADF5F4D70DCCE0322931D4E34344", "0" * 32])

@@ -7,12 +7,14 @@ from decimal import Decimal
 from typing import NoReturn
 
 from paycore import (
+    BrowserReturn,
     MalformedAmount,
     MalformedNotification,
     MerchantMismatch,
     MissingField,
     Notification,
     PaymentStatus,
+    Reply,
     SignatureError,
 )
 from paycore.toolkit import clip
@@ -20,7 +22,7 @@ from paycore_juhe._attach import decode_attach
 from paycore_juhe._messages import gateway_time, parse_amount, parse_form_body, signed_fields
 from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
 
-__all__ = ["REQUIRED_FIELDS", "verify_notification_body"]
+__all__ = ["REQUIRED_FIELDS", "read_browser_return", "verify_notification_body"]
 
 REQUIRED_FIELDS = ("memberid", "orderid", "amount", "transaction_id", "datetime", "returncode", "sign")
 _SIGNED_REQUIRED = frozenset(REQUIRED_FIELDS) - {"sign"}
@@ -36,7 +38,7 @@ def _refuse_missing(received: Mapping[str, str], signed: Mapping[str, str] | Non
 
 
 def verify_notification_body(
-    body: bytes | Mapping[str, str], settings: JuheSettings, *, provider: str, account: str
+    body: bytes | Mapping[str, str], settings: JuheSettings, *, provider: str, account: str, ack: Reply
 ) -> Notification:
     received = parse_form_body(body)
     if not received.get("sign") or not received.get("orderid"):
@@ -79,5 +81,36 @@ def verify_notification_body(
         provider=provider,
         account=account,
         raw=received,
-        ack=settings.ack,
+        ack=ack,
+    )
+
+
+def read_browser_return(
+    body: bytes | Mapping[str, str], settings: JuheSettings, *, provider: str, account: str
+) -> BrowserReturn:
+    """The buyer's browser return, for display; a present but wrong sign is SignatureError."""
+    received = parse_form_body(body)
+    if not received.get("orderid"):
+        raise MissingField("browser return lacks orderid")
+    checked = bool(received.get("sign"))
+    fields = received
+    if checked:
+        # Only what the signature covers is read (see signed_fields).
+        covered = signed_fields(received, settings.secret_key.get_secret_value())
+        if covered is None or not covered.get("orderid"):
+            raise SignatureError(f"browser return for order {clip(received['orderid'])!r} has a bad signature")
+        fields = covered
+    # The notifications' strict reading: a plain positive decimal, else MalformedAmount.
+    amount = parse_amount(fields, "amount") if fields.get("amount") else None
+    returncode = fields.get("returncode")
+    claimed = {None: PaymentStatus.UNKNOWN, _SUCCESS: PaymentStatus.PAID}.get(returncode, PaymentStatus.FAILED)
+    return BrowserReturn(
+        order_id=fields["orderid"],
+        claimed_status=claimed,
+        amount=amount,
+        attach=decode_attach(received.get("attach")),
+        signature_checked=checked,
+        provider=provider,
+        account=account,
+        raw=received,
     )

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 
 import httpx
 
 from paycore import (
+    BrowserReturn,
     Channel,
     CreateFlow,
     Flow,
     InvalidRequest,
+    MalformedNotification,
     Notification,
+    NotificationRequest,
     Order,
     Payment,
     PaymentForm,
     PaymentStatus,
     Provider,
+    Reply,
     hookimpl,
 )
 from paycore.sandbox import PUBLIC_SANDBOX_KEY, Sandbox, SandboxOptions
 from paycore_juhe._create import create_fields, read_create_answer
-from paycore_juhe._notify import verify_notification_body
+from paycore_juhe._messages import parse_form_body
+from paycore_juhe._notify import read_browser_return, verify_notification_body
 from paycore_juhe._query import query_fields, read_query_answer
-from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
+from paycore_juhe.settings import DEFAULT_CHANNEL_CODES, STORED_ORDER_ID_LENGTH, JuheSettings
 
 __all__ = ["JuheProvider"]
 
@@ -53,13 +57,15 @@ class JuheProvider(Provider[JuheSettings]):
     """The aggregated-payment ("聚合支付") gateway protocol, for any platform running it."""
 
     settings_model = JuheSettings
-    channels = frozenset(Channel)
+    channels = frozenset(Channel(name) for name in DEFAULT_CHANNEL_CODES)
     create_flows = frozenset(CreateFlow)
     provider_name = "juhe"
 
     def __init__(self, settings: JuheSettings, *, name: str, account: str) -> None:
         super().__init__(settings, name=name, account=account)
         _warn_once_about_plain_http(settings, account)
+        # Built once: every verified notification carries it.
+        self._ack = Reply(body=settings.ack)
 
     @property
     def max_answer_bytes(self) -> int | None:
@@ -125,5 +131,25 @@ class JuheProvider(Provider[JuheSettings]):
         return JuheSandbox(config)
 
     @hookimpl
-    def verify_notification(self, body: bytes | Mapping[str, str]) -> Notification:
-        return verify_notification_body(body, self.settings, provider=self.name, account=self.account)
+    def verify_notification(self, request: NotificationRequest) -> Notification:
+        body = request.form if request.form is not None else request.body
+        return verify_notification_body(body, self.settings, provider=self.name, account=self.account, ack=self._ack)
+
+    @hookimpl
+    def failure_reply(self, reason: str) -> Reply:
+        # The reference gateway reads only the body, and any body holding "ok" as received.
+        return Reply(body="fail", status=400)
+
+    @hookimpl
+    def parse_return(self, request: NotificationRequest) -> BrowserReturn:
+        # The gateway POSTs the notification's fields to pay_callbackurl; some platforms send them as a query.
+        body = request.form if request.form is not None else (request.body or request.query.encode("utf-8"))
+        return read_browser_return(body, self.settings, provider=self.name, account=self.account)
+
+    @hookimpl
+    def notification_order_id(self, request: NotificationRequest) -> str | None:
+        try:
+            fields = parse_form_body(request.form if request.form is not None else request.body)
+        except MalformedNotification:
+            return None
+        return fields.get("orderid") or None

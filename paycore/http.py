@@ -1,0 +1,249 @@
+"""What a gateway sends the merchant, and what the merchant answers: framework-neutral.
+
+A gateway notifies by POSTing a form (juhe, Alipay), by GET with a query string
+(epay), or by POSTing JSON signed in HTTP headers (WeChat Pay v3, Stripe-style
+webhooks). `NotificationRequest` holds all of it, exactly as received, so every
+provider verifies from the same object::
+
+    request = paycore.NotificationRequest(
+        method="POST", path="/notify/main", query="", headers={"content-type": "..."}, body=raw
+    )
+    notification = gateway.verify_notification(request)
+    return notification.ack            # a Reply: status, content type, body
+
+`paycore.web` builds one from a Starlette/FastAPI request, a WSGI environ (Flask)
+or a Django ``HttpRequest``, and turns a `Reply` into each framework's response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from paycore._text import clip
+from paycore.errors import InvalidRequest, MalformedNotification
+
+__all__ = ["MAX_NOTIFICATION_BYTES", "NotificationRequest", "Reply"]
+
+#: The largest notification body read: gateways send a few kilobytes at most.
+MAX_NOTIFICATION_BYTES = 1024 * 1024
+_METHOD = re.compile(r"[A-Z]{1,16}")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+_HEADER_TEXT = re.compile(r"[\x20-\x7e\t]*")
+
+
+def _header_items(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; a repeated header joined with ``", "`` as HTTP allows."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    merged: dict[str, str] = {}
+    try:
+        for name, value in pairs:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise InvalidRequest("header names and values must be text")
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidRequest):
+            raise
+        raise InvalidRequest("headers must be a mapping or pairs of text") from None
+    return merged
+
+
+class NotificationRequest:
+    """An HTTP request from a gateway, as received: the input of ``verify_notification``.
+
+    ``query`` is the raw query string (no ``?``), ``body`` the raw body, ``headers``
+    a dict with lower-cased names. ``form`` is set instead of ``body`` when the
+    application passed fields its framework had parsed already (a shortcut for
+    POST-form protocols; raw bytes are better).
+    """
+
+    __slots__ = ("body", "form", "headers", "method", "path", "query")
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    form: Mapping[str, str] | None
+
+    def __init__(
+        self,
+        *,
+        method: str = "POST",
+        path: str = "/",
+        query: str = "",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        body: bytes | bytearray | memoryview | str = b"",
+        form: Mapping[str, str] | None = None,
+    ) -> None:
+        if not isinstance(method, str) or not _METHOD.fullmatch(method.upper()):
+            raise InvalidRequest("method must be an HTTP method such as 'POST' or 'GET'")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise InvalidRequest("path must be text starting with '/'")
+        if not isinstance(query, str):
+            raise InvalidRequest("query must be the raw query string, as text")
+        if isinstance(query, str) and query.startswith("?"):
+            query = query[1:]
+        if isinstance(body, str):
+            try:
+                body = body.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MalformedNotification("the notification body is not valid Unicode text") from None
+        elif isinstance(body, bytearray | memoryview):
+            body = bytes(body)
+        elif not isinstance(body, bytes):
+            raise InvalidRequest(f"body must be bytes, not {type(body).__name__}")
+        if len(body) > MAX_NOTIFICATION_BYTES:
+            raise MalformedNotification(f"the notification body is larger than {MAX_NOTIFICATION_BYTES} bytes")
+        for text in (path, query):
+            if _text_is_broken(text):
+                raise MalformedNotification("the notification's path or query is not valid Unicode text")
+        if form is not None:
+            form = _checked_form(form)
+        self.method = method.upper()
+        self.path = path
+        self.query = query
+        self.headers = _header_items(headers)
+        self.body = body
+        self.form = form
+
+    @classmethod
+    def of_body(cls, body: bytes) -> NotificationRequest:
+        """A POST of ``body`` (the shortcut for POST-form protocols), built without copying it."""
+        if len(body) > MAX_NOTIFICATION_BYTES:
+            raise MalformedNotification(f"the notification body is larger than {MAX_NOTIFICATION_BYTES} bytes")
+        request = cls.__new__(cls)
+        request.method, request.path, request.query, request.headers = "POST", "/", "", {}
+        request.body, request.form = body, None
+        return request
+
+    @classmethod
+    def of_form(cls, form: Mapping[str, str]) -> NotificationRequest:
+        """A POST whose form fields the application's framework parsed already."""
+        return cls(form=form)
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), or None."""
+        return self.headers.get(name.lower())
+
+    def query_fields(self) -> dict[str, str]:
+        """The query string's fields, decoded (UTF-8); see `form_fields` for what is refused."""
+        return _fields(self.query, "query string")
+
+    def form_fields(self) -> dict[str, str]:
+        """The body's form fields (or ``form``), decoded as UTF-8.
+
+        A field given twice is refused with `paycore.MalformedNotification`: one
+        parser reads the first, another the last, and a verifier must accept one
+        reading only. So is text that is not UTF-8 or not ``name=value`` pairs.
+        """
+        if self.form is not None:
+            return dict(self.form)
+        try:
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedNotification("the notification body is not UTF-8 form data") from None
+        return _fields(text, "body")
+
+    def __repr__(self) -> str:
+        size = "form" if self.form is not None else f"{len(self.body)} bytes"
+        return f"<NotificationRequest {self.method} {clip(self.path)} ({size})>"
+
+
+def _text_is_broken(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _checked_form(form: object) -> Mapping[str, str]:
+    if not isinstance(form, Mapping):
+        raise InvalidRequest(f"form must be a mapping, not {type(form).__name__}")
+    for name, value in form.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise MalformedNotification("a notification mapping must hold strings only")
+        if _text_is_broken(name) or _text_is_broken(value):
+            raise MalformedNotification("a notification mapping holds text that is not valid Unicode")
+    return form
+
+
+def _fields(text: str, where: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):  # UnicodeDecodeError is a ValueError; named for the reader
+        raise MalformedNotification(f"the notification's {where} is not UTF-8 name=value pairs") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise MalformedNotification(f"field {clip(name)!r} is given more than once in the {where}")
+        fields[name] = value
+    return fields
+
+
+def _header_value(name: str, value: str) -> None:
+    if not _HEADER_NAME.fullmatch(name):
+        raise InvalidRequest(f"{clip(name)!r} is not a header name")
+    if not _HEADER_TEXT.fullmatch(value):
+        raise InvalidRequest(f"header {name!r} must be printable ASCII (no control characters)")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a gateway's notification: HTTP status, content type, body, extra headers.
+
+    The provider makes it: `paycore.Notification.ack` on success, and
+    ``gateway.failure_reply()`` when the notification is not accepted (the gateway
+    then sends it again). ``str(reply)`` is the body, for frameworks that take text.
+    """
+
+    body: str = ""
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.body, str) or _text_is_broken(self.body):
+            raise InvalidRequest("a reply's body must be valid Unicode text")
+        if isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599:
+            raise InvalidRequest("a reply's status must be an HTTP status code from 100 to 599")
+        if not isinstance(self.content_type, str):
+            raise InvalidRequest("a reply's content type must be text")
+        _header_value("content-type", self.content_type)
+        if not isinstance(self.headers, tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
+            for pair in self.headers
+        ):
+            raise InvalidRequest("a reply's headers must be a tuple of (name, value) text pairs")
+        for name, value in self.headers:
+            if name.lower() in ("content-type", "content-length"):
+                raise InvalidRequest(f"set a reply's {name} through its fields, not its headers")
+            _header_value(name, value)
+
+    def __str__(self) -> str:
+        return self.body
+
+    @property
+    def content(self) -> bytes:
+        """The body as sent: UTF-8."""
+        return self.body.encode("utf-8")
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """Every header to send, ``Content-Type`` first (``Content-Length`` is the framework's)."""
+        return [("Content-Type", self.content_type), *self.headers]
+
+    @classmethod
+    def coerce(cls, value: Any) -> Reply:
+        """``value`` as a Reply: a Reply as is, a str as a 200 ``text/plain`` body."""
+        if isinstance(value, Reply):
+            return value
+        if isinstance(value, str):
+            return cls(body=value)
+        raise InvalidRequest(f"an acknowledgement is a paycore.Reply or text, not {type(value).__name__}")

@@ -1,0 +1,223 @@
+"""From a web framework's request to a `paycore.NotificationRequest`, and a `paycore.Reply` back.
+
+No framework is imported until its helper is called: paycore depends on none.
+
+FastAPI / Starlette::
+
+    @app.post("/notify/{account}")
+    async def notify(account: str, request: Request) -> Response:
+        received = await paycore.web.from_starlette(request)
+        gateway = accounts[account]
+        try:
+            notification = gateway.verify_notification(received)
+        except paycore.VerificationError as exc:
+            return paycore.web.to_starlette(gateway.failure_reply(exc))
+        ...
+        return paycore.web.to_starlette(notification.ack)
+
+Flask (WSGI): ``from_wsgi(flask.request.environ)`` before anything reads the body,
+and a view returns ``to_wsgi(reply)``. Django:
+``from_django(request)`` and ``to_django(reply)``, in a view that is
+``csrf_exempt`` (a gateway sends no CSRF token).
+
+Every reader refuses a body over `paycore.http.MAX_NOTIFICATION_BYTES` with
+`paycore.MalformedNotification`, without reading the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from paycore.errors import InvalidRequest, MalformedNotification
+from paycore.http import MAX_NOTIFICATION_BYTES, NotificationRequest, Reply
+
+if TYPE_CHECKING:  # for the types only: paycore does not depend on Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import Response as StarletteResponse
+
+__all__ = [
+    "from_asgi",
+    "from_django",
+    "from_httpx",
+    "from_starlette",
+    "from_wsgi",
+    "send_asgi",
+    "to_django",
+    "to_httpx",
+    "to_starlette",
+    "to_wsgi",
+]
+
+_TOO_LARGE = f"the notification body is larger than {MAX_NOTIFICATION_BYTES} bytes"
+
+
+def _latin1_to_text(raw: str) -> str:
+    # WSGI and ASGI hand paths over as bytes read as Latin-1; a URL path is UTF-8.
+    return raw.encode("latin-1").decode("utf-8", "replace")
+
+
+def from_httpx(request: httpx.Request) -> NotificationRequest:
+    """A notification request from an `httpx.Request` (tests, `paycore.testing.LoopbackServer` handlers)."""
+    if not isinstance(request, httpx.Request):
+        raise InvalidRequest(f"from_httpx() takes an httpx.Request, not {type(request).__name__}")
+    return NotificationRequest(
+        method=request.method,
+        path=request.url.path,
+        query=request.url.query.decode("ascii", "replace"),
+        headers=list(request.headers.multi_items()),
+        body=request.read(),
+    )
+
+
+def from_wsgi(environ: Mapping[str, Any]) -> NotificationRequest:
+    """A notification request from a WSGI environ (Flask's ``request.environ``, Django's ``request.META``).
+
+    The body is read from ``wsgi.input``: call this before anything else reads it.
+    """
+    if not isinstance(environ, Mapping):
+        raise InvalidRequest(f"from_wsgi() takes a WSGI environ, not {type(environ).__name__}")
+    headers = [
+        (key[5:].replace("_", "-").lower(), str(value)) for key, value in environ.items() if key.startswith("HTTP_")
+    ]
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        if environ.get(key):
+            headers.append((name, str(environ[key])))
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise MalformedNotification("the notification's Content-Length is not a number") from None
+    if length > MAX_NOTIFICATION_BYTES:
+        raise MalformedNotification(_TOO_LARGE)
+    stream = environ.get("wsgi.input")
+    body = stream.read(length) if stream is not None and length > 0 else b""
+    return NotificationRequest(
+        method=str(environ.get("REQUEST_METHOD", "GET")),
+        path=_latin1_to_text(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))) or "/",
+        query=_latin1_to_text(str(environ.get("QUERY_STRING", ""))),
+        headers=headers,
+        body=body,
+    )
+
+
+async def from_starlette(request: StarletteRequest) -> NotificationRequest:
+    """A notification request from a Starlette (or FastAPI) ``Request``; reads the body, bounded."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_NOTIFICATION_BYTES:
+            raise MalformedNotification(_TOO_LARGE)
+    return NotificationRequest(
+        method=request.method,
+        path=request.url.path,
+        query=request.url.query,
+        headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw],
+        body=bytes(body),
+    )
+
+
+async def from_asgi(
+    scope: Mapping[str, Any], receive: Callable[[], Awaitable[MutableMapping[str, Any]]]
+) -> NotificationRequest:
+    """A notification request from a raw ASGI HTTP ``scope`` and its ``receive``; reads the body, bounded."""
+    if not isinstance(scope, Mapping) or scope.get("type") != "http":
+        raise InvalidRequest("from_asgi() takes the scope of an ASGI http request")
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request":
+            break
+        body += message.get("body", b"")
+        if len(body) > MAX_NOTIFICATION_BYTES:
+            raise MalformedNotification(_TOO_LARGE)
+        if not message.get("more_body", False):
+            break
+    raw_path = scope.get("path", "/")
+    return NotificationRequest(
+        method=scope.get("method", "GET"),
+        path=(scope.get("root_path", "") + raw_path) or "/",
+        query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+        headers=[(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in scope["headers"]],
+        body=bytes(body),
+    )
+
+
+def from_django(request: Any) -> NotificationRequest:
+    """A notification request from a Django ``HttpRequest`` (make the view ``csrf_exempt``)."""
+    meta = getattr(request, "META", None)
+    if not isinstance(meta, Mapping):
+        raise InvalidRequest(f"from_django() takes a Django HttpRequest, not {type(request).__name__}")
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise MalformedNotification("the notification's Content-Length is not a number") from None
+    if length > MAX_NOTIFICATION_BYTES:
+        raise MalformedNotification(_TOO_LARGE)
+    return NotificationRequest(
+        method=request.method,
+        path=request.path,
+        query=_latin1_to_text(str(meta.get("QUERY_STRING", ""))),
+        headers=[(name, str(value)) for name, value in request.headers.items()],
+        body=request.body,
+    )
+
+
+def to_httpx(reply: Reply) -> httpx.Response:
+    """``reply`` as an `httpx.Response`: for `paycore.testing.LoopbackServer` handlers and mock transports."""
+    return httpx.Response(reply.status, headers=reply.header_list(), content=reply.content)
+
+
+def to_starlette(reply: Reply) -> StarletteResponse:
+    """``reply`` as a Starlette ``Response`` (FastAPI returns it as is)."""
+    from starlette.responses import Response
+
+    response = Response(content=reply.content, status_code=reply.status, headers=dict(reply.headers))
+    response.headers["content-type"] = reply.content_type
+    return response
+
+
+def to_django(reply: Reply) -> Any:
+    """``reply`` as a Django ``HttpResponse``."""
+    from django.http import HttpResponse  # type: ignore[import-untyped]  # Django ships no types
+
+    response = HttpResponse(reply.content, status=reply.status, content_type=reply.content_type)
+    for name, value in reply.headers:
+        response[name] = value
+    return response
+
+
+def to_wsgi(reply: Reply) -> Callable[[Mapping[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """``reply`` as a WSGI application.
+
+    A Flask view returns it as is; a bare WSGI app returns
+    ``to_wsgi(reply)(environ, start_response)``.
+    """
+    content = reply.content
+    status = f"{reply.status} {_reason(reply.status)}"
+    headers = [*reply.header_list(), ("Content-Length", str(len(content)))]
+
+    def application(environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response(status, headers)
+        return [content]
+
+    return application
+
+
+async def send_asgi(reply: Reply, send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
+    """Send ``reply`` from a raw ASGI app."""
+    content = reply.content
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.header_list()]
+    headers.append((b"content-length", str(len(content)).encode("ascii")))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
