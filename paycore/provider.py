@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pydantic
@@ -131,7 +132,7 @@ class Provider(Generic[SettingsT]):
     #: optional Order fields every order must set for this provider's gateways
     required_order_fields: ClassVar[frozenset[str]] = frozenset()
     #: optional Order fields some channels need, e.g. ``{Channel.WECHAT_JSAPI: frozenset({"payer_id"})}``
-    channel_order_fields: ClassVar[Mapping[Channel, frozenset[str]]] = {}
+    channel_order_fields: ClassVar[Mapping[Channel, frozenset[str]]] = MappingProxyType({})
 
     def __init__(self, settings: SettingsT, *, name: str, account: str) -> None:
         #: the validated settings of this account

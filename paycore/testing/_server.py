@@ -1,4 +1,4 @@
-"""Serve an httpx-style handler over a real loopback socket, in a thread.
+"""Serve an httpx-style handler, a WSGI app or an ASGI app over a real loopback socket, in a thread.
 
 ::
 
@@ -6,24 +6,39 @@
         settings = {"base_url": server.url}
         ...  # a Gateway in this or another process talks real HTTP to the fake
 
+    with LoopbackServer.asgi(fastapi_app) as shop:    # the merchant's own notify endpoint
+        ...                                            # the sandbox notifies f"{shop.url}/notify/main"
+
 The handler receives an `httpx.Request` and returns an
 `httpx.Response`: the same handler works here and in
-``httpx.MockTransport``.
+``httpx.MockTransport``. `LoopbackServer.wsgi` and `LoopbackServer.asgi`
+wrap a Flask/Django (WSGI) or Starlette/FastAPI (ASGI) application as such a handler.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+from urllib.parse import unquote_to_bytes
 
 import httpx
 
 __all__ = ["LoopbackServer"]
 
 Handler = Callable[[httpx.Request], httpx.Response]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+AsgiApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[MutableMapping[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
+#: How long an application may take over one request before the server answers 504.
+APP_TIMEOUT = 30.0
 
 
 class LoopbackServer:
@@ -31,12 +46,26 @@ class LoopbackServer:
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.handler = handler
+        self._on_stop: list[Callable[[], None]] = []
         self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
         self._server.daemon_threads = True
         # A short poll interval: stop() waits for the next poll, and tests stop servers often.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="paycore-loopback", daemon=True
         )
+
+    @classmethod
+    def wsgi(cls, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
+        """A server for a WSGI application (Flask, Django's ``get_wsgi_application()``)."""
+        return cls(_WsgiHandler(app), host=host, port=port)
+
+    @classmethod
+    def asgi(cls, app: AsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
+        """A server for an ASGI application (Starlette, FastAPI), run on its own event loop thread."""
+        runner = _AsgiHandler(app)
+        server = cls(runner, host=host, port=port)
+        server._on_stop.append(runner.close)
+        return server
 
     @property
     def url(self) -> str:
@@ -90,6 +119,8 @@ class LoopbackServer:
             self._server.shutdown()
             self._thread.join()
         self._server.server_close()
+        while self._on_stop:
+            self._on_stop.pop()()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -98,3 +129,123 @@ class LoopbackServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _path_bytes(request: httpx.Request) -> bytes:
+    return unquote_to_bytes(request.url.raw_path.split(b"?", 1)[0])
+
+
+class _WsgiHandler:
+    """An httpx-style handler calling a WSGI application (PEP 3333)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            # PEP 3333: the path's bytes, each read as one Latin-1 character.
+            "PATH_INFO": _path_bytes(request).decode("latin-1"),
+            "QUERY_STRING": request.url.query.decode("latin-1"),
+            "SERVER_NAME": request.url.host,
+            "SERVER_PORT": str(request.url.port or 80),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": request.headers.get("content-type", ""),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in request.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        started: dict[str, Any] = {}
+        written: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
+            started["status"], started["headers"] = status, headers
+            return written.append
+
+        chunks = self.app(environ, start_response)
+        try:
+            content = b"".join([*written, *chunks])
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return httpx.Response(int(started["status"].split(" ", 1)[0]), headers=started["headers"], content=content)
+
+
+class _AsgiHandler:
+    """An httpx-style handler calling an ASGI application on an event loop of its own thread."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="paycore-loopback-asgi", daemon=True)
+        self._thread.start()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        future = asyncio.run_coroutine_threadsafe(self._call(request), self._loop)
+        try:
+            return future.result(timeout=APP_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            return httpx.Response(504, text="the application did not answer in time")
+
+    async def _call(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            "path": _path_bytes(request).decode("utf-8", "replace"),
+            "raw_path": request.url.raw_path.split(b"?", 1)[0],
+            "query_string": request.url.query,
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.headers.raw],
+            "client": ("127.0.0.1", 0),
+            "server": (request.url.host, request.url.port or 80),
+        }
+        sent_body = False
+        disconnected = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await disconnected.wait()
+            return {"type": "http.disconnect"}
+
+        status = 500
+        headers: list[tuple[bytes, bytes]] = []
+        content = bytearray()
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                content.extend(message.get("body", b""))
+
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            disconnected.set()
+        return httpx.Response(status, headers=headers, content=bytes(content))
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()

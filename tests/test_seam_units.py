@@ -1,0 +1,319 @@
+"""Unit tests of the seams' types: NotificationRequest, Reply, next actions, channels, accounts, create flows."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+import paycore
+import paycore.testing
+from paycore import web
+from paycore.http import MAX_NOTIFICATION_BYTES
+from paycore.testing import FakeGateway, FakeProvider, fake_sign
+
+# NotificationRequest
+
+
+def test_notification_request_reads_query_and_form_strictly():
+    request = paycore.NotificationRequest(
+        method="get", path="/notify/main", query="?a=1&b=%E6%94%AF", headers={"X-Sign": "s"}, body=b"c=2"
+    )
+    assert (request.method, request.query, request.header("x-sign")) == ("GET", "a=1&b=%E6%94%AF", "s")
+    assert request.query_fields() == {"a": "1", "b": "支"}
+    assert request.form_fields() == {"c": "2"}
+    for bad_query in ("a=1&a=2", "a=%FF", "novalue&&"):
+        with pytest.raises(paycore.MalformedNotification):
+            paycore.NotificationRequest(query=bad_query).query_fields()
+    assert "c=2" not in repr(request)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"method": "P O S T"}, paycore.InvalidRequest),
+        ({"path": "notify"}, paycore.InvalidRequest),
+        ({"body": 12}, paycore.InvalidRequest),
+        ({"body": "\udc80"}, paycore.MalformedNotification),
+        ({"path": "/\udc80"}, paycore.MalformedNotification),
+        ({"headers": [("a",)]}, paycore.InvalidRequest),
+        ({"headers": {"a": 1}}, paycore.InvalidRequest),
+        ({"form": {"a": 1}}, paycore.MalformedNotification),
+        ({"body": b"x" * (MAX_NOTIFICATION_BYTES + 1)}, paycore.MalformedNotification),
+    ],
+)
+def test_notification_request_refuses_with_typed_errors(arguments, error):
+    with pytest.raises(error):
+        paycore.NotificationRequest(**arguments)
+
+
+def test_repeated_headers_are_joined():
+    request = paycore.NotificationRequest(headers=[("X-A", "1"), ("x-a", "2")])
+    assert request.headers == {"x-a": "1, 2"}
+
+
+# Reply
+
+
+def test_reply_is_text_for_simple_cases_and_refuses_header_injection():
+    reply = paycore.Reply(body="OK")
+    assert (str(reply), reply.status, reply.content) == ("OK", 200, b"OK")
+    for bad in (
+        {"status": 99},
+        {"status": True},
+        {"content_type": "text/plain\r\nSet-Cookie: x"},
+        {"headers": (("X-A", "1\r\n2"),)},
+        {"headers": (("Content-Length", "3"),)},
+        {"headers": [("X", "y")]},
+        {"body": b"bytes"},
+    ):
+        with pytest.raises(paycore.InvalidRequest):
+            paycore.Reply(**bad)
+
+
+def test_a_text_ack_becomes_a_reply():
+    notification = paycore.Notification(
+        order_id="A", status="paid", amount=Decimal(1), provider="p", account="a", ack="success"
+    )
+    assert notification.ack == paycore.Reply(body="success")
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.Notification(order_id="A", status="paid", amount=Decimal(1), provider="p", account="a", ack=3)
+
+
+# The failure reply never says "ok", whatever the provider does.
+
+
+class _OkFailureProvider(FakeProvider):
+    provider_name = "ok-failure"
+
+    @paycore.hookimpl
+    def failure_reply(self, reason: str) -> paycore.Reply:
+        return paycore.Reply(body="not ok", status=400)
+
+
+class _BrokenFailureProvider(FakeProvider):
+    provider_name = "broken-failure"
+
+    @paycore.hookimpl
+    def failure_reply(self, reason: str) -> paycore.Reply:
+        raise RuntimeError("bug")
+
+
+@pytest.mark.parametrize("provider", [_OkFailureProvider, _BrokenFailureProvider])
+def test_a_failure_reply_holding_ok_or_failing_is_replaced(provider):
+    with paycore.Gateway(provider) as gateway:
+        assert gateway.failure_reply(paycore.SignatureError("x")) == paycore.DEFAULT_FAILURE_REPLY
+
+
+@pytest.mark.parametrize(
+    ("reason", "phrase"),
+    [
+        (paycore.SignatureError("key abc"), "bad signature"),
+        (paycore.AmountMismatch("x"), "amount mismatch"),
+        (paycore.MissingField("x"), "missing field"),
+        (RuntimeError("db down"), "server error"),
+        ("token expired", "not accepted"),  # holds "ok"
+        ("order unknown", "order unknown"),
+        (None, "not accepted"),
+    ],
+)
+def test_failure_reasons_are_short_and_never_hold_ok(reason, phrase):
+    with paycore.Gateway(FakeProvider) as gateway:
+        assert gateway.failure_reply(reason).body == f"fail: {phrase}"
+
+
+# Next actions
+
+
+def test_payment_fills_the_convenience_fields_from_the_action_and_back():
+    common: dict[str, Any] = {"order_id": "A", "status": "pending", "provider": "p", "account": "a"}
+    by_url = paycore.Payment(**common, pay_url="https://pay.example/c")
+    assert by_url.next_action == paycore.Redirect(url="https://pay.example/c")
+    form = paycore.PaymentForm(action="https://pay.example/f", method="GET", fields={"a": "1"})
+    assert paycore.Payment(**common, next_action=form).form == form
+    assert 'method="get"' in form.to_html()
+    for conflicting in (
+        {"pay_url": "https://a.example", "next_action": paycore.Redirect(url="https://b.example")},
+        {"pay_url": "https://a.example", "next_action": paycore.QrCode(content="weixin://x")},
+        {"pay_url": "https://a.example", "form": form},
+    ):
+        with pytest.raises(paycore.InvalidRequest):
+            paycore.Payment(**common, **conflicting)
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "weixin:// x", "no-scheme", ""]
+)
+def test_app_links_and_qr_codes_refuse_unsafe_or_malformed_uris(link):
+    for model, field in ((paycore.AppLink, "url"), (paycore.QrCode, "content")):
+        with pytest.raises(paycore.InvalidRequest):
+            model(**{field: link})
+
+
+def test_sdk_parameters_and_descriptions():
+    action = paycore.SdkParameters(sdk="wechat_jsapi", parameters={"appId": "wx1", "paySign": "s"})
+    assert action.describe() == "call the wechat_jsapi SDK with appId, paySign"
+    assert paycore.AppLink(url="alipays://platformapi/startapp?x=1").describe().startswith("open alipays://")
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.SdkParameters(sdk="Bad SDK", parameters={})
+
+
+# Channels
+
+
+def test_every_channel_is_one_wallet_on_one_surface():
+    pairs = {(channel.wallet, channel.surface) for channel in paycore.Channel}
+    assert len(pairs) == len(paycore.Channel)
+    for channel in paycore.Channel:
+        assert paycore.Channel.of(channel.wallet, channel.surface) is channel
+    assert paycore.Channel.of("wechat", "jsapi") is paycore.Channel.WECHAT_JSAPI
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.Channel.of("jd", "qr")
+
+
+# Required order fields and create flows
+
+
+def test_a_provider_requiring_a_field_order_lacks_fails_at_load():
+    class Typo(FakeProvider):
+        provider_name = "typo"
+        required_order_fields = frozenset({"clientip"})
+
+    with pytest.raises(paycore.ProviderError, match="clientip"):
+        paycore.Gateway(Typo)
+    with pytest.raises(paycore.ProviderError, match="amount"):  # required anyway: not an optional field
+        paycore.Gateway(type("Amount", (FakeProvider,), {"required_order_fields": frozenset({"amount"})}))
+
+
+def test_an_account_chooses_its_default_create_flow(tmp_path, monkeypatch, make_order):
+    monkeypatch.setenv("PAYCORE_TESTING", "1")
+    config = tmp_path / "paycore.toml"
+    config.write_text('[accounts.shop]\nprovider = "fake"\ncreate_flow = "form"\n')
+    fake = FakeGateway()
+    with paycore.Gateway.from_config(path=config, transport=httpx.MockTransport(fake)) as gateway:
+        assert gateway.create_flow is paycore.CreateFlow.FORM
+        payment = gateway.create(make_order())
+        assert isinstance(payment.next_action, paycore.PaymentForm)
+        assert fake.requests == []  # a form needs no request
+        assert gateway.create(make_order(), flow="server").pay_url is not None
+    config.write_text('[accounts.shop]\nprovider = "fake"\ncreate_flow = "browser"\n')
+    with pytest.raises(paycore.ConfigError, match="create_flow"):
+        paycore.Gateway.from_config(path=config)
+
+
+def test_a_create_flow_the_provider_lacks_is_a_config_error():
+    class ServerOnly(FakeProvider):
+        provider_name = "server-only"
+        create_flows = frozenset({paycore.CreateFlow.SERVER})
+
+    with pytest.raises(paycore.ConfigError, match="no 'form' create flow"):
+        paycore.Gateway(ServerOnly, create_flow="form")
+
+
+# Accounts
+
+
+@pytest.fixture
+def accounts(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYCORE_TESTING", "1")
+    config = tmp_path / "paycore.toml"
+    config.write_text(
+        'default = "b"\n[accounts.a]\nprovider = "fake"\nsecret_key = "key-aaaaaa"\n'
+        '[accounts.b]\nprovider = "fake"\nsecret_key = "key-bbbbbb"\n'
+    )
+    with paycore.Accounts.from_config(config) as loaded:
+        yield loaded
+
+
+def _notification(secret: str, order_id: str = "O1") -> bytes:
+    fields = {"merchant_id": "fake-merchant", "order_id": order_id, "amount": "9.90", "status": "paid"}
+    fields["sign"] = fake_sign(fields, secret)
+    return "&".join(f"{k}={v}" for k, v in fields.items()).encode()
+
+
+def test_accounts_route_by_the_account_in_the_path(accounts):
+    assert (accounts.names, accounts.default, accounts.gateway().account) == (("a", "b"), "b", "b")
+    assert accounts.notify_url("https://shop.example/notify/", "a") == "https://shop.example/notify/a"
+    body = _notification("key-aaaaaa")
+    verified = accounts.verify_notification(paycore.NotificationRequest(path="/notify/a", body=body))
+    assert verified.account == "a"
+    with pytest.raises(paycore.SignatureError):  # b's key does not verify a's notification
+        accounts.verify_notification(paycore.NotificationRequest(path="/notify/b", body=body))
+    for path in ("/notify/c", "/notify/", "/notify/a/../b/x"):
+        with pytest.raises(paycore.MalformedNotification, match="names no configured account"):
+            accounts.verify_notification(paycore.NotificationRequest(path=path, body=body))
+    assert accounts.verify_notification(body, account="a").account == "a"
+    with pytest.raises(paycore.ConfigError):
+        accounts["c"]
+    with pytest.raises(paycore.InvalidRequest):
+        accounts.notify_url("https://user:pw@shop.example/n")
+
+
+def test_accounts_find_the_claimed_order_for_stored_account_routing(accounts):
+    body = _notification("key-aaaaaa", order_id="STORED-1")
+    assert accounts.notification_order_id(body) == "STORED-1"
+    assert accounts.notification_order_id(b"\xff") is None
+    reply = accounts.reply_for(paycore.NotificationRequest(path="/notify/a"), paycore.SignatureError("x"))
+    assert reply.body == "fail: bad signature"
+
+
+def test_accounts_without_a_default_need_a_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYCORE_TESTING", "1")
+    config = tmp_path / "paycore.toml"
+    config.write_text('[accounts.a]\nprovider = "fake"\n[accounts.b]\nprovider = "fake"\n')
+    with paycore.Accounts.from_config(config) as loaded:
+        assert loaded.default is None
+        with pytest.raises(paycore.ConfigError, match="no default"):
+            loaded.gateway()
+        assert loaded.gateway("a").account == "a"
+
+
+# Framework adapters, unit level (the real frameworks run in test_seams.py)
+
+
+def test_from_wsgi_bounds_the_body_and_reads_the_path_as_utf8():
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/notify/支".encode().decode("latin-1"),
+        "QUERY_STRING": "a=1",
+        "CONTENT_LENGTH": "3",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "HTTP_X_SIGN": "s",
+        "wsgi.input": io.BytesIO(b"a=1"),
+    }
+    request = web.from_wsgi(environ)
+    assert (request.path, request.body, request.header("x-sign")) == ("/notify/支", b"a=1", "s")
+    with pytest.raises(paycore.MalformedNotification, match="larger"):
+        web.from_wsgi({**environ, "CONTENT_LENGTH": str(MAX_NOTIFICATION_BYTES + 1)})
+    with pytest.raises(paycore.MalformedNotification, match="Content-Length"):
+        web.from_wsgi({**environ, "CONTENT_LENGTH": "x"})
+    with pytest.raises(paycore.InvalidRequest):
+        web.from_wsgi(None)  # type: ignore[arg-type]
+
+
+def test_from_httpx_and_to_httpx_round_trip():
+    request = web.from_httpx(httpx.Request("GET", "http://shop.example/n/a?x=%20y", headers={"X-A": "1"}))
+    assert (request.method, request.path, request.query, request.header("x-a")) == ("GET", "/n/a", "x=%20y", "1")
+    response = web.to_httpx(paycore.Reply(body='{"code": "FAIL"}', status=400, content_type="application/json"))
+    assert (response.status_code, response.headers["content-type"], response.text) == (
+        400,
+        "application/json",
+        '{"code": "FAIL"}',
+    )
+
+
+def test_a_raw_asgi_app_receives_and_answers_through_the_adapters():
+    seen: list[paycore.NotificationRequest] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(await web.from_asgi(scope, receive))
+        await web.send_asgi(paycore.Reply(status=204), send)
+
+    with paycore.testing.LoopbackServer.asgi(app) as server:
+        answer = httpx.post(f"{server.url}/notify/main?x=1", content=b'{"a": 1}', headers={"X-Sig": "s"})
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert (seen[0].method, seen[0].path, seen[0].query, seen[0].body) == ("POST", "/notify/main", "x=1", b'{"a": 1}')
+    assert seen[0].header("x-sig") == "s"
