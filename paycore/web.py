@@ -59,6 +59,18 @@ def _latin1_to_text(raw: str) -> str:
     return raw.encode("latin-1").decode("utf-8", "replace")
 
 
+def _content_length(raw: object) -> int:
+    """The declared body length: refused when it is not a small whole number, before any byte is read."""
+    if raw in (None, ""):
+        return 0
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise MalformedNotification("the notification's Content-Length is not a number")
+    length = int(raw)
+    if length > MAX_NOTIFICATION_BYTES:
+        raise MalformedNotification(_TOO_LARGE)
+    return length
+
+
 def from_httpx(request: httpx.Request) -> NotificationRequest:
     """A notification request from an `httpx.Request` (tests, `paycore.testing.LoopbackServer` handlers)."""
     if not isinstance(request, httpx.Request):
@@ -85,14 +97,13 @@ def from_wsgi(environ: Mapping[str, Any]) -> NotificationRequest:
     for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
         if environ.get(key):
             headers.append((name, str(environ[key])))
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise MalformedNotification("the notification's Content-Length is not a number") from None
-    if length > MAX_NOTIFICATION_BYTES:
-        raise MalformedNotification(_TOO_LARGE)
-    stream = environ.get("wsgi.input")
-    body = stream.read(length) if stream is not None and length > 0 else b""
+    length = _content_length(environ.get("CONTENT_LENGTH"))
+    body = b""
+    if length > 0:
+        read = getattr(environ.get("wsgi.input"), "read", None)
+        body = read(length) if callable(read) else None
+        if not isinstance(body, bytes):
+            raise InvalidRequest("the environ's wsgi.input is not a readable byte stream")
     return NotificationRequest(
         method=str(environ.get("REQUEST_METHOD", "GET")),
         path=_latin1_to_text(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))) or "/",
@@ -149,12 +160,7 @@ def from_django(request: Any) -> NotificationRequest:
     meta = getattr(request, "META", None)
     if not isinstance(meta, Mapping):
         raise InvalidRequest(f"from_django() takes a Django HttpRequest, not {type(request).__name__}")
-    try:
-        length = int(meta.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise MalformedNotification("the notification's Content-Length is not a number") from None
-    if length > MAX_NOTIFICATION_BYTES:
-        raise MalformedNotification(_TOO_LARGE)
+    _content_length(meta.get("CONTENT_LENGTH"))
     return NotificationRequest(
         method=request.method,
         path=request.path,

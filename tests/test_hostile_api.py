@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import paycore
-from paycore import AsyncGateway, Gateway, Order, PaycoreError
+from paycore import AsyncGateway, Gateway, Order, PaycoreError, web
 from paycore.sandbox import SandboxOptions, make_sandbox
 from paycore.testing import FakeGateway, FakeProvider
 
@@ -60,6 +60,8 @@ OPTIONAL_ORDER_FIELDS = [
     "quantity",
     "product_url",
     "client_ip",
+    "payer_id",
+    "expires_at",
     "created_at",
 ]
 
@@ -86,7 +88,9 @@ def test_load_config_and_accounts(tmp_path):
     call(lambda: paycore.load_config(tmp_path / "dir.toml", environ={}))
 
 
-@pytest.mark.parametrize("keyword", ["account", "timeout", "deadline", "max_answer_bytes", "client", "transport"])
+@pytest.mark.parametrize(
+    "keyword", ["account", "timeout", "deadline", "max_answer_bytes", "client", "transport", "create_flow"]
+)
 def test_gateway_construction(keyword):
     for value in HOSTILE:
         call(lambda value=value: Gateway("juhe", JUHE, **{keyword: value}).close())
@@ -201,3 +205,65 @@ def test_cli_verify_with_bytes_that_are_not_utf8(tmp_path):
     )
     assert result.returncode == 3, result.stderr  # verification failed, not "unexpected"
     assert "unexpected" not in result.stderr
+
+
+@pytest.mark.parametrize("field", ["method", "path", "query", "headers", "body", "form"])
+def test_notification_request(field):
+    for value in HOSTILE:
+        call(lambda value=value: paycore.NotificationRequest(**{field: value}).form_fields())
+        call(lambda value=value: paycore.NotificationRequest(**{field: value}).query_fields())
+
+
+@pytest.mark.parametrize("field", ["body", "status", "content_type", "headers"])
+def test_reply(field):
+    for value in HOSTILE:
+        call(lambda value=value: paycore.Reply(**{field: value}))
+
+
+def test_next_actions_and_channels():
+    for value in HOSTILE:
+        call(lambda value=value: paycore.QrCode(content=value))
+        call(lambda value=value: paycore.AppLink(url=value))
+        call(lambda value=value: paycore.Redirect(url=value))
+        call(lambda value=value: paycore.SdkParameters(sdk=value, parameters={}))
+        call(lambda value=value: paycore.SdkParameters(sdk="x", parameters=value))
+        call(lambda value=value: paycore.Channel.of(value, value))
+
+
+def test_new_gateway_entry_points():
+    with Gateway("juhe", JUHE) as gateway:
+        for value in HOSTILE:
+            call(lambda value=value: gateway.parse_return(value))
+            call(lambda value=value: gateway.notification_order_id(value))
+            reply = gateway.failure_reply(value)  # never raises, never says "ok"
+            assert "ok" not in reply.body.lower()
+
+
+def test_accounts_entry_points(tmp_path):
+    config = tmp_path / "paycore.toml"
+    config.write_text(
+        '[accounts.main]\nprovider = "juhe"\nbase_url = "https://pay.example.com"\n'
+        'merchant_id = "1"\nsecret_key = "key-123456"\n'
+    )
+    for value in HOSTILE:
+        call(lambda value=value: paycore.Accounts.from_config(value))
+    with paycore.Accounts.from_config(config, config=None) as accounts:
+        for value in HOSTILE:
+            call(lambda value=value: accounts[value])
+            call(lambda value=value: accounts.gateway(value))
+            call(lambda value=value: accounts.notify_url(value))
+            call(lambda value=value: accounts.notify_url("https://shop.example", value))
+            call(lambda value=value: accounts.account_in_path(value))
+            call(lambda value=value: accounts.verify_notification(value))
+            call(lambda value=value: accounts.verify_notification(b"orderid=1", account=value))
+            call(lambda value=value: accounts.notification_order_id(value))
+            assert "ok" not in accounts.failure_reply(value, account=value).body.lower()
+
+
+def test_web_adapters():
+    for value in HOSTILE:
+        call(lambda value=value: web.from_wsgi(value))
+        call(lambda value=value: web.from_wsgi({"wsgi.input": value, "CONTENT_LENGTH": "3"}))
+        call(lambda value=value: web.from_wsgi({"CONTENT_LENGTH": value}))
+        call(lambda value=value: web.from_django(value))
+        call(lambda value=value: web.from_httpx(value))
