@@ -101,9 +101,10 @@ def from_wsgi(environ: Mapping[str, Any]) -> NotificationRequest:
     body = b""
     if length > 0:
         read = getattr(environ.get("wsgi.input"), "read", None)
-        body = read(length) if callable(read) else None
-        if not isinstance(body, bytes):
+        read_bytes = read(length) if callable(read) else None
+        if not isinstance(read_bytes, bytes):
             raise InvalidRequest("the environ's wsgi.input is not a readable byte stream")
+        body = read_bytes
     return NotificationRequest(
         method=str(environ.get("REQUEST_METHOD", "GET")),
         path=_latin1_to_text(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))) or "/",
