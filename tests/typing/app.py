@@ -34,14 +34,23 @@ def checkout(gateway: paycore.Gateway, amount: Decimal) -> str | None:
     return payment.pay_url
 
 
-def notify(gateway: paycore.Gateway, body: bytes) -> str:
+def notify(accounts: paycore.Accounts, body: bytes) -> paycore.Reply:
+    request = paycore.NotificationRequest(method="POST", path="/notify/main", body=body)
     try:
-        notification = gateway.verify_notification(body)
-    except paycore.VerificationError:
-        return "refused"
+        notification = accounts.verify_notification(request)
+    except paycore.VerificationError as exc:
+        return accounts.reply_for(request, exc)
     assert_type(notification, paycore.Notification)
     assert_type(notification.paid_amount, Decimal | None)
+    assert_type(notification.ack, paycore.Reply)
     return notification.ack
+
+
+def next_step(payment: paycore.Payment) -> str:
+    action = payment.next_action
+    if isinstance(action, paycore.QrCode):
+        return action.content
+    return action.describe() if action is not None else ""
 
 
 async def query(order_id: str) -> paycore.PaymentStatus:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import hmac
+import json
 from decimal import Decimal
 from typing import Annotated, Any, assert_type
 
@@ -48,8 +50,29 @@ class AcmeProvider(paycore.Provider[AcmeSettings]):
         return paycore.Payment(order_id=order_id, status=status, provider=self.name, account=self.account)
 
     @paycore.hookimpl
-    def verify_notification(self, body: bytes | Mapping[str, str]) -> paycore.Notification:
-        raise paycore.SignatureError("not implemented in this sample")
+    def verify_notification(self, request: paycore.NotificationRequest) -> paycore.Notification:
+        fields = request.query_fields()  # this gateway notifies by GET
+        key = self.settings.secret_key.get_secret_value().encode()
+        message = "&".join(f"{name}={fields[name]}" for name in sorted(fields) if name != "sign")
+        expected = hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+        if not toolkit.signature_matches(fields.get("sign", ""), expected):
+            raise paycore.SignatureError("bad signature")
+        amount = toolkit.plain_amount(fields.get("amount", ""))
+        if amount is None:
+            raise paycore.MalformedAmount("amount is not a plain decimal")
+        return paycore.Notification(
+            order_id=fields.get("id", ""),
+            status=paycore.PaymentStatus.PAID,
+            amount=amount,
+            provider=self.name,
+            account=self.account,
+            raw=fields,
+            ack=paycore.Reply(body="success"),
+        )
+
+    @paycore.hookimpl
+    def failure_reply(self, reason: str) -> paycore.Reply:
+        return paycore.Reply(body=json.dumps({"code": "FAIL", "message": reason}), status=400)
 
 
 def use() -> paycore.Payment:
