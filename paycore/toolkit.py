@@ -202,13 +202,14 @@ def gateway_time(raw: str, zone: tzinfo) -> datetime:
     offset wins over ``zone``). Anything else, or an impossible date, is refused:
     a payment time is never guessed.
     """
-    if _COMPACT_TIME.fullmatch(raw):
+    # Told apart by length first: one regex per call on the hot path of notifications.
+    if len(raw) == 19 and _SPACED_TIME.fullmatch(raw):
+        # fromisoformat reads this form in C, several times faster than strptime.
+        return datetime.fromisoformat(raw).replace(tzinfo=zone)
+    if len(raw) == 14 and _COMPACT_TIME.fullmatch(raw):
         return datetime(
             int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]), int(raw[10:12]), int(raw[12:14]), tzinfo=zone
         )
-    if _SPACED_TIME.fullmatch(raw):
-        # fromisoformat reads this form in C, several times faster than strptime.
-        return datetime.fromisoformat(raw).replace(tzinfo=zone)
     if _ISO_TIME.fullmatch(raw):
         return datetime.fromisoformat(raw)
     raise ValueError("not a gateway time (YYYYmmddHHMMSS, YYYY-mm-dd HH:MM:SS or ISO 8601 with an offset)")
