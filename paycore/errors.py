@@ -46,6 +46,7 @@ __all__ = [
     "MerchantMismatch",
     "MissingField",
     "NotSupported",
+    "OrderNotFound",
     "PaycoreError",
     "ProtocolError",
     "ProviderError",
@@ -137,6 +138,14 @@ class GatewayError(PaycoreError):
         self.gateway_message = gateway_message[:MAX_MESSAGE] if gateway_message is not None else None
         #: the gateway's own code for the refusal (e.g. ``ACQ.TRADE_NOT_EXIST``), cut to 200 characters
         self.gateway_code = gateway_code[:200] if gateway_code is not None else None
+
+
+class OrderNotFound(GatewayError):
+    """The gateway says it has no such order: a create that never reached it, or another account's order.
+
+    After a create that failed with ``may_have_reached_gateway=True``, a query
+    raising this means the order was not created: creating it again is safe.
+    """
 
 
 class ProtocolError(PaycoreError):

@@ -453,6 +453,8 @@ class Payment(_Model):
     order_id: str
     status: PaymentStatus
     amount: Amount | None = None
+    #: ISO 4217 code, when the gateway says (checked against the merchant's order when it does)
+    currency: str | None = None
     paid_amount: Amount | None = None
     transaction_id: str | None = None
     paid_at: AwareDatetime | None = None
@@ -521,6 +523,8 @@ class Notification(_Model):
     order_id: str
     status: PaymentStatus
     amount: Amount
+    #: ISO 4217 code, when the gateway says (checked against the merchant's order when it does)
+    currency: str | None = None
     paid_amount: Amount | None = None
     transaction_id: str | None = None
     paid_at: AwareDatetime | None = None

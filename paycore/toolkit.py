@@ -248,19 +248,22 @@ def gateway_refusal(
     *,
     code: object = None,
     hint: str = "",
+    kind: type[GatewayError] = GatewayError,
 ) -> GatewayError:
     """A `paycore.GatewayError` for a gateway's "no", its own words kept and bounded.
 
     ``what`` says what was refused (``"create request"``); ``message`` and ``code`` are
     the gateway's reason and code as it sent them (any JSON value). The error's
     message is clipped for logs; ``gateway_message`` and ``gateway_code`` keep them.
+    ``kind`` picks a subclass, e.g. `paycore.OrderNotFound` when the gateway says it
+    has no such order.
     """
     text = _text_of(message) or "no reason given"
     code_text = _text_of(code)
     shown = f"gateway refused the {what}: {clip(text, 200)}"
     if code_text:
         shown += f" (code {clip(code_text, 64)})"
-    return GatewayError(shown + hint, gateway_message=text, gateway_code=code_text or None)
+    return kind(shown + hint, gateway_message=text, gateway_code=code_text or None)
 
 
 def _text_of(value: object) -> str:

@@ -26,19 +26,24 @@ Every reader refuses a body over `paycore.http.MAX_NOTIFICATION_BYTES` with
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from paycore.errors import InvalidRequest, MalformedNotification
+from paycore.errors import InvalidRequest, MalformedNotification, PaycoreError
 from paycore.http import MAX_NOTIFICATION_BYTES, NotificationRequest, Reply
 
 if TYPE_CHECKING:  # for the types only: paycore does not depend on Starlette
     from starlette.requests import Request as StarletteRequest
     from starlette.responses import Response as StarletteResponse
 
+    from paycore.handler import AsyncNotificationHandler, NotificationHandler
+
 __all__ = [
+    "asgi_app",
+    "django_view",
     "from_asgi",
     "from_django",
     "from_httpx",
@@ -49,6 +54,7 @@ __all__ = [
     "to_httpx",
     "to_starlette",
     "to_wsgi",
+    "wsgi_app",
 ]
 
 _TOO_LARGE = f"the notification body is larger than {MAX_NOTIFICATION_BYTES} bytes"
@@ -228,3 +234,73 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+# Whole notify endpoints around a paycore.NotificationHandler: route /notify/{account}.
+
+
+def asgi_app(handler: NotificationHandler | AsyncNotificationHandler) -> Callable[..., Awaitable[None]]:
+    """An ASGI app answering notifications with ``handler``; mount it in FastAPI or Starlette.
+
+    ``app.mount("/notify", paycore.web.asgi_app(handler))``: the last segment of the
+    path names the account (``Accounts.notify_url("https://shop.example/notify")``).
+    A synchronous handler runs in a worker thread.
+    """
+    from paycore.handler import AsyncNotificationHandler
+
+    async def application(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope.get("type") == "lifespan":
+            message = await receive()
+            while message.get("type") != "lifespan.shutdown":
+                if message.get("type") == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        try:
+            request = await from_asgi(scope, receive)
+        except PaycoreError as exc:
+            await send_asgi(handler.accounts.failure_reply(exc), send)
+            return
+        if isinstance(handler, AsyncNotificationHandler):
+            reply = await handler.handle(request)
+        else:
+            reply = await asyncio.to_thread(handler.handle, request)
+        await send_asgi(reply, send)
+
+    return application
+
+
+def wsgi_app(handler: NotificationHandler) -> Callable[[Mapping[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """A WSGI app answering notifications with ``handler`` (mount it under ``/notify`` in Flask or any WSGI server)."""
+
+    def application(environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            request = from_wsgi(environ)
+        except PaycoreError as exc:
+            return to_wsgi(handler.accounts.failure_reply(exc))(environ, start_response)
+        return to_wsgi(handler.handle(request))(environ, start_response)
+
+    return application
+
+
+def django_view(handler: NotificationHandler) -> Callable[..., Any]:
+    """A Django view answering notifications with ``handler``; CSRF-exempt (a gateway sends no token).
+
+    ``path("notify/<str:account>", paycore.web.django_view(handler))``.
+    """
+    from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]  # Django ships no types
+
+    def view(request: Any, account: str | None = None) -> Any:
+        try:
+            received = from_django(request)
+        except PaycoreError as exc:
+            return to_django(handler.accounts.failure_reply(exc))
+        return to_django(handler.handle(received))
+
+    exempt: Callable[..., Any] = csrf_exempt(view)
+    return exempt

@@ -10,6 +10,9 @@ import pytest
 
 from paycore import Order
 from paycore.testing import FakeGateway
+from tests.store_fixtures import shared_stores, stores
+
+__all__ = ["shared_stores", "stores"]  # fixtures for every test module: one per store, real servers
 
 
 @pytest.fixture

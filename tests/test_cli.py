@@ -210,7 +210,7 @@ def test_form_flow_from_cli(config):
 
 def test_verbose_logs_the_call_without_secrets(config):
     result = paycore_cli("query", "NOPE", "-v", config=config)
-    assert "query account=main provider=fake order_id=NOPE outcome=GatewayError" in result.stderr
+    assert "query account=main provider=fake order_id=NOPE outcome=OrderNotFound" in result.stderr
     # the request as paycore saw it: method, host, path, status; httpx's own line stays quiet
     assert "requests=POST http" in result.stderr
     assert "HTTP Request:" not in result.stderr

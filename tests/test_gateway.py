@@ -94,8 +94,9 @@ def test_form_flow_does_no_io(fake_gateway, make_order):
 
 def test_gateway_refusal_is_gateway_error(fake_gateway, make_order):
     with _sync(fake_gateway) as gateway:
-        with pytest.raises(GatewayError, match="no such order"):
+        with pytest.raises(paycore.OrderNotFound, match="no such order") as not_found:
             gateway.query("missing")
+        assert isinstance(not_found.value, GatewayError)
         order = make_order()
         gateway.create(order)
         with pytest.raises(GatewayError, match="duplicate"):
@@ -261,7 +262,7 @@ def test_calls_are_logged_without_secrets(fake_gateway, make_order, caplog):
     assert records[0].paycore_outcome == "ok"
     assert records[0].paycore_order_id == order.order_id
     assert records[0].paycore_account == "shop"
-    assert records[1].paycore_outcome == "GatewayError"
+    assert records[1].paycore_outcome == "OrderNotFound"
     assert records[1].levelno == logging.WARNING
     assert all(r.paycore_duration_ms >= 0 for r in records)
     assert secret not in caplog.text

@@ -36,6 +36,7 @@ from paycore.errors import (
     MalformedNotification,
     MerchantMismatch,
     MissingField,
+    OrderNotFound,
     ProtocolError,
     SignatureError,
 )
@@ -97,7 +98,8 @@ class FakeProvider(Provider[FakeSettings]):
             raise ProtocolError("fake gateway answered an unknown JSON shape")
         if answer["ok"] is not True:
             message = str(answer.get("error", "unknown error"))
-            raise GatewayError(f"fake gateway refused: {message}", gateway_message=message)
+            kind = OrderNotFound if message == "no such order" else GatewayError
+            raise kind(f"fake gateway refused: {message}", gateway_message=message)
         return answer
 
     def _payment(self, order: Mapping[str, Any], raw: dict[str, Any]) -> Payment:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+import paycore
 from paycore import GatewayError, InvalidRequest, MerchantMismatch, PaymentStatus, ProtocolError, SignatureError
 
 KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
@@ -252,3 +253,14 @@ def test_order_id_longer_than_any_platform_stores_is_refused_before_sending(both
 def test_a_non_positive_amount_in_a_signed_answer_is_protocol_error(both, helpers, field, value):
     with pytest.raises(ProtocolError, match=field):
         both(_serve(_signed(helpers, **{field: value}))).query(ORDER_ID)
+
+
+def test_no_such_order_is_order_not_found(both):
+    answer = {"status": "error", "msg": "不存在的交易订单."}
+    with pytest.raises(paycore.OrderNotFound, match="不存在的交易订单") as excinfo:
+        both(lambda request: httpx.Response(200, json=answer)).query("E1")
+    assert isinstance(excinfo.value, paycore.GatewayError)
+    merchant_missing = {"status": "error", "msg": "商户不存在"}  # the merchant is unknown, not the order
+    with pytest.raises(paycore.GatewayError) as other:
+        both(lambda request: httpx.Response(200, json=merchant_missing)).query("E1")
+    assert not isinstance(other.value, paycore.OrderNotFound)

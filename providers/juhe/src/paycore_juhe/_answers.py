@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from paycore import GatewayError, ProtocolError, toolkit
+from paycore import GatewayError, OrderNotFound, ProtocolError, toolkit
 from paycore.toolkit import plain_amount
 from paycore_juhe._html import redirect_targets, visible_text
 from paycore_juhe.settings import JuheSettings
@@ -33,12 +33,17 @@ def json_object(response: httpx.Response) -> dict[str, Any] | None:
     return data
 
 
+# The reference software's words for "no such order" (不存在的交易订单), and a common variant.
+_NO_SUCH_ORDER = ("不存在的交易订单", "订单不存在")
+
+
 def gateway_refusal(data: dict[str, Any], what: str) -> GatewayError:
     message = data.get("msg") or data.get("message")
     hint = ""
     if "签" in str(message):  # 签名验证失败, 验签失败, 签名错误: the platform's words for a bad signature
         hint = " (the platform could not verify the signature: check the account's secret_key and merchant_id)"
-    return toolkit.gateway_refusal(what, message, hint=hint)
+    kind = OrderNotFound if any(words in str(message) for words in _NO_SUCH_ORDER) else GatewayError
+    return toolkit.gateway_refusal(what, message, hint=hint, kind=kind)
 
 
 def redirect_url(response: httpx.Response, settings: JuheSettings) -> str | None:

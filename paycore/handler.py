@@ -1,0 +1,546 @@
+"""Notifications applied exactly once: verify, check against the merchant's order, claim, apply, answer.
+
+::
+
+    handler = paycore.NotificationHandler(
+        accounts,                                   # paycore.Accounts
+        lookup=lambda order_id: db.order(order_id), # the merchant's own record, or None
+        on_paid=fulfil,                             # called once per paid order
+        store=SQLiteStore("payments.db"),           # where claims and applied payments live
+    )
+    reply = handler.handle(notification_request)     # a paycore.Reply to send back
+
+For each notification the handler:
+
+1. verifies it with the account it belongs to (the account in its path, else the
+   account stored with the order); an unverified notification is never trusted
+   (``query_unverified=True`` asks the gateway for the truth instead);
+2. checks it against the merchant's order: unknown order, another account,
+   another amount or currency → refused, not applied, not acknowledged (logged);
+   a paid amount below the order's is refused unless within
+   ``underpayment_tolerance`` (the one underpayment policy);
+3. claims the payment atomically in the store and calls ``on_paid`` (or
+   ``on_failed``) exactly once; acknowledges only after the callback returned; a
+   duplicate is acknowledged again without calling it; a callback that raises
+   releases the claim and is not acknowledged, so the gateway's resend retries.
+
+Every "not acknowledged" answer is the provider's failure reply, which never holds
+the letters "ok". `apply_payment` feeds a queried `paycore.Payment` through the
+same checks and claim, and `reconcile` queries pending orders and applies what
+it learns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from paycore._accounts import Accounts, AsyncAccounts
+from paycore._gateway import AsyncGateway, Gateway
+from paycore._text import clip
+from paycore.errors import (
+    ConfigError,
+    InvalidRequest,
+    OrderNotFound,
+    PaycoreError,
+    VerificationError,
+)
+from paycore.http import NotificationRequest, Reply
+from paycore.models import Notification, Payment, PaymentStatus
+from paycore.stores import DEFAULT_LEASE, Claim, NotificationStore
+
+__all__ = [
+    "AppliedPayment",
+    "AsyncNotificationHandler",
+    "Handled",
+    "NotificationHandler",
+    "OrderRecord",
+    "Outcome",
+    "ReconcileResult",
+]
+
+logger = logging.getLogger("paycore.handler")
+
+#: Where the handler keeps claims when no store is given: a file in the working directory.
+DEFAULT_STORE_PATH = "paycore-notifications.sqlite3"
+
+
+class Outcome(enum.StrEnum):
+    """What the handler did with one notification (or one queried payment)."""
+
+    APPLIED = "applied"  # the callback ran and returned: acknowledged
+    DUPLICATE = "duplicate"  # applied before: acknowledged again, callback not called
+    NOTHING_TO_APPLY = "nothing_to_apply"  # pending, or failed with no on_failed: acknowledged
+    UNVERIFIED = "unverified"  # verification failed: not trusted
+    UNKNOWN_ORDER = "unknown_order"  # the merchant has no such order
+    MISMATCH = "mismatch"  # another account, amount or currency than the order's
+    UNDERPAID = "underpaid"  # paid less than the order, beyond the tolerance
+    BUSY = "busy"  # another delivery is applying it right now: retry
+    CALLBACK_FAILED = "callback_failed"  # the merchant's callback raised: claim released, retry
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether the gateway is told "received" (it stops resending)."""
+        return self in (Outcome.APPLIED, Outcome.DUPLICATE, Outcome.NOTHING_TO_APPLY)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """The merchant's own order, as the checks need it: not necessarily a `paycore.Order`."""
+
+    order_id: str
+    amount: Decimal
+    currency: str = "CNY"
+    #: the account that created it (`paycore.Payment.account`); None: not stored
+    account: str | None = None
+
+    @classmethod
+    def of(cls, found: object) -> OrderRecord:
+        """Read a lookup's answer: an OrderRecord, a `paycore.Order`, any object or mapping with
+        ``order_id`` and ``amount`` (and optionally ``currency``, ``account``)."""
+        if isinstance(found, OrderRecord):
+            return found
+
+        def get(name: str, default: Any = None) -> Any:
+            if isinstance(found, Mapping):
+                return found.get(name, default)
+            return getattr(found, name, default)
+
+        order_id, amount = get("order_id"), get("amount")
+        currency, account = get("currency", "CNY"), get("account")
+        if not isinstance(order_id, str) or not isinstance(amount, Decimal) or not amount.is_finite():
+            raise InvalidRequest("the order lookup must give order_id (str) and amount (a finite Decimal)")
+        if not isinstance(currency, str) or (account is not None and not isinstance(account, str)):
+            raise InvalidRequest("the order lookup's currency and account must be text")
+        return cls(order_id=order_id, amount=amount, currency=currency, account=account)
+
+
+@dataclass(frozen=True)
+class AppliedPayment:
+    """What ``on_paid`` / ``on_failed`` receive: the verified facts, and the merchant's own record."""
+
+    order_id: str
+    account: str
+    provider: str
+    status: PaymentStatus
+    amount: Decimal
+    paid_amount: Decimal | None
+    transaction_id: str | None
+    paid_at: datetime | None
+    #: ``"notification"`` or ``"query"``: how the handler learnt it
+    source: str
+    #: what the merchant's lookup returned for this order
+    order: Any = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """The handler's decision on one notification: what happened and the reply to send."""
+
+    outcome: Outcome
+    reply: Reply
+    notification: Notification | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """What `NotificationHandler.reconcile` learnt about one order."""
+
+    order_id: str
+    status: PaymentStatus | None
+    outcome: Outcome | None
+    error: str | None = None
+
+
+def _key(order_id: str, status: PaymentStatus) -> str:
+    # One application per order and per kind of event: paid once, failed once.
+    return f"{order_id}:{status.value}"
+
+
+def _record(event: AppliedPayment) -> str:
+    return json.dumps(
+        {
+            "order_id": event.order_id,
+            "account": event.account,
+            "provider": event.provider,
+            "status": event.status.value,
+            "amount": str(event.amount),
+            "paid_amount": None if event.paid_amount is None else str(event.paid_amount),
+            "transaction_id": event.transaction_id,
+            "paid_at": None if event.paid_at is None else event.paid_at.isoformat(),
+            "source": event.source,
+        }
+    )
+
+
+GatewayT = TypeVar("GatewayT", Gateway, AsyncGateway)
+AccountsT = TypeVar("AccountsT", Accounts, AsyncAccounts)
+
+
+class _Checks(Generic[AccountsT]):
+    """The decisions both handlers share; no I/O here."""
+
+    def __init__(
+        self,
+        accounts: AccountsT,
+        *,
+        lookup: Callable[[str], object | None],
+        on_paid: Callable[..., Any],
+        on_failed: Callable[..., Any] | None = None,
+        store: NotificationStore | None = None,
+        underpayment_tolerance: Decimal = Decimal(0),
+        query_unverified: bool = False,
+        lease: float = DEFAULT_LEASE,
+        transactional: bool = False,
+    ) -> None:
+        if not isinstance(accounts, Accounts | AsyncAccounts):
+            raise ConfigError("a notification handler needs a paycore.Accounts (or AsyncAccounts)")
+        if not callable(lookup) or not callable(on_paid) or (on_failed is not None and not callable(on_failed)):
+            raise ConfigError("lookup, on_paid and on_failed must be callables")
+        if not isinstance(underpayment_tolerance, Decimal) or not underpayment_tolerance >= 0:
+            raise ConfigError("underpayment_tolerance must be a Decimal of at least 0")
+        if store is None:
+            from paycore.stores.sqlite import SQLiteStore
+
+            store = SQLiteStore(DEFAULT_STORE_PATH)
+        if not isinstance(store, NotificationStore):
+            raise ConfigError(f"{type(store).__name__} is not a paycore notification store")
+        if transactional and not callable(getattr(store, "run_once", None)):
+            raise ConfigError("transactional=True needs a store with run_once (paycore.stores.postgres)")
+        self.accounts: AccountsT = accounts
+        self.store = store
+        self._lookup = lookup
+        self._on_paid = on_paid
+        self._on_failed = on_failed
+        self._tolerance = underpayment_tolerance
+        self._query_unverified = query_unverified
+        self._lease = lease
+        self._transactional = transactional
+
+    def _refused(self, request: NotificationRequest, outcome: Outcome, reason: object) -> Handled:
+        logger.warning("notification %s: %s", outcome.value, clip(str(reason), 300))
+        return Handled(outcome, self.accounts.reply_for(request, reason if isinstance(reason, Exception) else None))
+
+    def _find(self, order_id: str) -> tuple[object, OrderRecord] | None:
+        found = self._lookup(order_id)
+        if found is None:
+            return None
+        return found, OrderRecord.of(found)
+
+    def _check(self, facts: Notification | Payment, record: OrderRecord) -> tuple[Outcome, str] | None:
+        """Why ``facts`` must not be applied to ``record``, or None when they may."""
+        if record.order_id != facts.order_id:
+            return Outcome.MISMATCH, f"order {clip(facts.order_id)!r} is not the looked-up order"
+        if record.account is not None and record.account != facts.account:
+            return Outcome.MISMATCH, f"order {clip(record.order_id)!r} belongs to account {record.account!r}"
+        if facts.currency is not None and facts.currency != record.currency:
+            return Outcome.MISMATCH, f"order {clip(record.order_id)!r} is in {record.currency}, not {facts.currency}"
+        if facts.amount is not None and facts.amount != record.amount:
+            return Outcome.MISMATCH, f"order {clip(record.order_id)!r} is for {record.amount}, not {facts.amount}"
+        if facts.status is PaymentStatus.PAID:
+            paid = facts.paid_amount if facts.paid_amount is not None else facts.amount
+            if paid is None or paid < record.amount - self._tolerance:
+                return Outcome.UNDERPAID, f"order {clip(record.order_id)!r} for {record.amount} was paid {paid}"
+        return None
+
+    def _event(self, facts: Notification | Payment, found: object, source: str) -> AppliedPayment:
+        return AppliedPayment(
+            order_id=facts.order_id,
+            account=facts.account,
+            provider=facts.provider,
+            status=facts.status,
+            amount=facts.amount if facts.amount is not None else OrderRecord.of(found).amount,
+            paid_amount=facts.paid_amount,
+            transaction_id=facts.transaction_id,
+            paid_at=facts.paid_at,
+            source=source,
+            order=found,
+        )
+
+    def _callback_for(self, status: PaymentStatus) -> Callable[..., Any] | None:
+        if status is PaymentStatus.PAID:
+            return self._on_paid
+        if status is PaymentStatus.FAILED:
+            return self._on_failed
+        return None
+
+
+class NotificationHandler(_Checks[Accounts]):
+    """The synchronous handler, on `paycore.Accounts`. See the module's documentation."""
+
+    def handle(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Reply:
+        """Process one notification; return the reply to send the gateway."""
+        return self.process(request).reply
+
+    def process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
+        """Process one notification; return what happened and the reply."""
+        if not isinstance(request, NotificationRequest):
+            from paycore._gateway import _notification_request
+
+            request = _notification_request(request)
+        try:
+            notification = self._verify(request)
+        except VerificationError as exc:
+            if self._query_unverified:
+                self._query_instead(request)
+            return self._refused(request, Outcome.UNVERIFIED, exc)
+        except PaycoreError as exc:
+            return self._refused(request, Outcome.UNVERIFIED, exc)
+        outcome = self._apply(notification, "notification")
+        if outcome.acknowledged:
+            return Handled(outcome, notification.ack, notification)
+        reason: object = outcome.value.replace("_", " ")
+        return Handled(outcome, self.accounts.failure_reply(str(reason), account=notification.account), notification)
+
+    def _verify(self, request: NotificationRequest) -> Notification:
+        segment = request.path.rstrip("/").rpartition("/")[2]
+        if segment in self.accounts:
+            return self.accounts.verify_notification(request, account=segment)
+        # No account in the path: the one stored with the order verifies.
+        order_id = self.accounts.notification_order_id(request)
+        found = self._find(order_id) if order_id else None
+        if found is None or found[1].account is None:
+            raise VerificationError("the notification names no account, and its order stores none")
+        return self.accounts.verify_notification(request, account=found[1].account)
+
+    def _query_instead(self, request: NotificationRequest) -> None:
+        try:
+            order_id = self.accounts.notification_order_id(request)
+            found = self._find(order_id) if order_id else None
+            if found is None:
+                return
+            account = found[1].account or self.accounts.default
+            if account is None:
+                return
+            self.apply_payment(self.accounts[account].query(found[1].order_id))
+        except PaycoreError as exc:
+            logger.warning("query after an unverified notification failed: %s", clip(str(exc), 300))
+
+    def apply_payment(self, payment: Payment) -> Outcome:
+        """Apply a queried payment through the same checks and the same claim as notifications."""
+        if not isinstance(payment, Payment):
+            raise InvalidRequest(f"apply_payment() takes a paycore.Payment, not {type(payment).__name__}")
+        return self._apply(payment, "query")
+
+    def _apply(self, facts: Notification | Payment, source: str) -> Outcome:
+        found = self._find(facts.order_id)
+        if found is None:
+            logger.warning("notification unknown_order: %s", clip(facts.order_id))
+            return Outcome.UNKNOWN_ORDER
+        merchant_order, record = found
+        problem = self._check(facts, record)
+        if problem is not None:
+            logger.warning("notification %s: %s", problem[0].value, problem[1])
+            return problem[0]
+        callback = self._callback_for(facts.status)
+        if callback is None:
+            return Outcome.NOTHING_TO_APPLY
+        event = self._event(facts, merchant_order, source)
+        key = _key(facts.order_id, facts.status)
+        if self._transactional:
+            return self._apply_in_transaction(key, event, callback)
+        claim = self.store.claim(key, self._lease)
+        if claim.outcome is Claim.APPLIED:
+            return Outcome.DUPLICATE
+        if claim.outcome is Claim.BUSY or claim.token is None:
+            return Outcome.BUSY
+        try:
+            callback(event)
+        except Exception as exc:  # noqa: BLE001  # any failure of the merchant's code: release, retry later
+            self.store.release(key, claim.token)
+            logger.warning(
+                "on_%s for order %s raised %s: not acknowledged",
+                facts.status.value,
+                clip(facts.order_id),
+                type(exc).__name__,
+            )
+            return Outcome.CALLBACK_FAILED
+        if not self.store.complete(key, claim.token, _record(event)):
+            logger.error(
+                "the claim on order %s expired while its callback ran: another delivery may have applied it too; "
+                "raise the handler's lease",
+                clip(facts.order_id),
+            )
+        return Outcome.APPLIED
+
+    def _apply_in_transaction(self, key: str, event: AppliedPayment, callback: Callable[..., Any]) -> Outcome:
+        run_once: Callable[[str, str, Callable[[Any], None]], Claim] = self.store.run_once  # type: ignore[attr-defined]  # checked at construction
+        try:
+            found = run_once(key, _record(event), lambda connection: callback(event, connection))
+        except Exception as exc:  # noqa: BLE001  # rolled back with the claim: retry later
+            logger.warning(
+                "on_%s for order %s raised %s: rolled back",
+                event.status.value,
+                clip(event.order_id),
+                type(exc).__name__,
+            )
+            return Outcome.CALLBACK_FAILED
+        return Outcome.DUPLICATE if found is Claim.APPLIED else Outcome.APPLIED
+
+    def reconcile(self, order_ids: Iterable[str]) -> list[ReconcileResult]:
+        """Query each order's gateway and apply what is learnt (a lost notification, a create of unknown outcome).
+
+        An order the gateway does not know (`paycore.OrderNotFound`) is reported,
+        not applied: its create never reached the gateway, and it is safe to create again.
+        """
+        results = []
+        for order_id in order_ids:
+            found = self._find(order_id)
+            if found is None:
+                results.append(ReconcileResult(order_id, None, Outcome.UNKNOWN_ORDER))
+                continue
+            account = found[1].account or self.accounts.default
+            try:
+                if account is None:
+                    raise ConfigError("the order stores no account and there is no default")
+                payment = self.accounts[account].query(order_id)
+            except OrderNotFound as exc:
+                results.append(ReconcileResult(order_id, None, None, f"not found at the gateway: {exc}"))
+                continue
+            except PaycoreError as exc:
+                results.append(ReconcileResult(order_id, None, None, f"{type(exc).__name__}: {exc}"))
+                continue
+            results.append(ReconcileResult(order_id, payment.status, self.apply_payment(payment)))
+        return results
+
+
+class AsyncNotificationHandler(_Checks[AsyncAccounts]):
+    """The asynchronous handler, on `paycore.AsyncAccounts`: the same steps, awaited.
+
+    Store calls run in a worker thread (stores are synchronous); callbacks may be
+    plain functions or coroutine functions.
+    """
+
+    async def handle(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Reply:
+        """Process one notification; return the reply to send the gateway."""
+        return (await self.process(request)).reply
+
+    async def process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
+        """Process one notification; return what happened and the reply."""
+        if not isinstance(request, NotificationRequest):
+            from paycore._gateway import _notification_request
+
+            request = _notification_request(request)
+        try:
+            notification = await self._verify(request)
+        except VerificationError as exc:
+            if self._query_unverified:
+                await self._query_instead(request)
+            return self._refused(request, Outcome.UNVERIFIED, exc)
+        except PaycoreError as exc:
+            return self._refused(request, Outcome.UNVERIFIED, exc)
+        outcome = await self._apply(notification, "notification")
+        if outcome.acknowledged:
+            return Handled(outcome, notification.ack, notification)
+        reason = outcome.value.replace("_", " ")
+        return Handled(outcome, self.accounts.failure_reply(reason, account=notification.account), notification)
+
+    async def _find_async(self, order_id: str) -> tuple[object, OrderRecord] | None:
+        found = self._lookup(order_id)
+        if inspect.isawaitable(found):
+            found = await found
+        if found is None:
+            return None
+        return found, OrderRecord.of(found)
+
+    async def _verify(self, request: NotificationRequest) -> Notification:
+        segment = request.path.rstrip("/").rpartition("/")[2]
+        if segment in self.accounts:
+            return self.accounts.verify_notification(request, account=segment)
+        order_id = self.accounts.notification_order_id(request)
+        found = await self._find_async(order_id) if order_id else None
+        if found is None or found[1].account is None:
+            raise VerificationError("the notification names no account, and its order stores none")
+        return self.accounts.verify_notification(request, account=found[1].account)
+
+    async def _query_instead(self, request: NotificationRequest) -> None:
+        try:
+            order_id = self.accounts.notification_order_id(request)
+            found = await self._find_async(order_id) if order_id else None
+            if found is None:
+                return
+            account = found[1].account or self.accounts.default
+            if account is None:
+                return
+            await self.apply_payment(await self.accounts[account].query(found[1].order_id))
+        except PaycoreError as exc:
+            logger.warning("query after an unverified notification failed: %s", clip(str(exc), 300))
+
+    async def apply_payment(self, payment: Payment) -> Outcome:
+        """Apply a queried payment through the same checks and the same claim as notifications."""
+        if not isinstance(payment, Payment):
+            raise InvalidRequest(f"apply_payment() takes a paycore.Payment, not {type(payment).__name__}")
+        return await self._apply(payment, "query")
+
+    async def _apply(self, facts: Notification | Payment, source: str) -> Outcome:
+        found = await self._find_async(facts.order_id)
+        if found is None:
+            logger.warning("notification unknown_order: %s", clip(facts.order_id))
+            return Outcome.UNKNOWN_ORDER
+        merchant_order, record = found
+        problem = self._check(facts, record)
+        if problem is not None:
+            logger.warning("notification %s: %s", problem[0].value, problem[1])
+            return problem[0]
+        callback = self._callback_for(facts.status)
+        if callback is None:
+            return Outcome.NOTHING_TO_APPLY
+        event = self._event(facts, merchant_order, source)
+        key = _key(facts.order_id, facts.status)
+        if self._transactional:
+            raise ConfigError("transactional=True is for the synchronous NotificationHandler")
+        claim = await asyncio.to_thread(self.store.claim, key, self._lease)
+        if claim.outcome is Claim.APPLIED:
+            return Outcome.DUPLICATE
+        if claim.outcome is Claim.BUSY or claim.token is None:
+            return Outcome.BUSY
+        try:
+            result = callback(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # noqa: BLE001  # any failure of the merchant's code: release, retry later
+            await asyncio.to_thread(self.store.release, key, claim.token)
+            logger.warning(
+                "on_%s for order %s raised %s: not acknowledged",
+                facts.status.value,
+                clip(facts.order_id),
+                type(exc).__name__,
+            )
+            return Outcome.CALLBACK_FAILED
+        if not await asyncio.to_thread(self.store.complete, key, claim.token, _record(event)):
+            logger.error(
+                "the claim on order %s expired while its callback ran: another delivery may have applied it too; "
+                "raise the handler's lease",
+                clip(facts.order_id),
+            )
+        return Outcome.APPLIED
+
+    async def reconcile(self, order_ids: Iterable[str]) -> list[ReconcileResult]:
+        """Query each order's gateway and apply what is learnt; see `NotificationHandler.reconcile`."""
+        results = []
+        for order_id in order_ids:
+            found = await self._find_async(order_id)
+            if found is None:
+                results.append(ReconcileResult(order_id, None, Outcome.UNKNOWN_ORDER))
+                continue
+            account = found[1].account or self.accounts.default
+            try:
+                if account is None:
+                    raise ConfigError("the order stores no account and there is no default")
+                payment = await self.accounts[account].query(order_id)
+            except OrderNotFound as exc:
+                results.append(ReconcileResult(order_id, None, None, f"not found at the gateway: {exc}"))
+                continue
+            except PaycoreError as exc:
+                results.append(ReconcileResult(order_id, None, None, f"{type(exc).__name__}: {exc}"))
+                continue
+            results.append(ReconcileResult(order_id, payment.status, await self.apply_payment(payment)))
+        return results

@@ -1,0 +1,97 @@
+"""A notification store in Redis: for several processes or machines (``pip install 'paycore[redis]'``).
+
+A claim is ``SET <prefix>lease:<key> <token> NX PX <lease>``, done in one Lua script
+together with the check of the applied record, so no interleaving of deliveries
+slips between them. Applied payments are fields of one hash, ``<prefix>applied``,
+that never expires.
+
+Guarantees depend on the server's configuration, which paycore cannot set:
+Redis acknowledges a write before it reaches the disk unless ``appendonly yes``
+with ``appendfsync always``; with the defaults, a crash of the Redis server can
+lose the last second of applied records (a resend after that is applied again).
+An eviction policy other than ``noeviction`` may drop the applied hash under
+memory pressure: use ``noeviction`` (or a dedicated instance) for this data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paycore.errors import ConfigError
+from paycore.stores import DEFAULT_LEASE, Claim, ClaimResult, new_token
+
+__all__ = ["RedisStore"]
+
+# KEYS[1] applied hash, KEYS[2] lease key; ARGV[1] field, ARGV[2] token, ARGV[3] lease in ms.
+_CLAIM = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'applied' end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 'claimed' end
+return 'busy'
+"""
+# KEYS[1] applied hash, KEYS[2] lease key; ARGV[1] field, ARGV[2] token, ARGV[3] record.
+_COMPLETE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+# KEYS[1] lease key; ARGV[1] token.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisStore:
+    """Claims and applied payments in Redis, under keys starting with ``prefix``.
+
+    ``client`` is a ``redis.Redis``; or give ``url`` (``redis://127.0.0.1:6379/0``).
+    """
+
+    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
+        if client is None:
+            try:
+                import redis
+            except ImportError:
+                raise ConfigError("the Redis store needs redis-py: pip install 'paycore[redis]'") from None
+            if url is None:
+                raise ConfigError("RedisStore needs a redis.Redis client or a url")
+            client = redis.Redis.from_url(url)
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self._client = client
+        self._prefix = prefix
+        self._applied_key = f"{prefix}applied"
+        self._claim = client.register_script(_CLAIM)
+        self._complete = client.register_script(_COMPLETE)
+        self._release = client.register_script(_RELEASE)
+
+    def __repr__(self) -> str:
+        return f"RedisStore(prefix={self._prefix!r})"
+
+    def _lease_key(self, key: str) -> str:
+        return f"{self._prefix}lease:{key}"
+
+    def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
+        token = new_token()
+        outcome = self._claim(keys=[self._applied_key, self._lease_key(key)], args=[key, token, int(lease * 1000)])
+        found = Claim(outcome.decode() if isinstance(outcome, bytes) else outcome)
+        return ClaimResult(found, token if found is Claim.CLAIMED else None)
+
+    def complete(self, key: str, token: str, record: str) -> bool:
+        return bool(self._complete(keys=[self._applied_key, self._lease_key(key)], args=[key, token, record]))
+
+    def release(self, key: str, token: str) -> None:
+        self._release(keys=[self._lease_key(key)], args=[token])
+
+    def applied(self, key: str) -> str | None:
+        record = self._client.hget(self._applied_key, key)
+        if record is None:
+            return None
+        return record.decode() if isinstance(record, bytes) else str(record)
+
+    def close(self) -> None:
+        """Close the client, if this store made it from a URL."""
+        if self._owns_client:
+            self._client.close()

@@ -1,0 +1,135 @@
+"""A notification store in a SQLite file: durable, and safe across processes on one machine.
+
+Every claim, completion and release is one ``BEGIN IMMEDIATE`` transaction, so two
+processes (or threads) deciding on the same payment are serialized by SQLite's
+write lock. The file is in WAL mode with ``synchronous=FULL``: a completed
+claim survives a power loss. Several machines need a shared server instead
+(`paycore.stores.redis`, `paycore.stores.postgres`): a SQLite file on a network
+share is not safe.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from paycore.errors import ConfigError
+from paycore.stores import DEFAULT_LEASE, Claim, ClaimResult, new_token
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS paycore_notifications (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('claimed', 'applied')),
+    token TEXT,
+    lease_until REAL,
+    applied_at REAL,
+    record TEXT
+)
+"""
+
+
+class SQLiteStore:
+    """Claims and applied payments in the SQLite file ``path`` (created if absent)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        # Every thread's connection, so that close() closes them all.
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+        try:
+            with self._transaction() as connection:
+                connection.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot use {self.path!r} as a notification store: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection not in self._connections:
+            # One connection per thread; autocommit mode, transactions are explicit below.
+            # check_same_thread=False only so that close() may close it from another thread:
+            # each connection is used by the thread that opened it alone.
+            connection = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def _transaction(self) -> _Immediate:
+        return _Immediate(self._connection())
+
+    def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
+        now = time.time()
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT state, lease_until FROM paycore_notifications WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None and row[0] == "applied":
+                return ClaimResult(Claim.APPLIED)
+            if row is not None and row[1] is not None and row[1] > now:
+                return ClaimResult(Claim.BUSY)
+            token = new_token()
+            connection.execute(
+                "INSERT INTO paycore_notifications (key, state, token, lease_until) VALUES (?, 'claimed', ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET state = 'claimed', token = excluded.token, "
+                "lease_until = excluded.lease_until",
+                (key, token, now + lease),
+            )
+            return ClaimResult(Claim.CLAIMED, token)
+
+    def complete(self, key: str, token: str, record: str) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE paycore_notifications SET state = 'applied', token = NULL, lease_until = NULL, "
+                "applied_at = ?, record = ? WHERE key = ? AND state = 'claimed' AND token = ?",
+                (time.time(), record, key, token),
+            )
+            return cursor.rowcount == 1
+
+    def release(self, key: str, token: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM paycore_notifications WHERE key = ? AND state = 'claimed' AND token = ?", (key, token)
+            )
+
+    def applied(self, key: str) -> str | None:
+        row = (
+            self._connection()
+            .execute("SELECT record FROM paycore_notifications WHERE key = ? AND state = 'applied'", (key,))
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        """Close every thread's connection (a thread that uses the store again opens a new one)."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+
+
+class _Immediate:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception): the write lock from the start."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.connection.execute("ROLLBACK" if exc_type is not None else "COMMIT")

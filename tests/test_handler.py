@@ -1,0 +1,372 @@
+"""The notification handler and its stores: exactly once, on real SQLite files, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+import paycore
+import paycore.stores
+from paycore.handler import AsyncNotificationHandler, NotificationHandler, OrderRecord, Outcome
+from paycore.stores import Claim
+from paycore.stores.postgres import PostgresStore
+from paycore.testing import FakeGateway, FakeProvider, FakeSettings, fake_sign
+from tests.store_fixtures import POSTGRES, StoreFactory
+
+SECRET = "handler-test-secret"
+
+
+class Shop:
+    """A merchant: its orders, the fake gateway, and how many times each callback ran."""
+
+    def __init__(self) -> None:
+        self.fake = FakeGateway(FakeSettings(secret_key=SECRET))
+        self.gateway = paycore.Gateway(
+            FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(self.fake)
+        )
+        self.accounts = paycore.Accounts({"main": self.gateway}, default="main")
+        self.orders: dict[str, OrderRecord] = {}
+        self.paid: list[paycore.AppliedPayment] = []
+        self.failed: list[paycore.AppliedPayment] = []
+        self._lock = threading.Lock()
+
+    def order(self, amount: str = "9.90") -> str:
+        order = paycore.Order(
+            amount=Decimal(amount),
+            channel=paycore.Channel.ALIPAY_QR,
+            subject="tea",
+            notify_url="https://shop.example/notify/main",
+            return_url="https://shop.example/done",
+        )
+        self.gateway.create(order)
+        self.orders[order.order_id] = OrderRecord(order.order_id, order.amount, account="main")
+        return order.order_id
+
+    def on_paid(self, event: paycore.AppliedPayment) -> None:
+        with self._lock:
+            self.paid.append(event)
+
+    def handler(self, store: Any, **options: Any) -> NotificationHandler:
+        options.setdefault("on_failed", self.failed.append)
+        return NotificationHandler(self.accounts, lookup=self.orders.get, on_paid=self.on_paid, store=store, **options)
+
+
+def request(body: bytes, account: str = "main") -> paycore.NotificationRequest:
+    return paycore.NotificationRequest(path=f"/notify/{account}", body=body)
+
+
+@pytest.fixture
+def shop():
+    made = Shop()
+    yield made
+    made.gateway.close()
+
+
+# The store contract, on every store
+
+
+def test_store_contract(stores):
+    store = stores()
+    first = store.claim("O1:paid", 30)
+    assert first.outcome is Claim.CLAIMED
+    assert store.claim("O1:paid", 30).outcome is Claim.BUSY
+    assert store.complete("O1:paid", "not-the-token", "{}") is False
+    assert store.complete("O1:paid", first.token, '{"a": 1}') is True
+    assert store.claim("O1:paid", 30).outcome is Claim.APPLIED
+    assert store.applied("O1:paid") == '{"a": 1}'
+    assert store.applied("O2:paid") is None
+    # A released claim can be claimed again; a stale token releases nothing.
+    second = store.claim("O2:paid", 30)
+    store.release("O2:paid", "stale")
+    assert store.claim("O2:paid", 30).outcome is Claim.BUSY
+    store.release("O2:paid", second.token)
+    assert store.claim("O2:paid", 30).outcome is Claim.CLAIMED
+
+
+def test_an_expired_lease_is_taken_over(stores):
+    store = stores()
+    dead = store.claim("O3:paid", 0.2)  # its holder was killed
+    time.sleep(0.4)
+    taken = store.claim("O3:paid", 30)
+    assert taken.outcome is Claim.CLAIMED
+    assert store.complete("O3:paid", dead.token, "{}") is False  # the dead holder's token is worthless now
+    assert store.complete("O3:paid", taken.token, "{}") is True
+
+
+# The handler's decisions
+
+
+def test_a_duplicate_is_acknowledged_and_applied_once(shop, stores):
+    handler = shop.handler(stores())
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    first, second = handler.process(request(body)), handler.process(request(body))
+    assert (first.outcome, second.outcome) == (Outcome.APPLIED, Outcome.DUPLICATE)
+    assert first.reply == second.reply == paycore.Reply(body="ok")
+    assert [event.order_id for event in shop.paid] == [order_id]
+    assert (shop.paid[0].amount, shop.paid[0].source, shop.paid[0].account) == (Decimal("9.90"), "notification", "main")
+
+
+def test_a_failing_callback_is_not_acknowledged_and_applied_on_the_resend(shop, stores):
+    order_id = shop.order()
+    calls = []
+
+    def flaky(event: paycore.AppliedPayment) -> None:
+        calls.append(event)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    handler = NotificationHandler(shop.accounts, lookup=shop.orders.get, on_paid=flaky, store=stores())
+    body = shop.fake.pay(order_id)
+    failed = handler.process(request(body))
+    assert failed.outcome is Outcome.CALLBACK_FAILED
+    assert failed.reply.status >= 400
+    assert "ok" not in failed.reply.body.lower()
+    assert handler.process(request(body)).outcome is Outcome.APPLIED
+    assert handler.process(request(body)).outcome is Outcome.DUPLICATE
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "outcome"),
+    [
+        (lambda shop, order_id: shop.orders.pop(order_id), Outcome.UNKNOWN_ORDER),
+        (
+            lambda shop, order_id: shop.orders.update(
+                {order_id: OrderRecord(order_id, Decimal("99.00"), "CNY", "main")}
+            ),
+            Outcome.MISMATCH,
+        ),
+        (
+            lambda shop, order_id: shop.orders.update(
+                {order_id: OrderRecord(order_id, Decimal("9.90"), "CNY", "other")}
+            ),
+            Outcome.MISMATCH,
+        ),
+    ],
+    ids=["unknown order", "another amount", "another account"],
+)
+def test_notifications_that_do_not_match_the_order_are_refused(shop, change, outcome, caplog):
+    handler = shop.handler(paycore.stores.MemoryStore())
+    order_id = shop.order()
+    change(shop, order_id)
+    with caplog.at_level(logging.WARNING, logger="paycore"):
+        handled = handler.process(request(shop.fake.pay(order_id)))
+    assert handled.outcome is outcome
+    assert handled.reply.status >= 400
+    assert "ok" not in handled.reply.body.lower()
+    assert shop.paid == []
+    assert SECRET not in caplog.text
+    assert outcome.value in caplog.text
+
+
+def test_unverified_notifications_are_never_trusted_unless_the_gateway_confirms(shop):
+    order_id = shop.order()
+    genuine = shop.fake.pay(order_id)
+    forged = genuine.replace(b"status=paid", b"status=paid&x=1")
+    plain = shop.handler(paycore.stores.MemoryStore())
+    assert plain.process(request(forged)).outcome is Outcome.UNVERIFIED
+    assert shop.paid == []
+    asking = shop.handler(paycore.stores.MemoryStore(), query_unverified=True)
+    handled = asking.process(request(forged))
+    assert handled.outcome is Outcome.UNVERIFIED  # the notification itself is still refused
+    assert [event.source for event in shop.paid] == ["query"]  # but the gateway's answer was applied
+    assert asking.process(request(genuine)).outcome is Outcome.DUPLICATE
+
+
+def test_failed_and_pending_payments(shop):
+    handler = shop.handler(paycore.stores.MemoryStore())
+    order_id = shop.order()
+    body = shop.fake.fail(order_id)
+    assert handler.process(request(body)).outcome is Outcome.APPLIED
+    assert handler.process(request(body)).outcome is Outcome.DUPLICATE
+    assert [event.status for event in shop.failed] == [paycore.PaymentStatus.FAILED]
+    quiet = NotificationHandler(
+        shop.accounts, lookup=shop.orders.get, on_paid=shop.on_paid, store=paycore.stores.MemoryStore()
+    )
+    assert quiet.process(request(body)).outcome is Outcome.NOTHING_TO_APPLY  # acknowledged, nothing to do
+
+
+def test_a_payment_found_by_query_and_notified_later_is_applied_once(shop, stores):
+    handler = shop.handler(stores())
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    assert handler.apply_payment(shop.gateway.query(order_id)) is Outcome.APPLIED
+    assert handler.process(request(body)).outcome is Outcome.DUPLICATE
+    assert [event.source for event in shop.paid] == ["query"]
+
+
+def test_reconcile_applies_lost_notifications_and_reports_unknown_orders(shop):
+    handler = shop.handler(paycore.stores.MemoryStore())
+    paid, pending, never_created = shop.order(), shop.order(), "NEVER-CREATED"
+    shop.fake.pay(paid)  # the notification is lost
+    shop.orders[never_created] = OrderRecord(never_created, Decimal("1.00"), account="main")
+    results = {result.order_id: result for result in handler.reconcile([paid, pending, never_created, "NOT-OURS"])}
+    assert (results[paid].status, results[paid].outcome) == (paycore.PaymentStatus.PAID, Outcome.APPLIED)
+    assert (results[pending].status, results[pending].outcome) == (
+        paycore.PaymentStatus.PENDING,
+        Outcome.NOTHING_TO_APPLY,
+    )
+    assert results[never_created].error is not None
+    assert "not found at the gateway" in results[never_created].error
+    assert results["NOT-OURS"].outcome is Outcome.UNKNOWN_ORDER
+    assert [event.order_id for event in shop.paid] == [paid]
+
+
+def test_an_underpayment_is_refused_unless_within_the_tolerance():
+    # A notification whose paid amount is below the order's: built and signed by hand.
+    fields = {
+        "merchant_id": "fake-merchant",
+        "order_id": "U1",
+        "amount": "10.00",
+        "status": "paid",
+    }
+
+    class Underpaying(FakeProvider):
+        provider_name = "underpaying"
+
+        @paycore.hookimpl
+        def verify_notification(self, request: paycore.NotificationRequest) -> paycore.Notification:
+            verified = FakeProvider.verify_notification(self, request)
+            return verified.model_copy(update={"paid_amount": Decimal("9.97")})
+
+    fields["sign"] = fake_sign(fields, SECRET)
+    body = "&".join(f"{k}={v}" for k, v in fields.items()).encode()
+    with paycore.Gateway(Underpaying, {"secret_key": SECRET}, account="main") as gateway:
+        accounts = paycore.Accounts({"main": gateway})
+        orders = {"U1": OrderRecord("U1", Decimal("10.00"), account="main")}
+        paid: list[Any] = []
+        strict = NotificationHandler(
+            accounts, lookup=orders.get, on_paid=paid.append, store=paycore.stores.MemoryStore()
+        )
+        assert strict.process(request(body)).outcome is Outcome.UNDERPAID
+        lenient = NotificationHandler(
+            accounts,
+            lookup=orders.get,
+            on_paid=paid.append,
+            store=paycore.stores.MemoryStore(),
+            underpayment_tolerance=Decimal("0.05"),
+        )
+        assert lenient.process(request(body)).outcome is Outcome.APPLIED
+        assert paid[0].paid_amount == Decimal("9.97")
+
+
+# Concurrency: 50 copies, 8 threads or 8 tasks, one application
+
+
+def test_fifty_concurrent_deliveries_apply_once(shop, stores):
+    handler = shop.handler(stores())
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: handler.process(request(body)), range(50)))
+    assert len(shop.paid) == 1
+    assert {handled.outcome for handled in outcomes} <= {Outcome.APPLIED, Outcome.DUPLICATE, Outcome.BUSY}
+    assert sum(handled.outcome is Outcome.APPLIED for handled in outcomes) == 1
+    for handled in outcomes:
+        if not handled.outcome.acknowledged:
+            assert "ok" not in handled.reply.body.lower()  # a retryable failure
+
+
+def test_fifty_concurrent_deliveries_apply_once_async(stores):
+    fake = FakeGateway(FakeSettings(secret_key=SECRET))
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        gateway = paycore.AsyncGateway(
+            FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(fake)
+        )
+        async with paycore.AsyncAccounts({"main": gateway}) as accounts:
+            order = paycore.Order(
+                amount=Decimal("5.00"),
+                channel=paycore.Channel.WECHAT_QR,
+                subject="tea",
+                notify_url="https://shop.example/notify/main",
+                return_url="https://shop.example/done",
+            )
+            await gateway.create(order)
+            orders = {order.order_id: OrderRecord(order.order_id, order.amount, account="main")}
+            paid: list[Any] = []
+
+            async def on_paid(event: paycore.AppliedPayment) -> None:
+                await asyncio.sleep(0.01)  # a slow fulfilment: the others must wait or retry, never repeat it
+                paid.append(event)
+
+            handler = AsyncNotificationHandler(accounts, lookup=orders.get, on_paid=on_paid, store=stores())
+            body = fake.pay(order.order_id)
+            semaphore = asyncio.Semaphore(8)
+
+            async def deliver() -> Any:
+                async with semaphore:
+                    return await handler.process(request(body))
+
+            outcomes = await asyncio.gather(*(deliver() for _ in range(50)))
+            return paid, outcomes
+
+    paid, outcomes = asyncio.run(run())
+    assert len(paid) == 1
+    assert sum(handled.outcome is Outcome.APPLIED for handled in outcomes) == 1
+
+
+# PostgreSQL: the merchant's update and the claim commit together
+
+
+def test_postgres_transactional_mode_commits_or_rolls_back_both(shop, tmp_path):
+    import psycopg
+
+    shared_stores = StoreFactory("postgres", tmp_path)
+    store = shared_stores()
+    assert isinstance(store, PostgresStore)
+    merchant_table = f"{shared_stores.name}_fulfilled"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"CREATE TABLE {merchant_table} (order_id TEXT PRIMARY KEY)")
+    attempts = []
+
+    def fulfil(event: paycore.AppliedPayment, connection: Any) -> None:
+        connection.execute(f"INSERT INTO {merchant_table} VALUES (%s)", (event.order_id,))  # noqa: S608
+        attempts.append(event.order_id)
+        if len(attempts) == 1:
+            raise RuntimeError("crash after the merchant's update, before commit")
+
+    handler = NotificationHandler(
+        shop.accounts, lookup=shop.orders.get, on_paid=fulfil, store=store, transactional=True
+    )
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    try:
+        assert handler.process(request(body)).outcome is Outcome.CALLBACK_FAILED
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (0,)  # noqa: S608
+        assert store.applied(f"{order_id}:paid") is None  # rolled back together
+        assert handler.process(request(body)).outcome is Outcome.APPLIED
+        assert handler.process(request(body)).outcome is Outcome.DUPLICATE
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (1,)  # noqa: S608
+        assert store.applied(f"{order_id}:paid") is not None
+        # Concurrent copies wait on the row and find it applied: still once.
+        other = shop.order()
+        body = shop.fake.pay(other)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(lambda _: handler.process(request(body)).outcome, range(20)))
+        assert outcomes.count(Outcome.APPLIED) == 1
+        assert set(outcomes) == {Outcome.APPLIED, Outcome.DUPLICATE}
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP TABLE IF EXISTS {merchant_table}")
+        shared_stores.cleanup()
+
+
+def test_handler_refuses_a_non_store_and_bad_options(shop):
+    with pytest.raises(paycore.ConfigError):
+        shop.handler(object())
+    with pytest.raises(paycore.ConfigError):
+        shop.handler(paycore.stores.MemoryStore(), transactional=True)
+    with pytest.raises(paycore.ConfigError):
+        shop.handler(paycore.stores.MemoryStore(), underpayment_tolerance=0.05)
