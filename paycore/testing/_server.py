@@ -190,16 +190,23 @@ class _AsgiHandler:
     def __init__(self, app: AsgiApp) -> None:
         self.app = app
         self._loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()
+        self._closed = False
         self._thread = threading.Thread(target=self._loop.run_forever, name="paycore-loopback-asgi", daemon=True)
         self._thread.start()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        future = asyncio.run_coroutine_threadsafe(self._call(request), self._loop)
+        with self._lock:
+            if self._closed:  # a request still in flight as the server stops
+                return httpx.Response(503, text="the server is stopping")
+            future = asyncio.run_coroutine_threadsafe(self._call(request), self._loop)
         try:
             return future.result(timeout=APP_TIMEOUT)
         except TimeoutError:
             future.cancel()
             return httpx.Response(504, text="the application did not answer in time")
+        except asyncio.CancelledError:
+            return httpx.Response(503, text="the server is stopping")
 
     async def _call(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
@@ -246,6 +253,18 @@ class _AsgiHandler:
         return httpx.Response(status, headers=headers, content=bytes(content))
 
     def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        # Requests still running are cancelled and awaited before the loop stops.
+        asyncio.run_coroutine_threadsafe(self._cancel_running(), self._loop).result(timeout=APP_TIMEOUT)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+
+    async def _cancel_running(self) -> None:
+        running = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
