@@ -2,7 +2,8 @@
 
 Sandbox gateway and merchant notification endpoint both run in this process on
 127.0.0.1; the payment goes through them over real HTTP, exactly as it would
-against a real gateway: create, pay, notification (verified, acknowledged), query.
+against a real gateway: create, pay, notification (verified, checked against the
+order, applied exactly once by `paycore.NotificationHandler`, acknowledged), query.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from typing import Any
 import httpx
 
 from paycore import web
+from paycore._accounts import Accounts
 from paycore._gateway import AsyncGateway, Gateway
-from paycore.errors import NotSupported, PaycoreError, VerificationError
-from paycore.models import Channel, Notification, Order, Payment, PaymentStatus
+from paycore.errors import NotSupported, PaycoreError
+from paycore.handler import AppliedPayment, Handled, NotificationHandler, OrderRecord, Outcome
+from paycore.models import Channel, Order, Payment, PaymentStatus
 from paycore.provider import Provider
 from paycore.sandbox import SandboxOptions, make_sandbox
+from paycore.stores import MemoryStore
 from paycore.testing import LoopbackServer
 
 __all__ = ["DemoFailed", "run_demo"]
@@ -71,7 +75,9 @@ def run_demo(
     shown_name = provider if isinstance(provider, str) else (provider.provider_name or provider.__name__)
     say(f"paycore demo: one payment through the {shown_name!r} provider, with paycore.{flavour}")
     sandbox = make_sandbox(provider, SandboxOptions(profile="fast"))
-    received: queue.Queue[Notification | PaycoreError] = queue.Queue()
+    received: queue.Queue[Handled] = queue.Queue()
+    applied: list[AppliedPayment] = []
+    orders: dict[str, OrderRecord] = {}
     with sandbox:
         say(f"  1. sandbox gateway listening on {sandbox.url}")
         gateway: Gateway | AsyncGateway
@@ -82,22 +88,26 @@ def run_demo(
             else Gateway(provider, settings, account="demo")
         )
 
+        # The merchant's side: the safe path, a handler that applies each payment exactly once.
+        # (Verifying is pure: one synchronous gateway serves the endpoint, whichever gateway creates.)
+        verifier = Gateway(provider, settings, account="demo")
+        handler = NotificationHandler(
+            Accounts({"demo": verifier}), lookup=orders.get, on_paid=applied.append, store=MemoryStore()
+        )
+
         def merchant_endpoint(request: httpx.Request) -> httpx.Response:
             if request.url.path == "/return":
                 return _browser_return(gateway, request)
             if request.url.path != "/notify/demo":
                 return httpx.Response(404, text="not found")
-            try:
-                notification = gateway.verify_notification(web.from_httpx(request))
-            except PaycoreError as exc:
-                received.put(exc)
-                return web.to_httpx(gateway.failure_reply(exc))
-            received.put(notification)
-            return web.to_httpx(notification.ack)
+            handled = handler.process(web.from_httpx(request))
+            received.put(handled)
+            return web.to_httpx(handled.reply)
 
         with LoopbackServer(merchant_endpoint) as merchant:
-            say(f"  2. merchant notification endpoint on {merchant.url}/notify/demo (verifies with paycore)")
+            say(f"  2. merchant notification endpoint on {merchant.url}/notify/demo (paycore.NotificationHandler)")
             order = _demo_order(type(gateway.provider), merchant.url)
+            orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "demo")
             if isinstance(gateway, AsyncGateway):
                 payment, queried = asyncio.run(_async_round_trip(gateway, order, sandbox.pay, received, say))
             else:
@@ -106,6 +116,9 @@ def run_demo(
                     _after_create(order, payment, sandbox.pay, received, say)
                     queried = gateway.query(order.order_id)
             _check_query(queried, say)
+            verifier.close()
+            if [event.order_id for event in applied] != [order.order_id]:
+                raise DemoFailed(f"the payment was applied {len(applied)} times, not once")
     elapsed = time.perf_counter() - started
     say(
         f"done: order {order.order_id} for {order.amount} {order.currency} created, paid, notified, verified and "
@@ -117,7 +130,7 @@ async def _async_round_trip(
     gateway: AsyncGateway,
     order: Order,
     pay: Callable[[str], None],
-    received: queue.Queue[Notification | PaycoreError],
+    received: queue.Queue[Handled],
     say: Callable[[str], None],
 ) -> tuple[Payment, Payment]:
     async with gateway:
@@ -131,7 +144,7 @@ def _after_create(
     order: Order,
     payment: Payment,
     pay: Callable[[str], None],
-    received: queue.Queue[Notification | PaycoreError],
+    received: queue.Queue[Handled],
     say: Callable[[str], None],
 ) -> None:
     if payment.status is not PaymentStatus.PENDING or payment.next_action is None:
@@ -147,17 +160,14 @@ def _after_create(
         item = received.get(timeout=_WAIT_FOR_NOTIFICATION)
     except queue.Empty:
         raise DemoFailed(f"no notification arrived within {_WAIT_FOR_NOTIFICATION:.0f} s") from None
-    if isinstance(item, PaycoreError):
-        raise DemoFailed(f"the notification failed verification: {item}") from item
-    try:
-        item.check_against(order)
-    except VerificationError as exc:
-        raise DemoFailed(f"the notification does not match the order: {exc}") from exc
-    if item.status is not PaymentStatus.PAID:
-        raise DemoFailed(f"the notification says {item.status.value}, not paid")
+    notification = item.notification
+    if item.outcome is not Outcome.APPLIED or notification is None:
+        raise DemoFailed(f"the notification was not applied: {item.outcome.value}")
+    if notification.status is not PaymentStatus.PAID:
+        raise DemoFailed(f"the notification says {notification.status.value}, not paid")
     say(
-        f"  5. notification verified: {item.status.value}, {item.paid_amount} paid, transaction "
-        f"{item.transaction_id}; answered HTTP {item.ack.status} {item.ack.body!r}"
+        f"  5. notification verified, checked against the order and applied once: {notification.paid_amount} "
+        f"paid, transaction {notification.transaction_id}; answered HTTP {item.reply.status} {item.reply.body!r}"
     )
 
 

@@ -40,7 +40,7 @@ def test_demo_round_trip_exits_0(flags):
     for step in (
         "1. sandbox gateway listening on http://127.0.0.1:",
         "3. created order",
-        "5. notification verified: paid",
+        "5. notification verified, checked against the order and applied once",
         "answered HTTP 200 'OK'",
         "6. query confirms: paid",
     ):
