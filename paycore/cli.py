@@ -221,6 +221,59 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_handler(target: str) -> Any:
+    """The application's NotificationHandler named ``module:attribute`` (a callable returning one works too)."""
+    import importlib
+
+    from paycore.handler import NotificationHandler
+
+    module_name, separator, attribute = target.partition(":")
+    if not separator or not module_name or not attribute:
+        raise errors.ConfigError(f"--handler takes MODULE:ATTRIBUTE, not {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the application's own modules, as `python -m` would find them
+    try:
+        found: Any = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise errors.ConfigError(f"cannot load the handler {target!r}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(found, NotificationHandler) and callable(found):
+        found = found()
+    if not isinstance(found, NotificationHandler):
+        raise errors.ConfigError(f"{target!r} is not a paycore.NotificationHandler")
+    return found
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    handler = _load_handler(args.handler)
+    order_ids = list(args.order_ids)
+    if args.orders_file:
+        with open(args.orders_file, encoding="utf-8") as listing:
+            order_ids += [line.strip() for line in listing if line.strip()]
+    if not order_ids:
+        raise errors.InvalidRequest("name the orders to reconcile (ORDER_ID ... or --orders-file)")
+    results = handler.reconcile(order_ids)
+    data = [
+        {
+            "order_id": result.order_id,
+            "status": result.status.value if result.status else None,
+            "outcome": result.outcome.value if result.outcome else None,
+            "error": result.error,
+        }
+        for result in results
+    ]
+
+    def readable() -> str:
+        return "\n".join(
+            f"{entry['order_id']}: {entry['status'] or '?'}"
+            + (f", {entry['outcome']}" if entry["outcome"] else "")
+            + (f" ({entry['error']})" if entry["error"] else "")
+            for entry in data
+        )
+
+    _emit(args, data, readable)
+    return 1 if any(entry["error"] for entry in data) else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from paycore._demo import run_demo
 
@@ -315,6 +368,16 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--query", default="", help="the raw query string, for gateways that notify by GET")
     verify.add_argument("--header", action="append", metavar="NAME:VALUE", help="a request header; repeat")
     verify.set_defaults(run=_cmd_verify)
+
+    reconcile = commands.add_parser(
+        "reconcile", parents=[common], help="query pending orders and apply what the gateways say, exactly once"
+    )
+    reconcile.add_argument("order_ids", metavar="ORDER_ID", nargs="*", help="orders to reconcile")
+    reconcile.add_argument("--orders-file", metavar="PATH", help="a file of order ids, one per line")
+    reconcile.add_argument(
+        "--handler", required=True, metavar="MODULE:ATTRIBUTE", help="the application's paycore.NotificationHandler"
+    )
+    reconcile.set_defaults(run=_cmd_reconcile)
 
     demo = commands.add_parser("demo", parents=[common], help="a whole payment round trip on a local sandbox")
     demo.add_argument("--provider", default="juhe", help="a provider that ships a sandbox (default: juhe)")

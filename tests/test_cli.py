@@ -227,3 +227,72 @@ def test_accounts_with_an_invalid_account_exits_2_naming_it(tmp_path):
     accounts = {entry["name"]: entry for entry in json.loads(result.stdout)}
     assert "colour" in accounts["bad"]["error"]
     assert "error" not in accounts["ok"]
+
+
+SHOP_MODULE = """
+from decimal import Decimal
+import sys
+
+import httpx
+import paycore
+from paycore.handler import NotificationHandler, OrderRecord
+from paycore.stores import MemoryStore
+from paycore.testing import FakeGateway, FakeProvider
+
+fake = FakeGateway()
+gateway = paycore.Gateway(FakeProvider, account="main", transport=httpx.MockTransport(fake))
+orders = {}
+for order_id, paid in (("LOST1", True), ("WAITING1", False)):
+    order = paycore.Order(order_id=order_id, amount=Decimal("9.90"), channel="alipay_qr", subject="tea",
+                          notify_url="https://shop.example/notify/main", return_url="https://shop.example/done")
+    gateway.create(order)
+    orders[order_id] = OrderRecord(order_id, order.amount, account="main")
+    if paid:
+        fake.pay(order_id)  # its notification never arrived
+orders["GONE1"] = OrderRecord("GONE1", Decimal("1.00"), account="main")  # the create never reached the gateway
+
+
+def fulfil(event):
+    print(f"fulfilled {event.order_id} from {event.source}", file=sys.stderr)
+
+
+accounts = paycore.Accounts({"main": gateway})
+handler = NotificationHandler(accounts, lookup=orders.get, on_paid=fulfil, store=MemoryStore())
+"""
+
+
+def test_reconcile_applies_what_the_gateway_says_through_the_applications_handler(tmp_path):
+    (tmp_path / "shop_payments.py").write_text(SHOP_MODULE)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paycore.cli",
+            "reconcile",
+            "--json",
+            "--handler",
+            "shop_payments:handler",
+            "LOST1",
+            "WAITING1",
+            "GONE1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr  # one order could not be reconciled
+    listing = {entry["order_id"]: entry for entry in json.loads(result.stdout)}
+    assert (listing["LOST1"]["status"], listing["LOST1"]["outcome"]) == ("paid", "applied")
+    assert (listing["WAITING1"]["status"], listing["WAITING1"]["outcome"]) == ("pending", "nothing_to_apply")
+    assert "not found at the gateway" in listing["GONE1"]["error"]
+    assert result.stderr.count("fulfilled LOST1 from query") == 1
+    bad = subprocess.run(
+        [sys.executable, "-m", "paycore.cli", "reconcile", "--handler", "shop_payments:nothing", "X"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "cannot load the handler" in bad.stderr
