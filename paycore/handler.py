@@ -85,6 +85,7 @@ class Outcome(enum.StrEnum):
     UNDERPAID = "underpaid"  # paid less than the order, beyond the tolerance
     BUSY = "busy"  # another delivery is applying it right now: retry
     CALLBACK_FAILED = "callback_failed"  # the merchant's callback raised: claim released, retry
+    LOOKUP_FAILED = "lookup_failed"  # the merchant's lookup raised or returned no usable record: retry
 
     @property
     def acknowledged(self) -> bool:
@@ -160,6 +161,25 @@ class ReconcileResult:
     error: str | None = None
 
 
+class _LookupFailed(Exception):
+    """The merchant's lookup raised, or returned something that is not an order record."""
+
+    def __init__(self, order_id: str, cause: Exception) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+        self.cause = cause
+
+
+def _order_ids(order_ids: Iterable[str]) -> list[str]:
+    try:
+        listed = list(order_ids)
+    except TypeError:
+        raise InvalidRequest("reconcile() takes an iterable of order ids") from None
+    if not all(isinstance(order_id, str) and order_id for order_id in listed):
+        raise InvalidRequest("reconcile() takes order ids as non-empty text")
+    return listed
+
+
 def _key(order_id: str, status: PaymentStatus) -> str:
     # One application per order and per kind of event: paid once, failed once.
     return f"{order_id}:{status.value}"
@@ -229,11 +249,30 @@ class _Checks(Generic[AccountsT]):
         logger.warning("notification %s: %s", outcome.value, clip(str(reason), 300))
         return Handled(outcome, self.accounts.reply_for(request, reason if isinstance(reason, Exception) else None))
 
+    def _answer(self, request: NotificationRequest, outcome: Outcome, notification: Notification | None) -> Handled:
+        if outcome.acknowledged and notification is not None:
+            return Handled(outcome, notification.ack, notification)
+        account = notification.account if notification is not None else None
+        if account is None:
+            return Handled(outcome, self.accounts.reply_for(request, outcome.value.replace("_", " ")), notification)
+        return Handled(
+            outcome, self.accounts.failure_reply(outcome.value.replace("_", " "), account=account), notification
+        )
+
+    def _lookup_failed(self, failed: _LookupFailed) -> Outcome:
+        logger.error(
+            "the order lookup for %s failed (%s): not acknowledged, the gateway will resend",
+            clip(failed.order_id),
+            type(failed.cause).__name__,
+        )
+        return Outcome.LOOKUP_FAILED
+
     def _find(self, order_id: str) -> tuple[object, OrderRecord] | None:
-        found = self._lookup(order_id)
-        if found is None:
-            return None
-        return found, OrderRecord.of(found)
+        try:
+            found = self._lookup(order_id)
+            return None if found is None else (found, OrderRecord.of(found))
+        except Exception as exc:  # noqa: BLE001  # the merchant's code: answered as a retryable failure
+            raise _LookupFailed(order_id, exc) from None
 
     def _check(self, facts: Notification | Payment, record: OrderRecord) -> tuple[Outcome, str] | None:
         """Why ``facts`` must not be applied to ``record``, or None when they may."""
@@ -286,19 +325,18 @@ class NotificationHandler(_Checks[Accounts]):
             from paycore._gateway import _notification_request
 
             request = _notification_request(request)
+        notification = None
         try:
-            notification = self._verify(request)
-        except VerificationError as exc:
-            if self._query_unverified:
-                self._query_instead(request)
-            return self._refused(request, Outcome.UNVERIFIED, exc)
-        except PaycoreError as exc:
-            return self._refused(request, Outcome.UNVERIFIED, exc)
-        outcome = self._apply(notification, "notification")
-        if outcome.acknowledged:
-            return Handled(outcome, notification.ack, notification)
-        reason: object = outcome.value.replace("_", " ")
-        return Handled(outcome, self.accounts.failure_reply(str(reason), account=notification.account), notification)
+            try:
+                notification = self._verify(request)
+            except PaycoreError as exc:
+                if self._query_unverified and isinstance(exc, VerificationError):
+                    self._query_instead(request)
+                return self._refused(request, Outcome.UNVERIFIED, exc)
+            outcome = self._apply(notification, "notification")
+        except _LookupFailed as failed:
+            outcome = self._lookup_failed(failed)
+        return self._answer(request, outcome, notification)
 
     def _verify(self, request: NotificationRequest) -> Notification:
         segment = request.path.rstrip("/").rpartition("/")[2]
@@ -321,14 +359,17 @@ class NotificationHandler(_Checks[Accounts]):
             if account is None:
                 return
             self.apply_payment(self.accounts[account].query(found[1].order_id))
-        except PaycoreError as exc:
-            logger.warning("query after an unverified notification failed: %s", clip(str(exc), 300))
+        except (PaycoreError, _LookupFailed) as exc:
+            logger.warning("query after an unverified notification failed: %s", type(exc).__name__)
 
     def apply_payment(self, payment: Payment) -> Outcome:
         """Apply a queried payment through the same checks and the same claim as notifications."""
         if not isinstance(payment, Payment):
             raise InvalidRequest(f"apply_payment() takes a paycore.Payment, not {type(payment).__name__}")
-        return self._apply(payment, "query")
+        try:
+            return self._apply(payment, "query")
+        except _LookupFailed as failed:
+            return self._lookup_failed(failed)
 
     def _apply(self, facts: Notification | Payment, source: str) -> Outcome:
         found = self._find(facts.order_id)
@@ -392,8 +433,12 @@ class NotificationHandler(_Checks[Accounts]):
         not applied: its create never reached the gateway, and it is safe to create again.
         """
         results = []
-        for order_id in order_ids:
-            found = self._find(order_id)
+        for order_id in _order_ids(order_ids):
+            try:
+                found = self._find(order_id)
+            except _LookupFailed as failed:
+                results.append(ReconcileResult(order_id, None, self._lookup_failed(failed), "the order lookup failed"))
+                continue
             if found is None:
                 results.append(ReconcileResult(order_id, None, Outcome.UNKNOWN_ORDER))
                 continue
@@ -429,27 +474,27 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             from paycore._gateway import _notification_request
 
             request = _notification_request(request)
+        notification = None
         try:
-            notification = await self._verify(request)
-        except VerificationError as exc:
-            if self._query_unverified:
-                await self._query_instead(request)
-            return self._refused(request, Outcome.UNVERIFIED, exc)
-        except PaycoreError as exc:
-            return self._refused(request, Outcome.UNVERIFIED, exc)
-        outcome = await self._apply(notification, "notification")
-        if outcome.acknowledged:
-            return Handled(outcome, notification.ack, notification)
-        reason = outcome.value.replace("_", " ")
-        return Handled(outcome, self.accounts.failure_reply(reason, account=notification.account), notification)
+            try:
+                notification = await self._verify(request)
+            except PaycoreError as exc:
+                if self._query_unverified and isinstance(exc, VerificationError):
+                    await self._query_instead(request)
+                return self._refused(request, Outcome.UNVERIFIED, exc)
+            outcome = await self._apply(notification, "notification")
+        except _LookupFailed as failed:
+            outcome = self._lookup_failed(failed)
+        return self._answer(request, outcome, notification)
 
     async def _find_async(self, order_id: str) -> tuple[object, OrderRecord] | None:
-        found = self._lookup(order_id)
-        if inspect.isawaitable(found):
-            found = await found
-        if found is None:
-            return None
-        return found, OrderRecord.of(found)
+        try:
+            found = self._lookup(order_id)
+            if inspect.isawaitable(found):
+                found = await found
+            return None if found is None else (found, OrderRecord.of(found))
+        except Exception as exc:  # noqa: BLE001  # the merchant's code: answered as a retryable failure
+            raise _LookupFailed(order_id, exc) from None
 
     async def _verify(self, request: NotificationRequest) -> Notification:
         segment = request.path.rstrip("/").rpartition("/")[2]
@@ -471,14 +516,17 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             if account is None:
                 return
             await self.apply_payment(await self.accounts[account].query(found[1].order_id))
-        except PaycoreError as exc:
-            logger.warning("query after an unverified notification failed: %s", clip(str(exc), 300))
+        except (PaycoreError, _LookupFailed) as exc:
+            logger.warning("query after an unverified notification failed: %s", type(exc).__name__)
 
     async def apply_payment(self, payment: Payment) -> Outcome:
         """Apply a queried payment through the same checks and the same claim as notifications."""
         if not isinstance(payment, Payment):
             raise InvalidRequest(f"apply_payment() takes a paycore.Payment, not {type(payment).__name__}")
-        return await self._apply(payment, "query")
+        try:
+            return await self._apply(payment, "query")
+        except _LookupFailed as failed:
+            return self._lookup_failed(failed)
 
     async def _apply(self, facts: Notification | Payment, source: str) -> Outcome:
         found = await self._find_async(facts.order_id)
@@ -526,8 +574,12 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
     async def reconcile(self, order_ids: Iterable[str]) -> list[ReconcileResult]:
         """Query each order's gateway and apply what is learnt; see `NotificationHandler.reconcile`."""
         results = []
-        for order_id in order_ids:
-            found = await self._find_async(order_id)
+        for order_id in _order_ids(order_ids):
+            try:
+                found = await self._find_async(order_id)
+            except _LookupFailed as failed:
+                results.append(ReconcileResult(order_id, None, self._lookup_failed(failed), "the order lookup failed"))
+                continue
             if found is None:
                 results.append(ReconcileResult(order_id, None, Outcome.UNKNOWN_ORDER))
                 continue

@@ -370,3 +370,29 @@ def test_handler_refuses_a_non_store_and_bad_options(shop):
         shop.handler(paycore.stores.MemoryStore(), transactional=True)
     with pytest.raises(paycore.ConfigError):
         shop.handler(paycore.stores.MemoryStore(), underpayment_tolerance=0.05)
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        lambda order_id: (_ for _ in ()).throw(ConnectionError("db down")),
+        lambda order_id: {"order_id": order_id, "amount": 9.9},  # a float: no usable record
+        lambda order_id: "not a record",
+    ],
+    ids=["raises", "float amount", "a string"],
+)
+def test_a_failing_lookup_is_a_retryable_failure_never_an_exception(shop, lookup, caplog):
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    handler = NotificationHandler(
+        shop.accounts, lookup=lookup, on_paid=shop.on_paid, store=paycore.stores.MemoryStore()
+    )
+    handled = handler.process(request(body))
+    assert handled.outcome is Outcome.LOOKUP_FAILED
+    assert handled.reply.status >= 400
+    assert "ok" not in handled.reply.body.lower()
+    assert handler.apply_payment(shop.gateway.query(order_id)) is Outcome.LOOKUP_FAILED
+    [reconciled] = handler.reconcile([order_id])
+    assert reconciled.outcome is Outcome.LOOKUP_FAILED
+    assert shop.paid == []
+    assert "db down" not in caplog.text  # the merchant's exception text may hold anything: its type is logged

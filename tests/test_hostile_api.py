@@ -267,3 +267,27 @@ def test_web_adapters():
         call(lambda value=value: web.from_wsgi({"CONTENT_LENGTH": value}))
         call(lambda value=value: web.from_django(value))
         call(lambda value=value: web.from_httpx(value))
+
+
+def test_notification_handler_entry_points(tmp_path):
+    from paycore.handler import NotificationHandler, OrderRecord
+    from paycore.stores import MemoryStore
+    from paycore.stores.sqlite import SQLiteStore
+
+    with Gateway(FakeProvider, account="main") as gateway:
+        accounts = paycore.Accounts({"main": gateway})
+        for value in HOSTILE:
+            call(lambda value=value: NotificationHandler(value, lookup=dict.get, on_paid=print, store=MemoryStore()))
+            call(lambda value=value: NotificationHandler(accounts, lookup=value, on_paid=print, store=MemoryStore()))
+            call(lambda value=value: NotificationHandler(accounts, lookup=dict.get, on_paid=value, store=MemoryStore()))
+            call(lambda value=value: NotificationHandler(accounts, lookup=dict.get, on_paid=print, store=value))
+            call(lambda value=value: OrderRecord.of(value))
+            call(lambda value=value: SQLiteStore(tmp_path / "dir" / "x.db") if value is None else None)
+        for found in HOSTILE:  # whatever the merchant's lookup returns, a paycore error or a reply
+            handler = NotificationHandler(
+                accounts, lookup=lambda order_id, found=found: found, on_paid=print, store=MemoryStore()
+            )
+            for value in HOSTILE:
+                call(lambda handler=handler, value=value: handler.handle(value))
+                call(lambda handler=handler, value=value: handler.apply_payment(value))
+                call(lambda handler=handler, value=value: handler.reconcile([value]))
