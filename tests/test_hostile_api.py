@@ -269,7 +269,8 @@ def test_web_adapters():
         call(lambda value=value: web.from_httpx(value))
 
 
-def test_notification_handler_entry_points(tmp_path):
+def test_notification_handler_entry_points(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # store=None makes the default SQLite file in the working directory
     from paycore.handler import NotificationHandler, OrderRecord
     from paycore.stores import MemoryStore
     from paycore.stores.sqlite import SQLiteStore
