@@ -235,6 +235,8 @@ class _Checks(Generic[AccountsT]):
             raise ConfigError(f"{type(store).__name__} is not a paycore notification store")
         if transactional and not callable(getattr(store, "run_once", None)):
             raise ConfigError("transactional=True needs a store with run_once (paycore.stores.postgres)")
+        if transactional and isinstance(accounts, AsyncAccounts):
+            raise ConfigError("transactional=True is for the synchronous NotificationHandler")
         self.accounts: AccountsT = accounts
         self.store = store
         self._lookup = lookup
@@ -543,8 +545,6 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             return Outcome.NOTHING_TO_APPLY
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
-        if self._transactional:
-            raise ConfigError("transactional=True is for the synchronous NotificationHandler")
         claim = await asyncio.to_thread(self.store.claim, key, self._lease)
         if claim.outcome is Claim.APPLIED:
             return Outcome.DUPLICATE

@@ -396,3 +396,15 @@ def test_a_failing_lookup_is_a_retryable_failure_never_an_exception(shop, lookup
     assert reconciled.outcome is Outcome.LOOKUP_FAILED
     assert shop.paid == []
     assert "db down" not in caplog.text  # the merchant's exception text may hold anything: its type is logged
+
+
+def test_the_default_store_is_a_sqlite_file_in_the_working_directory(shop, tmp_path, monkeypatch):
+    from paycore.stores.sqlite import SQLiteStore
+
+    monkeypatch.chdir(tmp_path)
+    handler = NotificationHandler(shop.accounts, lookup=shop.orders.get, on_paid=shop.on_paid)
+    assert isinstance(handler.store, SQLiteStore)
+    order_id = shop.order()
+    assert handler.process(request(shop.fake.pay(order_id))).outcome is Outcome.APPLIED
+    assert (tmp_path / "paycore-notifications.sqlite3").exists()
+    handler.store.close()
