@@ -245,7 +245,7 @@ class _Checks(Generic[AccountsT]):
         self._tolerance = underpayment_tolerance
         self._query_unverified = query_unverified
         self._lease = lease
-        self._transactional = transactional
+        self._transactional: bool = transactional
 
     def _refused(self, request: NotificationRequest, outcome: Outcome, reason: object) -> Handled:
         logger.warning("notification %s: %s", outcome.value, clip(str(reason), 300))
