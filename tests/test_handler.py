@@ -408,3 +408,40 @@ def test_the_default_store_is_a_sqlite_file_in_the_working_directory(shop, tmp_p
     assert handler.process(request(shop.fake.pay(order_id))).outcome is Outcome.APPLIED
     assert (tmp_path / "paycore-notifications.sqlite3").exists()
     handler.store.close()
+
+
+def test_postgres_transactional_mode_loses_the_merchants_update_with_the_claim(shop, tmp_path):
+    """The claim's transaction dies before it commits (its connection is cut): the merchant's update goes too."""
+    import psycopg
+
+    factory = StoreFactory("postgres", tmp_path)
+    store = factory()
+    merchant_table = f"{factory.name}_fulfilled"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"CREATE TABLE {merchant_table} (order_id TEXT PRIMARY KEY)")
+    cuts = []
+
+    def fulfil(event: paycore.AppliedPayment, connection: Any) -> None:
+        connection.execute(f"INSERT INTO {merchant_table} VALUES (%s)", (event.order_id,))  # noqa: S608
+        if not cuts:
+            cuts.append(event.order_id)
+            with psycopg.connect(POSTGRES, autocommit=True) as admin:  # the database drops the claim's session
+                admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+
+    handler = NotificationHandler(
+        shop.accounts, lookup=shop.orders.get, on_paid=fulfil, store=store, transactional=True
+    )
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    try:
+        assert handler.process(request(body)).outcome is Outcome.CALLBACK_FAILED
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (0,)  # noqa: S608
+        assert store.applied(f"{order_id}:paid") is None
+        assert handler.process(request(body)).outcome is Outcome.APPLIED  # a new connection, the resend applies it
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (1,)  # noqa: S608
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP TABLE IF EXISTS {merchant_table}")
+        factory.cleanup()
