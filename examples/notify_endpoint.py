@@ -28,7 +28,10 @@ orders: dict[str, tuple[paycore.Order, str | None]] = {}
 
 
 async def notify(request: Request) -> Response:
-    received = await web.from_starlette(request)
+    try:
+        received = await web.from_starlette(request)  # refuses an oversized body: answered below too
+    except paycore.PaycoreError as exc:
+        return web.to_starlette(accounts.failure_reply(exc))
     try:
         notification = accounts.verify_notification(received)  # the account named in the path
         known = orders.get(notification.order_id)

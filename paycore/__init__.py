@@ -203,7 +203,28 @@ _EXPORTS: dict[str, str] = {
 }
 
 
+# Public submodules, loaded on first use too: ``import paycore`` then ``paycore.web.asgi_app``.
+_SUBMODULES = frozenset(
+    {
+        "config",
+        "errors",
+        "handler",
+        "hookspecs",
+        "http",
+        "models",
+        "provider",
+        "sandbox",
+        "stores",
+        "testing",
+        "toolkit",
+        "web",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"paycore.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'paycore' has no attribute {name!r}")

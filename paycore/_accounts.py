@@ -31,7 +31,7 @@ from typing import Any, Generic, Self, TypeVar
 from paycore._gateway import AsyncGateway, Gateway, _notification_request
 from paycore._text import clip
 from paycore.config import AccountConfig, PaycoreConfig, load_config
-from paycore.errors import ConfigError, InvalidRequest, MalformedNotification, NotSupported
+from paycore.errors import ConfigError, InvalidRequest, MalformedNotification, PaycoreError
 from paycore.http import NotificationRequest, Reply
 from paycore.models import Notification
 from paycore.provider import Operation
@@ -95,12 +95,16 @@ class _Accounts(Generic[GatewayT]):
             default: str | None = loaded.resolve_name(None)
         except ConfigError:
             default = None  # several accounts and no default: gateway() needs a name
+        if default is not None and default not in names:
+            raise ConfigError(
+                f"the default account {clip(default)!r} is not configured (configured: {', '.join(names)})"
+            )
         options: dict[str, Any] = {"max_answer_bytes": max_answer_bytes}
         if transport is not None:
             options["transport"] = transport
         # A gateway makes its HTTP client on first use: one that fails to load leaves nothing to close.
         gateways = {name: _gateway_of(cls._gateway_class, loaded.account(name), options) for name in names}
-        return cls(gateways, default=default if default in gateways else None)
+        return cls(gateways, default=default)
 
     @property
     def default(self) -> str | None:
@@ -186,20 +190,20 @@ class _Accounts(Generic[GatewayT]):
     def notification_order_id(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> str | None:
         """The order id a notification claims, unverified: to look up the account stored with the order.
 
-        Every configured provider that can read one is asked; None when none can,
-        MalformedNotification when they read different ids.
+        Every account whose provider can read one is asked (a provider may need the
+        account's key to read it: an encrypted body); one that cannot read this
+        request is passed over. None when none can, MalformedNotification when they
+        read different ids.
         """
         if not isinstance(request, NotificationRequest):
             request = _notification_request(request)
         claimed: set[str] = set()
-        asked: set[str] = set()
         for gateway in self._gateways.values():
-            if gateway.provider_name in asked or Operation.ROUTE not in gateway.capabilities.operations:
+            if Operation.ROUTE not in gateway.capabilities.operations:
                 continue
-            asked.add(gateway.provider_name)
             try:
                 found = gateway.notification_order_id(request)
-            except NotSupported:
+            except PaycoreError:
                 continue
             if found is not None:
                 claimed.add(found)

@@ -203,8 +203,8 @@ class _BaseGateway:
                 f"provider {self.provider_name!r} does not support the {create_flow.value!r} create flow"
             )
         provider_class = type(self.provider)
-        if isinstance(order.channel, Channel) and order.channel not in provider_class.channels:
-            served = ", ".join(sorted(channel.value for channel in provider_class.channels)) or "none"
+        if isinstance(order.channel, Channel) and not self.provider.serves(order.channel):
+            served = ", ".join(sorted(c.value for c in Channel if self.provider.serves(c))) or "none"
             raise InvalidRequest(
                 f"provider {self.provider_name!r} does not serve channel {order.channel.value!r} (it serves: {served})"
             )

@@ -26,6 +26,7 @@ The hierarchy::
     │       ├── MissingField      a required field is absent or empty
     │       └── MalformedAmount   an amount that is not a positive decimal
     ├── GatewayError              the gateway answered, and said no
+    │   └── OrderNotFound         it has no such order
     ├── ProtocolError             the gateway answered something we cannot parse
     ├── TransportError            the request failed on the network
     └── ProviderError             the provider plugin itself failed (a bug)

@@ -77,9 +77,11 @@ class ProviderSpec:
     def create_payment(self, order: Order, flow: CreateFlow) -> Flow[Payment]:  # type: ignore[empty-body]  # a spec has no body
         """Create a payment for ``order`` through ``flow``; return a pending Payment.
 
-        ``flow`` is always one the provider declared in its capabilities. With
-        ``CreateFlow.SERVER`` return a Payment with ``pay_url``; with
-        ``CreateFlow.FORM`` a Payment with ``form`` (signed, every field).
+        ``flow`` is always one the provider declared in its capabilities. Set
+        ``next_action`` to what the buyer must do: a `paycore.Redirect` (or
+        ``pay_url``), a signed `paycore.PaymentForm` (or ``form``; the usual
+        answer to ``CreateFlow.FORM``), a `paycore.QrCode`, a `paycore.AppLink`
+        or `paycore.SdkParameters`.
         Refuse an order the gateway would refuse (unknown channel, order id too
         long, a value the gateway mangles) with InvalidRequest before yielding.
         """

@@ -32,6 +32,8 @@ __all__ = ["MAX_NOTIFICATION_BYTES", "NotificationRequest", "Reply"]
 MAX_NOTIFICATION_BYTES = 1024 * 1024
 _METHOD = re.compile(r"[A-Z]{1,16}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+#: Statuses that carry no body, nor a Content-Length (RFC 9110).
+_NO_BODY = frozenset({*range(100, 200), 204, 304})
 _HEADER_TEXT = re.compile(r"[\x20-\x7e\t]*")
 
 
@@ -222,6 +224,8 @@ class Reply:
             for pair in self.headers
         ):
             raise InvalidRequest("a reply's headers must be a tuple of (name, value) text pairs")
+        if self.status in _NO_BODY and self.body:
+            raise InvalidRequest(f"a reply with status {self.status} has no body")
         for name, value in self.headers:
             if name.lower() in ("content-type", "content-length"):
                 raise InvalidRequest(f"set a reply's {name} through its fields, not its headers")
@@ -235,8 +239,15 @@ class Reply:
         """The body as sent: UTF-8."""
         return self.body.encode("utf-8")
 
+    @property
+    def has_body(self) -> bool:
+        """False for statuses that carry no body (1xx, 204, 304): send no Content-Type or Content-Length."""
+        return self.status not in _NO_BODY
+
     def header_list(self) -> list[tuple[str, str]]:
         """Every header to send, ``Content-Type`` first (``Content-Length`` is the framework's)."""
+        if not self.has_body:
+            return list(self.headers)
         return [("Content-Type", self.content_type), *self.headers]
 
     @classmethod

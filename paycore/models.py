@@ -158,8 +158,10 @@ class PaymentStatus(enum.StrEnum):
 class CreateFlow(enum.StrEnum):
     """How a payment is created.
 
-    ``server``: paycore calls the gateway and returns a ``pay_url``.
-    ``form``: paycore signs a form that the buyer's browser POSTs to the gateway.
+    ``server``: paycore calls the gateway; the answer says what the buyer does next
+    (a redirect, a QR code, an app link, SDK parameters).
+    ``form``: paycore signs a form (or link) that the buyer's browser submits to the
+    gateway, with no request of its own.
     """
 
     SERVER = "server"

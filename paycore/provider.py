@@ -165,6 +165,14 @@ class Provider(Generic[SettingsT]):
             channel_order_fields=dict(cls.channel_order_fields),
         )
 
+    def serves(self, channel: Channel) -> bool:
+        """Whether this account takes orders on ``channel``: the class's ``channels`` unless overridden.
+
+        Override it when an account's settings decide (juhe's ``channels`` table):
+        the gateway refuses other channels before any I/O.
+        """
+        return channel in type(self).channels
+
     @classmethod
     def order_fields_for(cls, channel: Channel | str) -> frozenset[str]:
         """The optional `paycore.Order` fields an order on ``channel`` must set for this provider."""

@@ -186,6 +186,8 @@ def to_starlette(reply: Reply) -> StarletteResponse:
     """``reply`` as a Starlette ``Response`` (FastAPI returns it as is)."""
     from starlette.responses import Response
 
+    if not reply.has_body:
+        return Response(status_code=reply.status, headers=dict(reply.headers))
     response = Response(content=reply.content, status_code=reply.status, headers=dict(reply.headers))
     response.headers["content-type"] = reply.content_type
     return response
@@ -209,7 +211,9 @@ def to_wsgi(reply: Reply) -> Callable[[Mapping[str, Any], Callable[..., Any]], I
     """
     content = reply.content
     status = f"{reply.status} {_reason(reply.status)}"
-    headers = [*reply.header_list(), ("Content-Length", str(len(content)))]
+    headers = reply.header_list()
+    if reply.has_body:
+        headers.append(("Content-Length", str(len(content))))
 
     def application(environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start_response(status, headers)
@@ -222,7 +226,8 @@ async def send_asgi(reply: Reply, send: Callable[[MutableMapping[str, Any]], Awa
     """Send ``reply`` from a raw ASGI app."""
     content = reply.content
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.header_list()]
-    headers.append((b"content-length", str(len(content)).encode("ascii")))
+    if reply.has_body:
+        headers.append((b"content-length", str(len(content)).encode("ascii")))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
 

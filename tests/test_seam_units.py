@@ -317,3 +317,58 @@ def test_a_raw_asgi_app_receives_and_answers_through_the_adapters():
     assert (answer.status_code, answer.content) == (204, b"")
     assert (seen[0].method, seen[0].path, seen[0].query, seen[0].body) == ("POST", "/notify/main", "x=1", b'{"a": 1}')
     assert seen[0].header("x-sig") == "s"
+
+
+def test_public_submodules_load_on_first_use():
+    import importlib
+    import subprocess
+    import sys
+
+    code = "import paycore; print(paycore.web.asgi_app.__name__, paycore.stores.MemoryStore.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["asgi_app", "MemoryStore"], result.stderr
+    assert importlib.import_module("paycore").handler.NotificationHandler is paycore.NotificationHandler
+
+
+def test_replies_without_a_body_send_no_length_or_type():
+    with pytest.raises(paycore.InvalidRequest, match="no body"):
+        paycore.Reply(status=204, body="x")
+    empty = paycore.Reply(status=204)
+    started: list[Any] = []
+    assert list(web.to_wsgi(empty)({}, lambda status, headers: started.append((status, headers)))) == [b""]
+    assert started == [("204 No Content", [])]
+
+
+def test_juhe_accounts_decide_their_channels(tmp_path):
+    settings = {"base_url": "https://pay.example.com", "merchant_id": "1", "secret_key": "key-123456"}
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"status": "error", "msg": "stop here"})
+
+    order = paycore.Order(
+        amount=Decimal("1.00"),
+        channel=paycore.Channel.ALIPAY_PAGE,
+        subject="tea",
+        notify_url="https://shop.example/n",
+        return_url="https://shop.example/r",
+    )
+    with paycore.Gateway("juhe", settings, transport=httpx.MockTransport(answer)) as plain:
+        with pytest.raises(paycore.InvalidRequest, match="does not serve channel 'alipay_page'"):
+            plain.create(order)
+    assert sent == []
+    extended = {**settings, "channels": {"alipay_page": "920"}}
+    with paycore.Gateway("juhe", extended, transport=httpx.MockTransport(answer)) as gateway:
+        with pytest.raises(paycore.GatewayError):
+            gateway.create(order)
+    assert b"pay_bankcode=920" in sent[0].content
+
+
+def test_accounts_refuse_a_default_that_is_not_configured(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYCORE_TESTING", "1")
+    monkeypatch.setenv("PAYCORE_ACCOUNT", "gone")
+    config = tmp_path / "paycore.toml"
+    config.write_text('[accounts.a]\nprovider = "fake"\n')
+    with pytest.raises(paycore.ConfigError, match="'gone' is not configured"):
+        paycore.Accounts.from_config(config)

@@ -67,6 +67,10 @@ class JuheProvider(Provider[JuheSettings]):
         # Built once: every verified notification carries it.
         self._ack = Reply(body=settings.ack)
 
+    def serves(self, channel: Channel) -> bool:
+        # The account's channels table decides: a platform may sell products the document does not list.
+        return bool(self.settings.channels.get(channel.value))
+
     @property
     def max_answer_bytes(self) -> int | None:
         return self.settings.max_answer_bytes
