@@ -86,6 +86,7 @@ class Outcome(enum.StrEnum):
     BUSY = "busy"  # another delivery is applying it right now: retry
     CALLBACK_FAILED = "callback_failed"  # the merchant's callback raised: claim released, retry
     LOOKUP_FAILED = "lookup_failed"  # the merchant's lookup raised or returned no usable record: retry
+    STORE_FAILED = "store_failed"  # the store could not be reached to claim: nothing applied, retry
 
     @property
     def acknowledged(self) -> bool:
@@ -261,6 +262,18 @@ class _Checks(Generic[AccountsT]):
             outcome, self.accounts.failure_reply(outcome.value.replace("_", " "), account=account), notification
         )
 
+    def _store_failed(self, step: str, order_id: str, exc: Exception) -> Outcome:
+        if step == "complete":
+            logger.error(
+                "order %s was applied but the store failed to record it (%s): a resend after the lease may "
+                "apply it again",
+                clip(order_id),
+                type(exc).__name__,
+            )
+        else:
+            logger.error("the store failed to %s order %s (%s)", step, clip(order_id), type(exc).__name__)
+        return Outcome.STORE_FAILED
+
     def _lookup_failed(self, failed: _LookupFailed) -> Outcome:
         logger.error(
             "the order lookup for %s failed (%s): not acknowledged, the gateway will resend",
@@ -390,7 +403,10 @@ class NotificationHandler(_Checks[Accounts]):
         key = _key(facts.order_id, facts.status)
         if self._transactional:
             return self._apply_in_transaction(key, event, callback)
-        claim = self.store.claim(key, self._lease)
+        try:
+            claim = self.store.claim(key, self._lease)
+        except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
+            return self._store_failed("claim", facts.order_id, exc)
         if claim.outcome is Claim.APPLIED:
             return Outcome.DUPLICATE
         if claim.outcome is Claim.BUSY or claim.token is None:
@@ -398,7 +414,10 @@ class NotificationHandler(_Checks[Accounts]):
         try:
             callback(event)
         except Exception as exc:  # noqa: BLE001  # any failure of the merchant's code: release, retry later
-            self.store.release(key, claim.token)
+            try:
+                self.store.release(key, claim.token)
+            except Exception as store_exc:  # noqa: BLE001  # the claim stays until its lease runs out
+                self._store_failed("release", facts.order_id, store_exc)
             logger.warning(
                 "on_%s for order %s raised %s: not acknowledged",
                 facts.status.value,
@@ -406,7 +425,12 @@ class NotificationHandler(_Checks[Accounts]):
                 type(exc).__name__,
             )
             return Outcome.CALLBACK_FAILED
-        if not self.store.complete(key, claim.token, _record(event)):
+        try:
+            completed = self.store.complete(key, claim.token, _record(event))
+        except Exception as exc:  # noqa: BLE001  # applied, but not recorded: say so loudly, acknowledge
+            self._store_failed("complete", facts.order_id, exc)
+            return Outcome.APPLIED
+        if not completed:
             logger.error(
                 "the claim on order %s expired while its callback ran: another delivery may have applied it too; "
                 "raise the handler's lease",
@@ -545,7 +569,10 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             return Outcome.NOTHING_TO_APPLY
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
-        claim = await asyncio.to_thread(self.store.claim, key, self._lease)
+        try:
+            claim = await asyncio.to_thread(self.store.claim, key, self._lease)
+        except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
+            return self._store_failed("claim", facts.order_id, exc)
         if claim.outcome is Claim.APPLIED:
             return Outcome.DUPLICATE
         if claim.outcome is Claim.BUSY or claim.token is None:
@@ -555,7 +582,10 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:  # noqa: BLE001  # any failure of the merchant's code: release, retry later
-            await asyncio.to_thread(self.store.release, key, claim.token)
+            try:
+                await asyncio.to_thread(self.store.release, key, claim.token)
+            except Exception as store_exc:  # noqa: BLE001  # the claim stays until its lease runs out
+                self._store_failed("release", facts.order_id, store_exc)
             logger.warning(
                 "on_%s for order %s raised %s: not acknowledged",
                 facts.status.value,
@@ -563,7 +593,12 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
                 type(exc).__name__,
             )
             return Outcome.CALLBACK_FAILED
-        if not await asyncio.to_thread(self.store.complete, key, claim.token, _record(event)):
+        try:
+            completed = await asyncio.to_thread(self.store.complete, key, claim.token, _record(event))
+        except Exception as exc:  # noqa: BLE001  # applied, but not recorded: say so loudly, acknowledge
+            self._store_failed("complete", facts.order_id, exc)
+            return Outcome.APPLIED
+        if not completed:
             logger.error(
                 "the claim on order %s expired while its callback ran: another delivery may have applied it too; "
                 "raise the handler's lease",

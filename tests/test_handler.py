@@ -445,3 +445,26 @@ def test_postgres_transactional_mode_loses_the_merchants_update_with_the_claim(s
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f"DROP TABLE IF EXISTS {merchant_table}")
         factory.cleanup()
+
+
+class _CompleteFails(paycore.stores.MemoryStore):
+    def complete(self, key: str, token: str, record: str) -> bool:
+        raise OSError("disk full")
+
+
+def test_a_store_that_is_down_is_a_retryable_failure_and_a_lost_record_is_logged(shop, caplog):
+    from paycore.stores.redis import RedisStore
+
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    down = shop.handler(RedisStore(url="redis://127.0.0.1:1/0"))  # nothing listens on port 1
+    handled = down.process(request(body))
+    assert handled.outcome is Outcome.STORE_FAILED
+    assert handled.reply.status >= 400
+    assert "ok" not in handled.reply.body.lower()
+    assert shop.paid == []
+    with caplog.at_level(logging.ERROR, logger="paycore.handler"):
+        recorded = shop.handler(_CompleteFails()).process(request(body))
+    assert recorded.outcome is Outcome.APPLIED  # applied: acknowledged, and the lost record said loudly
+    assert "failed to record it" in caplog.text
+    assert len(shop.paid) == 1
