@@ -27,7 +27,7 @@ from paycore_juhe import sign
 
 import paycore
 from paycore import web
-from paycore.handler import NotificationHandler, OrderRecord
+from paycore.handler import AsyncNotificationHandler, NotificationHandler, OrderRecord
 from paycore.stores import MemoryStore, NotificationStore
 from paycore.stores.sqlite import SQLiteStore
 from paycore.testing import LoopbackServer
@@ -108,6 +108,18 @@ def measure(name: str, make_store: Callable[[], NotificationStore], gateway: pay
     return results
 
 
+def measure_async(name: str, make_store: Callable[[], Any]) -> float:
+    """Seconds per notification through the async handler (its store awaited, or called, on the loop), in process."""
+    applied: list[Any] = []
+    records, bodies = orders(f"A{name[:2]}{uuid.uuid4().hex[:6]}", COUNT)
+    accounts = paycore.AsyncAccounts({"main": paycore.AsyncGateway("juhe", SETTINGS, account="main")})
+    store = make_store()
+    handler = AsyncNotificationHandler(accounts, lookup=records.get, on_paid=applied.append, store=store)
+    seconds = in_process(web.asgi_app(handler), bodies)
+    assert len(applied) == len(bodies)
+    return seconds
+
+
 def verify_only_app(gateway: paycore.Gateway) -> Any:
     """The hand-written baseline: an ASGI app that verifies and acknowledges, nothing more."""
 
@@ -161,6 +173,18 @@ def main() -> None:
         for label, seconds in measure(name, make, gateway).items():
             ratio = seconds / baseline[label.split(", ")[1]]
             print(f"  {label:<28} {seconds * 1e6:9.1f} us  {1 / seconds:8.0f}/s  {ratio:6.2f}x")
+    asynchronous: dict[str, Callable[[], Any]] = {"memory": MemoryStore}
+    if "Redis" in stores:
+        from paycore.stores.redis import AsyncRedisStore
+
+        asynchronous["Redis (asyncio)"] = lambda: AsyncRedisStore(
+            url="redis://127.0.0.1:6379/0", prefix=f"bench-{uuid.uuid4().hex}:"
+        )
+    print("the same through AsyncNotificationHandler (no worker thread), in process")
+    for name, make in asynchronous.items():
+        seconds = measure_async(name, make)
+        ratio = seconds / baseline["in process"]
+        print(f"  {name + ', in process':<28} {seconds * 1e6:9.1f} us  {1 / seconds:8.0f}/s  {ratio:6.2f}x")
     gateway.close()
 
 

@@ -236,6 +236,8 @@ class _Checks(Generic[AccountsT]):
             raise ConfigError(f"{type(store).__name__} is not a paycore notification store")
         if transactional and not callable(getattr(store, "run_once", None)):
             raise ConfigError("transactional=True needs a store with run_once (paycore.stores.postgres)")
+        if isinstance(accounts, Accounts) and inspect.iscoroutinefunction(getattr(store, "claim", None)):
+            raise ConfigError(f"{type(store).__name__} is asynchronous: use it with AsyncNotificationHandler")
         if transactional and isinstance(accounts, AsyncAccounts):
             raise ConfigError("transactional=True is for the synchronous NotificationHandler")
         self.accounts: AccountsT = accounts
@@ -513,6 +515,14 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             outcome = self._lookup_failed(failed)
         return self._answer(request, outcome, notification)
 
+    async def _store(self, method: Callable[..., Any], *args: Any) -> Any:
+        """A store call: awaited if the store is async, direct if it never blocks, else in a worker thread."""
+        if inspect.iscoroutinefunction(method):
+            return await method(*args)
+        if getattr(self.store, "blocking", True) is False:
+            return method(*args)
+        return await asyncio.to_thread(method, *args)
+
     async def _find_async(self, order_id: str) -> tuple[object, OrderRecord] | None:
         try:
             found = self._lookup(order_id)
@@ -570,7 +580,7 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
         try:
-            claim = await asyncio.to_thread(self.store.claim, key, self._lease)
+            claim = await self._store(self.store.claim, key, self._lease)
         except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
             return self._store_failed("claim", facts.order_id, exc)
         if claim.outcome is Claim.APPLIED:
@@ -583,7 +593,7 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
                 await result
         except Exception as exc:  # noqa: BLE001  # any failure of the merchant's code: release, retry later
             try:
-                await asyncio.to_thread(self.store.release, key, claim.token)
+                await self._store(self.store.release, key, claim.token)
             except Exception as store_exc:  # noqa: BLE001  # the claim stays until its lease runs out
                 self._store_failed("release", facts.order_id, store_exc)
             logger.warning(
@@ -594,7 +604,7 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             )
             return Outcome.CALLBACK_FAILED
         try:
-            completed = await asyncio.to_thread(self.store.complete, key, claim.token, _record(event))
+            completed = await self._store(self.store.complete, key, claim.token, _record(event))
         except Exception as exc:  # noqa: BLE001  # applied, but not recorded: say so loudly, acknowledge
             self._store_failed("complete", facts.order_id, exc)
             return Outcome.APPLIED

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -276,7 +277,26 @@ def test_fifty_concurrent_deliveries_apply_once(shop, stores):
             assert "ok" not in handled.reply.body.lower()  # a retryable failure
 
 
-def test_fifty_concurrent_deliveries_apply_once_async(stores):
+@pytest.fixture(params=["sync store", "async redis"])
+def async_stores(request, stores):
+    """Every store through the async handler, and the Redis store's native asyncio twin."""
+    if request.param == "sync store":
+        yield stores
+        return
+    from paycore.stores.redis import AsyncRedisStore
+
+    prefix = f"a{uuid.uuid4().hex[:12]}:"
+    yield lambda: AsyncRedisStore(url="redis://127.0.0.1:6379/0", prefix=prefix)
+    import redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def test_fifty_concurrent_deliveries_apply_once_async(async_stores):
+    stores = async_stores
     fake = FakeGateway(FakeSettings(secret_key=SECRET))
 
     async def run() -> tuple[list[Any], list[Any]]:
@@ -299,7 +319,8 @@ def test_fifty_concurrent_deliveries_apply_once_async(stores):
                 await asyncio.sleep(0.01)  # a slow fulfilment: the others must wait or retry, never repeat it
                 paid.append(event)
 
-            handler = AsyncNotificationHandler(accounts, lookup=orders.get, on_paid=on_paid, store=stores())
+            store = stores()
+            handler = AsyncNotificationHandler(accounts, lookup=orders.get, on_paid=on_paid, store=store)
             body = fake.pay(order.order_id)
             semaphore = asyncio.Semaphore(8)
 
@@ -308,6 +329,8 @@ def test_fifty_concurrent_deliveries_apply_once_async(stores):
                     return await handler.process(request(body))
 
             outcomes = await asyncio.gather(*(deliver() for _ in range(50)))
+            if hasattr(store, "aclose"):
+                await store.aclose()  # on this loop, before asyncio.run closes it
             return paid, outcomes
 
     paid, outcomes = asyncio.run(run())
@@ -364,8 +387,12 @@ def test_postgres_transactional_mode_commits_or_rolls_back_both(shop, tmp_path):
 
 
 def test_handler_refuses_a_non_store_and_bad_options(shop):
+    from paycore.stores.redis import AsyncRedisStore
+
     with pytest.raises(paycore.ConfigError):
         shop.handler(object())
+    with pytest.raises(paycore.ConfigError, match="asynchronous"):
+        shop.handler(AsyncRedisStore(url="redis://127.0.0.1:6379/0"))
     with pytest.raises(paycore.ConfigError):
         shop.handler(paycore.stores.MemoryStore(), transactional=True)
     with pytest.raises(paycore.ConfigError):

@@ -28,7 +28,15 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_LEASE", "Claim", "ClaimResult", "MemoryStore", "NotificationStore", "new_token"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "AsyncNotificationStore",
+    "Claim",
+    "ClaimResult",
+    "MemoryStore",
+    "NotificationStore",
+    "new_token",
+]
 
 #: Seconds a claim holds before another delivery may take it over (its holder presumed dead).
 DEFAULT_LEASE = 60.0
@@ -72,8 +80,33 @@ class NotificationStore(Protocol):
         """The record of ``key`` if it was applied, else None."""
 
 
+@runtime_checkable
+class AsyncNotificationStore(Protocol):
+    """`NotificationStore` with coroutine methods, for `paycore.AsyncNotificationHandler`
+    (`paycore.stores.redis.AsyncRedisStore`). The async handler awaits them on its loop;
+    it runs a synchronous store's methods in a worker thread instead."""
+
+    async def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
+        """See `NotificationStore.claim`."""
+
+    async def complete(self, key: str, token: str, record: str) -> bool:
+        """See `NotificationStore.complete`."""
+
+    async def release(self, key: str, token: str) -> None:
+        """See `NotificationStore.release`."""
+
+    async def applied(self, key: str) -> str | None:
+        """See `NotificationStore.applied`."""
+
+
 class MemoryStore:
-    """A store in this process's memory: for tests and single-process demos. Lost on exit."""
+    """A store in this process's memory: for tests and single-process demos. Lost on exit.
+
+    It never blocks, so the async handler calls it directly rather than in a worker thread.
+    """
+
+    #: False: calls return at once (no I/O); the async handler need not move them to a thread
+    blocking = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

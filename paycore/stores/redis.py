@@ -20,7 +20,7 @@ from typing import Any
 from paycore.errors import ConfigError
 from paycore.stores import DEFAULT_LEASE, Claim, ClaimResult, new_token
 
-__all__ = ["RedisStore"]
+__all__ = ["AsyncRedisStore", "RedisStore"]
 
 # KEYS[1] applied hash, KEYS[2] lease key; ARGV[1] field, ARGV[2] token, ARGV[3] lease in ms.
 _CLAIM = """
@@ -95,3 +95,61 @@ class RedisStore:
         """Close the client, if this store made it from a URL."""
         if self._owns_client:
             self._client.close()
+
+
+class AsyncRedisStore:
+    """`RedisStore` for `paycore.AsyncNotificationHandler`: the same keys and scripts, on ``redis.asyncio``.
+
+    Its methods are coroutines, awaited on the event loop: no worker thread per call.
+    A `RedisStore` and an `AsyncRedisStore` with the same prefix share their data.
+    """
+
+    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
+        if client is None:
+            try:
+                import redis.asyncio
+            except ImportError:
+                raise ConfigError("the Redis store needs redis-py: pip install 'paycore[redis]'") from None
+            if url is None:
+                raise ConfigError("AsyncRedisStore needs a redis.asyncio.Redis client or a url")
+            client = redis.asyncio.Redis.from_url(url)
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self._client = client
+        self._prefix = prefix
+        self._applied_key = f"{prefix}applied"
+        self._claim = client.register_script(_CLAIM)
+        self._complete = client.register_script(_COMPLETE)
+        self._release = client.register_script(_RELEASE)
+
+    def __repr__(self) -> str:
+        return f"AsyncRedisStore(prefix={self._prefix!r})"
+
+    def _lease_key(self, key: str) -> str:
+        return f"{self._prefix}lease:{key}"
+
+    async def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
+        token = new_token()
+        outcome = await self._claim(
+            keys=[self._applied_key, self._lease_key(key)], args=[key, token, int(lease * 1000)]
+        )
+        found = Claim(outcome.decode() if isinstance(outcome, bytes) else outcome)
+        return ClaimResult(found, token if found is Claim.CLAIMED else None)
+
+    async def complete(self, key: str, token: str, record: str) -> bool:
+        return bool(await self._complete(keys=[self._applied_key, self._lease_key(key)], args=[key, token, record]))
+
+    async def release(self, key: str, token: str) -> None:
+        await self._release(keys=[self._lease_key(key)], args=[token])
+
+    async def applied(self, key: str) -> str | None:
+        record = await self._client.hget(self._applied_key, key)
+        if record is None:
+            return None
+        return record.decode() if isinstance(record, bytes) else str(record)
+
+    async def aclose(self) -> None:
+        """Close the client, if this store made it from a URL."""
+        if self._owns_client:
+            await self._client.aclose()
