@@ -147,7 +147,22 @@ def test_create_then_query_then_verify(config, fake):
     assert readable.returncode == 0
     assert "status" in readable.stdout
     assert "paid" in readable.stdout
+    assert "HTTP 200 text/plain; charset=utf-8: ok" in readable.stdout
     assert SECRET not in created.stdout + queried.stdout + verified.stdout + readable.stdout
+    assert payment["next_action"] == {"kind": "redirect", "url": payment["pay_url"]}
+    shown = _create(config, "--order-id", "CLI0009")
+    assert "next_action     send the buyer's browser to https://fake-gateway.invalid/pay/CLI0009" in shown.stdout
+
+
+def test_verify_takes_a_get_notification_with_headers(config, fake):
+    assert _create(config, "--order-id", "CLI0010").returncode == 0
+    body = fake.pay("CLI0010").decode()
+    # The fake reads a POSTed form: a GET with the fields in the query is refused (exit 3), headers accepted.
+    result = paycore_cli("verify", "--method", "get", "--query", body, "--header", "X-Trace: 1", config=config)
+    assert result.returncode == 3, result.stdout + result.stderr
+    malformed = paycore_cli("verify", "--header", "no colon", "--body", body, config=config)
+    assert malformed.returncode == 2
+    assert "NAME:VALUE" in malformed.stderr
 
 
 def test_tampered_notification_exits_3(config, fake):
