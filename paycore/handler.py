@@ -264,6 +264,12 @@ class _Checks(Generic[AccountsT]):
             outcome, self.accounts.failure_reply(outcome.value.replace("_", " "), account=account), notification
         )
 
+    def _failure_after_payment(self, order_id: str) -> Outcome:
+        # A failed attempt reported after the order was paid (a late or replayed notification):
+        # never tell the merchant a paid order failed.
+        logger.warning("order %s: a failure notified after its payment was applied: ignored", clip(order_id))
+        return Outcome.NOTHING_TO_APPLY
+
     def _store_failed(self, step: str, order_id: str, exc: Exception) -> Outcome:
         if step == "complete":
             logger.error(
@@ -403,9 +409,11 @@ class NotificationHandler(_Checks[Accounts]):
             return Outcome.NOTHING_TO_APPLY
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
-        if self._transactional:
-            return self._apply_in_transaction(key, event, callback)
         try:
+            if facts.status is PaymentStatus.FAILED and self.store.applied(_key(facts.order_id, PaymentStatus.PAID)):
+                return self._failure_after_payment(facts.order_id)
+            if self._transactional:
+                return self._apply_in_transaction(key, event, callback)
             claim = self.store.claim(key, self._lease)
         except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
             return self._store_failed("claim", facts.order_id, exc)
@@ -580,6 +588,10 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
         try:
+            if facts.status is PaymentStatus.FAILED and await self._store(
+                self.store.applied, _key(facts.order_id, PaymentStatus.PAID)
+            ):
+                return self._failure_after_payment(facts.order_id)
             claim = await self._store(self.store.claim, key, self._lease)
         except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
             return self._store_failed("claim", facts.order_id, exc)

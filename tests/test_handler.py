@@ -495,3 +495,16 @@ def test_a_store_that_is_down_is_a_retryable_failure_and_a_lost_record_is_logged
     assert recorded.outcome is Outcome.APPLIED  # applied: acknowledged, and the lost record said loudly
     assert "failed to record it" in caplog.text
     assert len(shop.paid) == 1
+
+
+def test_a_failure_notified_after_the_payment_never_reaches_on_failed(shop, stores):
+    handler = shop.handler(stores())
+    order_id = shop.order()
+    failed_body = shop.fake.fail(order_id)  # an earlier attempt failed ...
+    paid_body = shop.fake.pay(order_id)  # ... then the buyer paid
+    assert handler.process(request(paid_body)).outcome is Outcome.APPLIED
+    late = handler.process(request(failed_body))  # the failure arrives late, or is replayed
+    assert late.outcome is Outcome.NOTHING_TO_APPLY
+    assert late.reply == paycore.Reply(body="ok")  # acknowledged: nothing more will come of it
+    assert shop.failed == []
+    assert len(shop.paid) == 1
