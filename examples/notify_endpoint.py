@@ -23,8 +23,8 @@ import paycore
 from paycore import web
 
 accounts = paycore.Accounts.from_config()
-# Stands in for the merchant's database: order id -> (order, paid transaction id).
-orders: dict[str, tuple[paycore.Order, str | None]] = {}
+# Stands in for the merchant's database: order id -> (order, the account that created it, paid transaction id).
+orders: dict[str, tuple[paycore.Order, str, str | None]] = {}
 
 
 async def notify(request: Request) -> Response:
@@ -37,13 +37,13 @@ async def notify(request: Request) -> Response:
         known = orders.get(notification.order_id)
         if known is None:
             raise paycore.VerificationError(f"no order {notification.order_id!r} here")
-        order, paid_transaction = known
-        notification.check_against(order)  # order id and amount, as Decimal
+        order, account, paid_transaction = known
+        notification.check_against(order, account=account)  # order id, account, and amount as Decimal
     except paycore.PaycoreError as exc:
         # Not trusted or not ours: not acknowledged. The provider's failure answer never says "ok".
         return web.to_starlette(accounts.reply_for(received, exc))
     if notification.status is paycore.PaymentStatus.PAID and paid_transaction is None:
-        orders[order.order_id] = (order, notification.transaction_id)  # applied once, whatever the resends
+        orders[order.order_id] = (order, account, notification.transaction_id)  # applied once, whatever the resends
         paid = notification.paid_amount or Decimal(0)
         print(f"order {order.order_id} paid: {paid} (transaction {notification.transaction_id})")
     return web.to_starlette(notification.ack)

@@ -60,7 +60,9 @@ class _Accounts(Generic[GatewayT]):
 
     _gateway_class: type[GatewayT]
 
-    def __init__(self, gateways: Mapping[str, GatewayT], *, default: str | None = None) -> None:
+    def __init__(
+        self, gateways: Mapping[str, GatewayT], *, default: str | None = None, allow_public_test_keys: bool = False
+    ) -> None:
         if not isinstance(gateways, Mapping) or not gateways:
             raise ConfigError("a set of accounts needs at least one account")
         for name, gateway in gateways.items():
@@ -70,6 +72,8 @@ class _Accounts(Generic[GatewayT]):
             raise ConfigError(f"default account {clip(str(default))!r} is not among the accounts")
         if default is None and len(gateways) == 1:
             default = next(iter(gateways))
+        if len(gateways) > 1 and not allow_public_test_keys:
+            _refuse_public_test_keys(gateways)
         self._gateways: dict[str, GatewayT] = dict(gateways)
         self._default = default
 
@@ -81,6 +85,7 @@ class _Accounts(Generic[GatewayT]):
         config: PaycoreConfig | None = None,
         transport: Any = None,
         max_answer_bytes: int | None = None,
+        allow_public_test_keys: bool = False,
     ) -> Self:
         """Load every configured account (file and environment); ``default`` names where new orders go.
 
@@ -104,7 +109,7 @@ class _Accounts(Generic[GatewayT]):
             options["transport"] = transport
         # A gateway makes its HTTP client on first use: one that fails to load leaves nothing to close.
         gateways = {name: _gateway_of(cls._gateway_class, loaded.account(name), options) for name in names}
-        return cls(gateways, default=default)
+        return cls(gateways, default=default, allow_public_test_keys=allow_public_test_keys)
 
     @property
     def default(self) -> str | None:
@@ -210,6 +215,24 @@ class _Accounts(Generic[GatewayT]):
         if len(claimed) > 1:
             raise MalformedNotification("the notification reads as different orders under different providers")
         return claimed.pop() if claimed else None
+
+
+def _refuse_public_test_keys(gateways: Mapping[str, Gateway | AsyncGateway]) -> None:
+    """Refuse an account keyed with the sandbox's public test key beside other accounts.
+
+    Anyone can sign with that key, and a notification posted to that account's path
+    verifies: beside real accounts it is a forging kit unless every order stores its
+    account. ``allow_public_test_keys=True`` says the application checks that.
+    """
+    from paycore.sandbox import PUBLIC_SANDBOX_KEY
+
+    public = sorted(name for name, gateway in gateways.items() if PUBLIC_SANDBOX_KEY in gateway._runtime.secrets)
+    if public:
+        raise ConfigError(
+            f"account(s) {', '.join(public)} use the sandbox's public test key beside other accounts: anyone can "
+            "sign their notifications. Remove them from this configuration, or pass allow_public_test_keys=True "
+            "if every order stores its account (payment.account) and is checked against it"
+        )
 
 
 class Accounts(_Accounts[Gateway]):

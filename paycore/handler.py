@@ -301,6 +301,13 @@ class _Checks(Generic[AccountsT]):
         """Why ``facts`` must not be applied to ``record``, or None when they may."""
         if record.order_id != facts.order_id:
             return Outcome.MISMATCH, f"order {clip(facts.order_id)!r} is not the looked-up order"
+        if record.account is None and len(self.accounts) > 1:
+            # Any configured account's key verifies a notification posted to its own path: only the
+            # account stored with the order proves which one may pay it.
+            return Outcome.MISMATCH, (
+                f"order {clip(record.order_id)!r} stores no account and several are configured: "
+                "store payment.account with each order"
+            )
         if record.account is not None and record.account != facts.account:
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} belongs to account {record.account!r}"
         if facts.currency is not None and facts.currency != record.currency:

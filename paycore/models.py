@@ -32,7 +32,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Instanc
 from paycore._ids import new_order_id
 from paycore._text import clip
 from paycore._validation import describe_validation_error
-from paycore.errors import AmountMismatch, InvalidRequest, VerificationError
+from paycore.errors import AmountMismatch, InvalidRequest, MerchantMismatch, VerificationError
 from paycore.http import Reply
 from paycore.toolkit import is_http_url, minor_units
 
@@ -539,16 +539,25 @@ class Notification(_Model):
     raw: dict[str, Any] = Field(default_factory=dict)
     ack: Annotated[InstanceOf[Reply], BeforeValidator(Reply.coerce)]
 
-    def check_against(self, order: Order) -> None:
-        """Refuse a notification that is not about ``order``, for its full amount.
+    def check_against(self, order: Order, *, account: str | None = None) -> None:
+        """Refuse a notification that is not about ``order``, for its full amount, from its account.
 
-        Raises `VerificationError` for another order id and
-        `AmountMismatch` when ``amount`` differs from ``order.amount``
-        (compared as Decimal, so ``300.0000`` equals ``300``). ``paid_amount``
-        is left to the caller: some channels lower it by a few fen.
+        Raises `VerificationError` for another order id, `MerchantMismatch` when
+        ``account`` (the account that created the order: store ``payment.account``)
+        is given and the notification was verified by another, and `AmountMismatch`
+        when ``amount`` differs from ``order.amount`` (compared as Decimal, so
+        ``300.0000`` equals ``300``). ``paid_amount`` is left to the caller: some
+        channels lower it by a few fen. With several accounts configured, always
+        pass ``account``: any account's key verifies a notification posted to its
+        own path.
         """
         if not isinstance(order, Order):
             raise InvalidRequest(f"check_against() takes the paycore.Order, not {type(order).__name__}")
+        if account is not None and account != self.account:
+            raise MerchantMismatch(
+                f"notification for order {clip(self.order_id)!r} was verified by account {clip(self.account)!r}, "
+                f"not by {clip(str(account))!r} which created it"
+            )
         if self.order_id != order.order_id:
             raise VerificationError(f"notification is for order {clip(self.order_id)!r}, not {order.order_id!r}")
         if self.amount != order.amount:

@@ -38,13 +38,13 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
             notify_url=example.accounts.notify_url(f"{server.url}/pay/notify"),
             return_url=f"{server.url}/pay/done",
         )
-        example.orders[order.order_id] = (order, None)
-        example.accounts.gateway().create(order)
+        payment = example.accounts.gateway().create(order)
+        example.orders[order.order_id] = (order, payment.account, None)
         sandbox.set_faults(["duplicate"], order_id=order.order_id)
         sandbox.pay(order.order_id)
         attempts = wait_attempts(sandbox, order.order_id, 2)
         assert [a.response for a in attempts] == ["OK", "OK"]
-        assert example.orders[order.order_id][1] == attempts[0].body.split("transaction_id=")[1].split("&")[0]
+        assert example.orders[order.order_id][2] == attempts[0].body.split("transaction_id=")[1].split("&")[0]
 
         # Every error answer stays clear of "ok": the reference software would take it as received.
         genuine = attempts[0].body
