@@ -164,15 +164,32 @@ def _text_is_broken(text: str) -> bool:
     return False
 
 
-def _checked_form(form: object) -> Mapping[str, str]:
+def _checked_form(form: object) -> dict[str, str]:
+    """A snapshot of ``form`` as one text value per field.
+
+    A framework's multi-value mapping (Django's ``QueryDict``, Werkzeug's
+    ``MultiDict``) holding a field twice is refused, as a raw body would be: one
+    reader takes the first value, another the last, and a verifier accepts one
+    reading only. ``dict(QueryDict)`` would hand providers lists; this never does.
+    """
     if not isinstance(form, Mapping):
         raise InvalidRequest(f"form must be a mapping, not {type(form).__name__}")
+    lists = getattr(form, "lists", None)
+    if callable(lists):
+        try:
+            for name, values in lists():
+                if len(values) > 1:
+                    raise MalformedNotification(f"field {clip(str(name))!r} is given more than once")
+        except (TypeError, ValueError):
+            raise InvalidRequest("form's lists() must give (name, values) pairs") from None
+    snapshot: dict[str, str] = {}
     for name, value in form.items():
-        if not isinstance(name, str) or not isinstance(value, str):
+        if type(name) is not str or type(value) is not str:
             raise MalformedNotification("a notification mapping must hold strings only")
         if _text_is_broken(name) or _text_is_broken(value):
             raise MalformedNotification("a notification mapping holds text that is not valid Unicode")
-    return form
+        snapshot[name] = value
+    return snapshot
 
 
 def _fields(text: str, where: str) -> dict[str, str]:

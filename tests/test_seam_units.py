@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -372,3 +373,32 @@ def test_accounts_refuse_a_default_that_is_not_configured(tmp_path, monkeypatch)
     config.write_text('[accounts.a]\nprovider = "fake"\n')
     with pytest.raises(paycore.ConfigError, match="'gone' is not configured"):
         paycore.Accounts.from_config(config)
+
+
+def test_framework_multidicts_are_read_as_one_value_per_field_or_refused():
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="multidict",
+            ALLOWED_HOSTS=["127.0.0.1"],
+            MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
+            INSTALLED_APPS=[],
+        )
+        django.setup()
+    from django.http import QueryDict
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    fields = {"merchant_id": "fake-merchant", "order_id": "M1", "amount": "9.90", "status": "paid"}
+    fields["sign"] = fake_sign(fields, "fake-secret")
+    with paycore.Gateway(FakeProvider) as gateway:
+        # Django's request.POST and Flask's request.form: verified as the fields they hold.
+        assert gateway.verify_notification(QueryDict(urlencode(fields))).order_id == "M1"
+        assert gateway.verify_notification(ImmutableMultiDict(fields)).order_id == "M1"
+        # A field given twice: one reader takes the first, another the last; refused, as in a raw body.
+        twice = [*fields.items(), ("order_id", "M2")]
+        for parsed in (ImmutableMultiDict(twice), QueryDict(urlencode(twice))):
+            with pytest.raises(paycore.MalformedNotification, match="more than once"):
+                gateway.verify_notification(parsed)
