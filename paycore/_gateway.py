@@ -66,6 +66,7 @@ _REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (VerificationError, "not verified"),
     (PaycoreError, "not accepted"),
 )
+_SAYS_OK = re.compile(rb"ok", re.IGNORECASE)
 _UNSAFE_REASON = re.compile(r"ok|[\x00-\x1f\x7f]", re.IGNORECASE)
 
 #: Connect fast or fail; give a slow gateway ten seconds to answer.
@@ -309,11 +310,20 @@ class _BaseGateway:
         if Operation.FAILURE_REPLY not in self._runtime.operations:
             return DEFAULT_FAILURE_REPLY
         try:
-            reply = self._runtime.hook(Operation.FAILURE_REPLY)(reason=phrase)
+            given: object = self._runtime.hook(Operation.FAILURE_REPLY)(reason=phrase)
         except Exception as exc:  # noqa: BLE001  # an error answer must always be given
             logger.warning("provider %s failed to build its failure reply (%s)", self.provider_name, type(exc).__name__)
             return DEFAULT_FAILURE_REPLY
-        if not isinstance(reply, Reply) or "ok" in reply.body.lower():
+        reply: Reply | None = None
+        if isinstance(given, Reply):
+            try:
+                # Rebuilt from its fields: a subclass could send other bytes than its fields say.
+                reply = Reply(
+                    body=given.body, status=given.status, content_type=given.content_type, headers=given.headers
+                )
+            except PaycoreError:
+                reply = None
+        if reply is None or _SAYS_OK.search(reply.content):
             logger.warning(
                 "provider %s gave a failure reply that is not a Reply or holds 'ok': answered %r instead",
                 self.provider_name,

@@ -229,15 +229,17 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not isinstance(self.body, str) or _text_is_broken(self.body):
-            raise InvalidRequest("a reply's body must be valid Unicode text")
-        if isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599:
+        # Exact types: a str subclass could answer lower() or encode() with something else
+        # than it sends, and slip "ok" past the failure reply's check.
+        if type(self.body) is not str or _text_is_broken(self.body):
+            raise InvalidRequest("a reply's body must be valid Unicode text (a plain str)")
+        if type(self.status) is not int or not 100 <= self.status <= 599:
             raise InvalidRequest("a reply's status must be an HTTP status code from 100 to 599")
-        if not isinstance(self.content_type, str):
+        if type(self.content_type) is not str or not self.content_type:
             raise InvalidRequest("a reply's content type must be text")
         _header_value("content-type", self.content_type)
         if not isinstance(self.headers, tuple) or not all(
-            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
+            isinstance(pair, tuple) and len(pair) == 2 and all(type(part) is str for part in pair)
             for pair in self.headers
         ):
             raise InvalidRequest("a reply's headers must be a tuple of (name, value) text pairs")

@@ -402,3 +402,30 @@ def test_framework_multidicts_are_read_as_one_value_per_field_or_refused():
         for parsed in (ImmutableMultiDict(twice), QueryDict(urlencode(twice))):
             with pytest.raises(paycore.MalformedNotification, match="more than once"):
                 gateway.verify_notification(parsed)
+
+
+def test_a_failure_reply_cannot_smuggle_ok_past_the_check():
+    class LyingText(str):
+        def lower(self) -> str:
+            return "fail"
+
+    class Sneaky(paycore.Reply):
+        @property
+        def content(self) -> bytes:
+            return b"OK"
+
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.Reply(body=LyingText("OK"))
+
+    class Smuggler(FakeProvider):
+        provider_name = "smuggler"
+
+        @paycore.hookimpl
+        def failure_reply(self, reason: str) -> paycore.Reply:
+            return Sneaky(body="fail", status=400)
+
+    with paycore.Gateway(Smuggler) as gateway:
+        reply = gateway.failure_reply("x")
+        assert type(reply) is paycore.Reply
+        assert b"ok" not in web.to_httpx(reply).content.lower()
+        assert reply == paycore.Reply(body="fail", status=400)
