@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from paycore._gateway import AsyncGateway, Gateway, _notification_request
+from paycore._gateway import _ORDER_REFERENCE, AsyncGateway, Gateway, _notification_request
 from paycore._text import clip
 from paycore.config import AccountConfig, PaycoreConfig, load_config
 from paycore.errors import ConfigError, InvalidRequest, MalformedNotification, PaycoreError
@@ -187,9 +187,10 @@ class _Accounts(Generic[GatewayT]):
         gateway = self._gateways[name] if name is not None else next(iter(self._gateways.values()))
         return gateway.failure_reply(reason)
 
-    def reply_for(self, request: NotificationRequest, reason: BaseException | str | None = None) -> Reply:
-        """`failure_reply` from the provider of the account in ``request``'s path, if it names one."""
-        segment = request.path.rstrip("/").rpartition("/")[2]
+    def reply_for(self, request: object, reason: BaseException | str | None = None) -> Reply:
+        """`failure_reply` from the provider of the account in ``request``'s path, if it names one. Never raises."""
+        path = request.path if isinstance(request, NotificationRequest) else ""
+        segment = path.rstrip("/").rpartition("/")[2]
         return self.failure_reply(reason, account=segment if segment in self._gateways else None)
 
     def notification_order_id(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> str | None:
@@ -210,7 +211,8 @@ class _Accounts(Generic[GatewayT]):
                 found = gateway.notification_order_id(request)
             except PaycoreError:
                 continue
-            if found is not None:
+            # Handed to the merchant's lookup: only what could be an order id (as query() takes them).
+            if found is not None and _ORDER_REFERENCE.fullmatch(found):
                 claimed.add(found)
         if len(claimed) > 1:
             raise MalformedNotification("the notification reads as different orders under different providers")

@@ -116,6 +116,8 @@ class NotificationRequest:
     @classmethod
     def of_body(cls, body: bytes) -> NotificationRequest:
         """A POST of ``body`` (the shortcut for POST-form protocols), built without copying it."""
+        if type(body) is not bytes:
+            return cls(body=body)  # checked and converted, or refused with a paycore error
         if len(body) > MAX_NOTIFICATION_BYTES:
             raise MalformedNotification(f"the notification body is larger than {MAX_NOTIFICATION_BYTES} bytes")
         request = cls.__new__(cls)

@@ -24,7 +24,7 @@ import ipaddress
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import pydantic
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, InstanceOf
@@ -288,6 +288,22 @@ class _Model(pydantic.BaseModel):
         except pydantic.ValidationError as exc:
             # A caller gets a paycore error naming the fields, never pydantic's.
             raise InvalidRequest(f"invalid {type(self).__name__}: {describe_validation_error(exc)}") from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """As pydantic's, with `paycore.InvalidRequest` for invalid data."""
+        try:
+            return super().model_validate(obj, **options)
+        except pydantic.ValidationError as exc:
+            raise InvalidRequest(f"invalid {cls.__name__}: {describe_validation_error(exc)}") from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """As pydantic's, with `paycore.InvalidRequest` for invalid data (or JSON)."""
+        try:
+            return super().model_validate_json(json_data, **options)
+        except pydantic.ValidationError as exc:
+            raise InvalidRequest(f"invalid {cls.__name__}: {describe_validation_error(exc)}") from None
 
 
 class Order(_Model):

@@ -62,7 +62,10 @@ _TOO_LARGE = f"the notification body is larger than {MAX_NOTIFICATION_BYTES} byt
 
 def _latin1_to_text(raw: str) -> str:
     # WSGI and ASGI hand paths over as bytes read as Latin-1; a URL path is UTF-8.
-    return raw.encode("latin-1").decode("utf-8", "replace")
+    try:
+        return raw.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # already text (Django under ASGI): as it is
+        return raw
 
 
 def _content_length(raw: object) -> int:
@@ -104,12 +107,21 @@ def from_wsgi(environ: Mapping[str, Any]) -> NotificationRequest:
         if environ.get(key):
             headers.append((name, str(environ[key])))
     length = _content_length(environ.get("CONTENT_LENGTH"))
+    # Chunked: no Content-Length, and a server that marks the stream's end (wsgi.input_terminated).
+    chunked = not environ.get("CONTENT_LENGTH") and bool(environ.get("wsgi.input_terminated"))
     body = b""
-    if length > 0:
+    if length > 0 or chunked:
         read = getattr(environ.get("wsgi.input"), "read", None)
-        read_bytes = read(length) if callable(read) else None
+        if not callable(read):
+            raise InvalidRequest("the environ's wsgi.input is not a readable byte stream")
+        try:
+            read_bytes = read(length if length > 0 else MAX_NOTIFICATION_BYTES + 1)
+        except OSError:  # the client went away mid-body
+            raise MalformedNotification("the notification's body could not be read to its end") from None
         if not isinstance(read_bytes, bytes):
             raise InvalidRequest("the environ's wsgi.input is not a readable byte stream")
+        if len(read_bytes) > MAX_NOTIFICATION_BYTES:
+            raise MalformedNotification(_TOO_LARGE)
         body = read_bytes
     return NotificationRequest(
         method=str(environ.get("REQUEST_METHOD", "GET")),
@@ -123,10 +135,15 @@ def from_wsgi(environ: Mapping[str, Any]) -> NotificationRequest:
 async def from_starlette(request: StarletteRequest) -> NotificationRequest:
     """A notification request from a Starlette (or FastAPI) ``Request``; reads the body, bounded."""
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_NOTIFICATION_BYTES:
-            raise MalformedNotification(_TOO_LARGE)
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_NOTIFICATION_BYTES:
+                raise MalformedNotification(_TOO_LARGE)
+    except RuntimeError:  # Starlette's "Stream consumed": something read the body, uncached, first
+        raise InvalidRequest(
+            "the request's body was read before from_starlette (a form dependency or middleware): call it first"
+        ) from None
     return NotificationRequest(
         method=request.method,
         path=request.url.path,
@@ -156,7 +173,7 @@ async def from_asgi(
     return NotificationRequest(
         method=scope.get("method", "GET"),
         path=(scope.get("root_path", "") + raw_path) or "/",
-        query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+        query=bytes(scope.get("query_string", b"")).decode("utf-8", "replace"),  # as the WSGI adapter reads it
         headers=[(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in scope["headers"]],
         body=bytes(body),
     )
@@ -168,12 +185,19 @@ def from_django(request: Any) -> NotificationRequest:
     if not isinstance(meta, Mapping):
         raise InvalidRequest(f"from_django() takes a Django HttpRequest, not {type(request).__name__}")
     _content_length(meta.get("CONTENT_LENGTH"))
+    try:
+        body = request.body
+    except Exception as exc:  # noqa: BLE001  # Django's RequestDataTooBig, RawPostDataException, a broken stream
+        too_big = type(exc).__name__ == "RequestDataTooBig"
+        if too_big:
+            raise MalformedNotification(_TOO_LARGE) from None
+        raise InvalidRequest(f"the request's body could not be read ({type(exc).__name__})") from None
     return NotificationRequest(
         method=request.method,
         path=request.path,
         query=_latin1_to_text(str(meta.get("QUERY_STRING", ""))),
         headers=[(name, str(value)) for name, value in request.headers.items()],
-        body=request.body,
+        body=body,
     )
 
 
@@ -198,6 +222,8 @@ def to_django(reply: Reply) -> Any:
     from django.http import HttpResponse  # type: ignore[import-untyped]  # Django ships no types
 
     response = HttpResponse(reply.content, status=reply.status, content_type=reply.content_type)
+    if not reply.has_body:
+        del response["Content-Type"]
     for name, value in reply.headers:
         response[name] = value
     return response

@@ -429,3 +429,51 @@ def test_a_failure_reply_cannot_smuggle_ok_past_the_check():
         assert type(reply) is paycore.Reply
         assert b"ok" not in web.to_httpx(reply).content.lower()
         assert reply == paycore.Reply(body="fail", status=400)
+
+
+def test_adapters_and_helpers_answer_hostile_input_with_paycore_errors():
+    with paycore.Gateway(FakeProvider, account="main") as gateway:
+        accounts = paycore.Accounts({"main": gateway})
+        assert "ok" not in accounts.reply_for(b"x").body.lower()  # never raises, whatever it is given
+        assert accounts.reply_for(None, paycore.SignatureError("x")).body == "fail: bad signature"
+        long_id = "A" * 200
+        claimed = accounts.notification_order_id(f"order_id={long_id}&merchant_id=m".encode())
+        assert claimed is None  # not an order id query() would take: never handed to the lookup
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.NotificationRequest.of_body(None)  # type: ignore[arg-type]
+    assert paycore.NotificationRequest.of_body("a=1").form_fields() == {"a": "1"}  # type: ignore[arg-type]
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.Payment.model_validate({"order_id": "A"})
+    with pytest.raises(paycore.InvalidRequest):
+        paycore.Payment.model_validate_json(b"{not json")
+
+
+def test_from_wsgi_reads_chunked_bodies_bounded_and_survives_a_broken_stream():
+    import io
+
+    chunked = {"REQUEST_METHOD": "POST", "PATH_INFO": "/n/main", "wsgi.input_terminated": True}
+    request = web.from_wsgi({**chunked, "wsgi.input": io.BytesIO(b"a=1&b=2")})
+    assert request.form_fields() == {"a": "1", "b": "2"}
+    with pytest.raises(paycore.MalformedNotification, match="larger"):
+        web.from_wsgi({**chunked, "wsgi.input": io.BytesIO(b"x" * (MAX_NOTIFICATION_BYTES + 5))})
+
+    class Gone:
+        def read(self, size: int) -> bytes:
+            raise OSError("client disconnected")
+
+    with pytest.raises(paycore.MalformedNotification, match="could not be read"):
+        web.from_wsgi({**chunked, "CONTENT_LENGTH": "5", "wsgi.input": Gone()})
+
+
+def test_every_adapter_reads_a_raw_utf8_query_alike():
+    import asyncio
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/n", "query_string": "a=中".encode(), "headers": []}
+    from_asgi = asyncio.run(web.from_asgi(scope, receive))
+    from_wsgi = web.from_wsgi(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/n", "QUERY_STRING": "a=中".encode().decode("latin-1")}
+    )
+    assert from_asgi.query == from_wsgi.query == "a=中"
