@@ -228,6 +228,8 @@ class _Checks(Generic[AccountsT]):
             raise ConfigError("lookup, on_paid and on_failed must be callables")
         if not isinstance(underpayment_tolerance, Decimal) or not underpayment_tolerance >= 0:
             raise ConfigError("underpayment_tolerance must be a Decimal of at least 0")
+        if type(lease) not in (int, float) or not 1 <= lease <= 86_400:  # NaN fails too
+            raise ConfigError("lease must be a number of seconds from 1 to 86400, longer than any callback")
         if store is None:
             from paycore.stores.sqlite import SQLiteStore
 
@@ -467,6 +469,8 @@ class NotificationHandler(_Checks[Accounts]):
                 type(exc).__name__,
             )
             return Outcome.CALLBACK_FAILED
+        if found is Claim.BUSY:
+            return Outcome.BUSY
         return Outcome.DUPLICATE if found is Claim.APPLIED else Outcome.APPLIED
 
     def reconcile(self, order_ids: Iterable[str]) -> list[ReconcileResult]:

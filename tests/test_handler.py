@@ -79,9 +79,10 @@ def test_store_contract(stores):
     first = store.claim("O1:paid", 30)
     assert first.outcome is Claim.CLAIMED
     assert store.claim("O1:paid", 30).outcome is Claim.BUSY
-    assert store.complete("O1:paid", "not-the-token", "{}") is False
     assert store.complete("O1:paid", first.token, '{"a": 1}') is True
     assert store.claim("O1:paid", 30).outcome is Claim.APPLIED
+    assert store.applied("O1:paid") == '{"a": 1}'
+    assert store.complete("O1:paid", first.token, '{"b": 2}') is False  # a second completion changes nothing
     assert store.applied("O1:paid") == '{"a": 1}'
     assert store.applied("O2:paid") is None
     # A released claim can be claimed again; a stale token releases nothing.
@@ -94,12 +95,25 @@ def test_store_contract(stores):
 
 def test_an_expired_lease_is_taken_over(stores):
     store = stores()
-    dead = store.claim("O3:paid", 0.2)  # its holder was killed
+    dead = store.claim("O3:paid", 0.2)  # its holder hangs
     time.sleep(0.4)
     taken = store.claim("O3:paid", 30)
     assert taken.outcome is Claim.CLAIMED
-    assert store.complete("O3:paid", dead.token, "{}") is False  # the dead holder's token is worthless now
-    assert store.complete("O3:paid", taken.token, "{}") is True
+    assert store.complete("O3:paid", taken.token, '{"by": "taker"}') is True
+    # The old holder's callback returns at last: told it lost the claim, the record stays the first.
+    assert store.complete("O3:paid", dead.token, '{"by": "dead"}') is False
+    assert store.applied("O3:paid") == '{"by": "taker"}'
+
+
+def test_a_completion_after_the_lease_is_recorded_even_when_nobody_took_over(stores):
+    store = stores()
+    slow = store.claim("O4:paid", 0.2)
+    time.sleep(0.4)
+    # The lease ran out (Redis forgets it and answers False; the others still find the token): either way
+    # the application is recorded.
+    store.complete("O4:paid", slow.token, '{"late": true}')
+    assert store.applied("O4:paid") == '{"late": true}'
+    assert store.claim("O4:paid", 30).outcome is Claim.APPLIED
 
 
 # The handler's decisions
@@ -508,3 +522,26 @@ def test_a_failure_notified_after_the_payment_never_reaches_on_failed(shop, stor
     assert late.reply == paycore.Reply(body="ok")  # acknowledged: nothing more will come of it
     assert shop.failed == []
     assert len(shop.paid) == 1
+
+
+def test_a_callback_that_outlasts_its_lease_is_still_recorded(shop, stores):
+    """The callback returned: the payment is applied, whatever became of the lease. Every resend is a duplicate."""
+    store = stores()
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+
+    def slow(event: paycore.AppliedPayment) -> None:
+        time.sleep(1.3)
+        shop.paid.append(event)
+
+    handler = NotificationHandler(shop.accounts, lookup=shop.orders.get, on_paid=slow, store=store, lease=1.0)
+    assert handler.process(request(body)).outcome is Outcome.APPLIED
+    assert handler.process(request(body)).outcome is Outcome.DUPLICATE
+    assert store.applied(f"{order_id}:paid") is not None
+    assert len(shop.paid) == 1
+
+
+def test_the_lease_must_be_a_sensible_number_of_seconds(shop):
+    for lease in (0, -1, float("nan"), float("inf"), 0.5, True, "60"):
+        with pytest.raises(paycore.ConfigError, match="lease"):
+            shop.handler(paycore.stores.MemoryStore(), lease=lease)

@@ -71,7 +71,12 @@ class NotificationStore(Protocol):
         """Claim ``key`` for ``lease`` seconds, unless it was applied or is held by a live claim."""
 
     def complete(self, key: str, token: str, record: str) -> bool:
-        """Mark ``key`` applied, with ``record`` (JSON text); False if ``token`` no longer holds the claim."""
+        """Mark ``key`` applied with ``record`` (JSON text), always; False if ``token`` no longer held the claim.
+
+        Called once the callback has returned: the payment *was* applied, so it is
+        recorded even when the lease ran out meanwhile (else every resend would apply
+        it again). False tells the caller another delivery may have applied it too.
+        """
 
     def release(self, key: str, token: str) -> None:
         """Give the claim up (applying failed): the next delivery may claim ``key`` again."""
@@ -128,10 +133,10 @@ class MemoryStore:
     def complete(self, key: str, token: str, record: str) -> bool:
         with self._lock:
             held = self._claims.get(key)
+            self._applied.setdefault(key, record)
             if held is None or held[0] != token:
                 return False
             del self._claims[key]
-            self._applied[key] = record
             return True
 
     def release(self, key: str, token: str) -> None:

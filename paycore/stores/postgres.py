@@ -94,12 +94,21 @@ class PostgresStore:
         return ClaimResult(Claim.APPLIED if state is not None and state[0] == "applied" else Claim.BUSY)
 
     def complete(self, key: str, token: str, record: str) -> bool:
-        cursor = self._connection().execute(
-            f"UPDATE {self._table} SET state = 'applied', token = NULL, lease_until = NULL, "  # noqa: S608
-            "applied_at = now(), record = %s WHERE key = %s AND state = 'claimed' AND token = %s",
-            (record, key, token),
-        )
-        return bool(cursor.rowcount == 1)
+        connection = self._connection()
+        with connection.transaction():
+            row = connection.execute(
+                f"SELECT token FROM {self._table} WHERE key = %s FOR UPDATE",  # noqa: S608  # table name checked
+                (key,),
+            ).fetchone()
+            # Recorded whatever became of the claim: the callback has run (see NotificationStore.complete).
+            connection.execute(
+                f"INSERT INTO {self._table} (key, state, applied_at, record) "  # noqa: S608  # table name checked
+                "VALUES (%s, 'applied', now(), %s) ON CONFLICT (key) DO UPDATE SET state = 'applied', "
+                f"token = NULL, lease_until = NULL, applied_at = now(), record = excluded.record "
+                f"WHERE {self._table}.state = 'claimed'",
+                (key, record),
+            )
+        return row is not None and row[0] == token
 
     def release(self, key: str, token: str) -> None:
         self._connection().execute(
@@ -133,7 +142,12 @@ class PostgresStore:
                 (key, record),
             ).fetchone()
             if inserted is None:
-                return Claim.APPLIED
+                state = connection.execute(
+                    f"SELECT state FROM {self._table} WHERE key = %s",  # noqa: S608  # table name checked
+                    (key,),
+                ).fetchone()
+                # A lease-mode claim (another way of using the table) is someone applying it now.
+                return Claim.APPLIED if state is not None and state[0] == "applied" else Claim.BUSY
             work(connection)
         return Claim.CLAIMED
 

@@ -29,11 +29,13 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 'claimed
 return 'busy'
 """
 # KEYS[1] applied hash, KEYS[2] lease key; ARGV[1] field, ARGV[2] token, ARGV[3] record.
+# The callback has returned: the record is written whatever became of the lease (an
+# unrecorded application would be applied again by every resend); 1 if the token still held it.
 _COMPLETE = """
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('DEL', KEYS[2])
-return 1
+local held = redis.call('GET', KEYS[2]) == ARGV[2]
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3])
+if held then redis.call('DEL', KEYS[2]) return 1 end
+return 0
 """
 # KEYS[1] lease key; ARGV[1] token.
 _RELEASE = """

@@ -92,12 +92,15 @@ class SQLiteStore:
 
     def complete(self, key: str, token: str, record: str) -> bool:
         with self._transaction() as connection:
-            cursor = connection.execute(
-                "UPDATE paycore_notifications SET state = 'applied', token = NULL, lease_until = NULL, "
-                "applied_at = ?, record = ? WHERE key = ? AND state = 'claimed' AND token = ?",
-                (time.time(), record, key, token),
+            row = connection.execute("SELECT token FROM paycore_notifications WHERE key = ?", (key,)).fetchone()
+            # Recorded whatever became of the claim: the callback has run (see NotificationStore.complete).
+            connection.execute(
+                "INSERT INTO paycore_notifications (key, state, applied_at, record) VALUES (?, 'applied', ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET state = 'applied', token = NULL, lease_until = NULL, "
+                "applied_at = excluded.applied_at, record = excluded.record WHERE state = 'claimed'",
+                (key, time.time(), record),
             )
-            return cursor.rowcount == 1
+            return row is not None and row[0] == token
 
     def release(self, key: str, token: str) -> None:
         with self._transaction() as connection:
