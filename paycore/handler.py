@@ -418,14 +418,34 @@ class NotificationHandler(_Checks[Accounts]):
             return Outcome.NOTHING_TO_APPLY
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
+        if self._transactional:
+            return self._apply_in_transaction(key, event, callback)
+        if facts.status is not PaymentStatus.FAILED:
+            return self._run_claimed(key, event, callback)
+        # A failure is applied only while no payment of the order is: the paid key is held
+        # for the time, so a payment arriving meanwhile waits (busy) and comes after it.
+        paid_key = _key(facts.order_id, PaymentStatus.PAID)
         try:
-            if facts.status is PaymentStatus.FAILED and self.store.applied(_key(facts.order_id, PaymentStatus.PAID)):
-                return self._failure_after_payment(facts.order_id)
-            if self._transactional:
-                return self._apply_in_transaction(key, event, callback)
-            claim = self.store.claim(key, self._lease)
+            guard = self.store.claim(paid_key, self._lease)
         except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
             return self._store_failed("claim", facts.order_id, exc)
+        if guard.outcome is Claim.APPLIED:
+            return self._failure_after_payment(facts.order_id)
+        if guard.outcome is Claim.BUSY or guard.token is None:
+            return Outcome.BUSY
+        try:
+            return self._run_claimed(key, event, callback)
+        finally:
+            try:
+                self.store.release(paid_key, guard.token)
+            except Exception as exc:  # noqa: BLE001  # the guard stays until its lease runs out
+                self._store_failed("release", facts.order_id, exc)
+
+    def _run_claimed(self, key: str, event: AppliedPayment, callback: Callable[..., Any]) -> Outcome:
+        try:
+            claim = self.store.claim(key, self._lease)
+        except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
+            return self._store_failed("claim", event.order_id, exc)
         if claim.outcome is Claim.APPLIED:
             return Outcome.DUPLICATE
         if claim.outcome is Claim.BUSY or claim.token is None:
@@ -436,31 +456,38 @@ class NotificationHandler(_Checks[Accounts]):
             try:
                 self.store.release(key, claim.token)
             except Exception as store_exc:  # noqa: BLE001  # the claim stays until its lease runs out
-                self._store_failed("release", facts.order_id, store_exc)
+                self._store_failed("release", event.order_id, store_exc)
             logger.warning(
                 "on_%s for order %s raised %s: not acknowledged",
-                facts.status.value,
-                clip(facts.order_id),
+                event.status.value,
+                clip(event.order_id),
                 type(exc).__name__,
             )
             return Outcome.CALLBACK_FAILED
         try:
             completed = self.store.complete(key, claim.token, _record(event))
         except Exception as exc:  # noqa: BLE001  # applied, but not recorded: say so loudly, acknowledge
-            self._store_failed("complete", facts.order_id, exc)
+            self._store_failed("complete", event.order_id, exc)
             return Outcome.APPLIED
         if not completed:
             logger.error(
                 "the claim on order %s expired while its callback ran: another delivery may have applied it too; "
                 "raise the handler's lease",
-                clip(facts.order_id),
+                clip(event.order_id),
             )
         return Outcome.APPLIED
 
     def _apply_in_transaction(self, key: str, event: AppliedPayment, callback: Callable[..., Any]) -> Outcome:
-        run_once: Callable[[str, str, Callable[[Any], None]], Claim] = self.store.run_once  # type: ignore[attr-defined]  # checked at construction
+        run_once: Callable[..., Claim] = self.store.run_once  # type: ignore[attr-defined]  # checked at construction
+        unless = _key(event.order_id, PaymentStatus.PAID) if event.status is PaymentStatus.FAILED else None
         try:
-            found = run_once(key, _record(event), lambda connection: callback(event, connection))
+            found = run_once(
+                key,
+                _record(event),
+                lambda connection: callback(event, connection),
+                lock=event.order_id,  # one event of an order at a time: a failure never overtakes its payment
+                unless_applied=unless,
+            )
         except Exception as exc:  # noqa: BLE001  # rolled back with the claim: retry later
             logger.warning(
                 "on_%s for order %s raised %s: rolled back",
@@ -598,14 +625,31 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             return Outcome.NOTHING_TO_APPLY
         event = self._event(facts, merchant_order, source)
         key = _key(facts.order_id, facts.status)
+        if facts.status is not PaymentStatus.FAILED:
+            return await self._run_claimed(key, event, callback)
+        # A failure is applied only while no payment of the order is (see NotificationHandler).
+        paid_key = _key(facts.order_id, PaymentStatus.PAID)
         try:
-            if facts.status is PaymentStatus.FAILED and await self._store(
-                self.store.applied, _key(facts.order_id, PaymentStatus.PAID)
-            ):
-                return self._failure_after_payment(facts.order_id)
-            claim = await self._store(self.store.claim, key, self._lease)
+            guard = await self._store(self.store.claim, paid_key, self._lease)
         except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
             return self._store_failed("claim", facts.order_id, exc)
+        if guard.outcome is Claim.APPLIED:
+            return self._failure_after_payment(facts.order_id)
+        if guard.outcome is Claim.BUSY or guard.token is None:
+            return Outcome.BUSY
+        try:
+            return await self._run_claimed(key, event, callback)
+        finally:
+            try:
+                await self._store(self.store.release, paid_key, guard.token)
+            except Exception as exc:  # noqa: BLE001  # the guard stays until its lease runs out
+                self._store_failed("release", facts.order_id, exc)
+
+    async def _run_claimed(self, key: str, event: AppliedPayment, callback: Callable[..., Any]) -> Outcome:
+        try:
+            claim = await self._store(self.store.claim, key, self._lease)
+        except Exception as exc:  # noqa: BLE001  # a store that is down: nothing applied, the gateway resends
+            return self._store_failed("claim", event.order_id, exc)
         if claim.outcome is Claim.APPLIED:
             return Outcome.DUPLICATE
         if claim.outcome is Claim.BUSY or claim.token is None:
@@ -618,24 +662,25 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             try:
                 await self._store(self.store.release, key, claim.token)
             except Exception as store_exc:  # noqa: BLE001  # the claim stays until its lease runs out
-                self._store_failed("release", facts.order_id, store_exc)
+                self._store_failed("release", event.order_id, store_exc)
             logger.warning(
                 "on_%s for order %s raised %s: not acknowledged",
-                facts.status.value,
-                clip(facts.order_id),
+                event.status.value,
+                clip(event.order_id),
                 type(exc).__name__,
             )
             return Outcome.CALLBACK_FAILED
         try:
-            completed = await self._store(self.store.complete, key, claim.token, _record(event))
+            # Shielded: a cancelled request must not leave an applied payment unrecorded.
+            completed = await asyncio.shield(self._store(self.store.complete, key, claim.token, _record(event)))
         except Exception as exc:  # noqa: BLE001  # applied, but not recorded: say so loudly, acknowledge
-            self._store_failed("complete", facts.order_id, exc)
+            self._store_failed("complete", event.order_id, exc)
             return Outcome.APPLIED
         if not completed:
             logger.error(
                 "the claim on order %s expired while its callback ran: another delivery may have applied it too; "
                 "raise the handler's lease",
-                clip(facts.order_id),
+                clip(event.order_id),
             )
         return Outcome.APPLIED
 

@@ -545,3 +545,28 @@ def test_the_lease_must_be_a_sensible_number_of_seconds(shop):
     for lease in (0, -1, float("nan"), float("inf"), 0.5, True, "60"):
         with pytest.raises(paycore.ConfigError, match="lease"):
             shop.handler(paycore.stores.MemoryStore(), lease=lease)
+
+
+def test_a_failure_arriving_while_the_payment_is_applied_waits_and_never_overtakes_it(shop, stores):
+    order_id = shop.order()
+    failed_body = shop.fake.fail(order_id)
+    paid_body = shop.fake.pay(order_id)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_paid(event: paycore.AppliedPayment) -> None:
+        started.set()
+        release.wait(10)
+        shop.paid.append(event)
+
+    handler = NotificationHandler(
+        shop.accounts, lookup=shop.orders.get, on_paid=slow_paid, on_failed=shop.failed.append, store=stores()
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        paying = pool.submit(handler.process, request(paid_body))
+        assert started.wait(10)
+        assert handler.process(request(failed_body)).outcome is Outcome.BUSY  # retried by the gateway later
+        release.set()
+        assert paying.result(timeout=10).outcome is Outcome.APPLIED
+    assert handler.process(request(failed_body)).outcome is Outcome.NOTHING_TO_APPLY
+    assert shop.failed == []
+    assert len(shop.paid) == 1

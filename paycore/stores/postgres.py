@@ -127,15 +127,30 @@ class PostgresStore:
         )
         return None if row is None else str(row[0])
 
-    def run_once(self, key: str, record: str, work: Callable[[Any], None]) -> Claim:
+    def run_once(
+        self,
+        key: str,
+        record: str,
+        work: Callable[[Any], None],
+        *,
+        lock: str | None = None,
+        unless_applied: str | None = None,
+    ) -> Claim:
         """Apply ``key`` once, in one transaction with ``work(connection)``; APPLIED if it was before.
 
         ``work`` gets the transaction's psycopg connection for the merchant's own
         update. If it raises, the transaction rolls back (claim included) and the
-        exception propagates: nothing applied, nothing recorded.
+        exception propagates: nothing applied, nothing recorded. ``lock`` takes a
+        transaction-scoped advisory lock first (one order's events one at a time);
+        ``unless_applied`` names a key whose application makes this one moot
+        (APPLIED is returned, nothing done).
         """
         connection = self._connection()
         with connection.transaction():
+            if lock is not None:
+                connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{self._table}:{lock}",))
+            if unless_applied is not None and self._applied_in(connection, unless_applied):
+                return Claim.APPLIED
             inserted = connection.execute(
                 f"INSERT INTO {self._table} (key, state, applied_at, record) "  # noqa: S608  # table name checked
                 "VALUES (%s, 'applied', now(), %s) ON CONFLICT (key) DO NOTHING RETURNING key",
@@ -150,6 +165,13 @@ class PostgresStore:
                 return Claim.APPLIED if state is not None and state[0] == "applied" else Claim.BUSY
             work(connection)
         return Claim.CLAIMED
+
+    def _applied_in(self, connection: Any, key: str) -> bool:
+        row = connection.execute(
+            f"SELECT state FROM {self._table} WHERE key = %s",  # noqa: S608  # table name checked
+            (key,),
+        ).fetchone()
+        return row is not None and row[0] == "applied"
 
     def close(self) -> None:
         """Close every thread's connection (a thread that uses the store again opens a new one)."""
