@@ -37,6 +37,8 @@ import enum
 import inspect
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,6 +71,8 @@ __all__ = [
 
 logger = logging.getLogger("paycore.handler")
 
+#: Seconds between two gateway queries for the same order prompted by unverified notifications.
+QUERY_INTERVAL = 30.0
 #: Where the handler keeps claims when no store is given: a file in the working directory.
 DEFAULT_STORE_PATH = "paycore-notifications.sqlite3"
 
@@ -251,6 +255,8 @@ class _Checks(Generic[AccountsT]):
         self._query_unverified = query_unverified
         self._lease = lease
         self._transactional: bool = transactional
+        self._queried: dict[str, float] = {}
+        self._queried_lock = threading.Lock()
 
     def _refused(self, request: NotificationRequest, outcome: Outcome, reason: object) -> Handled:
         logger.warning("notification %s: %s", outcome.value, clip(str(reason), 300))
@@ -265,6 +271,23 @@ class _Checks(Generic[AccountsT]):
         return Handled(
             outcome, self.accounts.failure_reply(outcome.value.replace("_", " "), account=account), notification
         )
+
+    def _may_query(self, order_id: str) -> bool:
+        """At most one query per order per `QUERY_INTERVAL` for unverified notifications.
+
+        Anyone can send unsigned notifications; each must not cost the merchant a
+        gateway query (its quota, a worker for up to the timeout).
+        """
+        now = time.monotonic()
+        with self._queried_lock:
+            last = self._queried.get(order_id)
+            if last is not None and now - last < QUERY_INTERVAL:
+                return False
+            if len(self._queried) >= 10_000:  # bounded: forget the oldest half
+                for old in sorted(self._queried, key=self._queried.__getitem__)[:5_000]:
+                    del self._queried[old]
+            self._queried[order_id] = now
+            return True
 
     def _failure_after_payment(self, order_id: str) -> Outcome:
         # A failed attempt reported after the order was paid (a late or replayed notification):
@@ -388,10 +411,12 @@ class NotificationHandler(_Checks[Accounts]):
             if found is None:
                 return
             account = found[1].account or self.accounts.default
-            if account is None:
+            if account is None or not self._may_query(found[1].order_id):
                 return
+            if self.store.applied(_key(found[1].order_id, PaymentStatus.PAID)):
+                return  # nothing left to learn
             self.apply_payment(self.accounts[account].query(found[1].order_id))
-        except (PaycoreError, _LookupFailed) as exc:
+        except Exception as exc:  # noqa: BLE001  # a best-effort look: the notification is refused either way
             logger.warning("query after an unverified notification failed: %s", type(exc).__name__)
 
     def apply_payment(self, payment: Payment) -> Outcome:
@@ -595,10 +620,12 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             if found is None:
                 return
             account = found[1].account or self.accounts.default
-            if account is None:
+            if account is None or not self._may_query(found[1].order_id):
                 return
+            if await self._store(self.store.applied, _key(found[1].order_id, PaymentStatus.PAID)):
+                return  # nothing left to learn
             await self.apply_payment(await self.accounts[account].query(found[1].order_id))
-        except (PaycoreError, _LookupFailed) as exc:
+        except Exception as exc:  # noqa: BLE001  # a best-effort look: the notification is refused either way
             logger.warning("query after an unverified notification failed: %s", type(exc).__name__)
 
     async def apply_payment(self, payment: Payment) -> Outcome:

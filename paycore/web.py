@@ -164,7 +164,7 @@ async def from_asgi(
         message = await receive()
         if message.get("type") != "http.request":
             break
-        body += message.get("body", b"")
+        body += message.get("body") or b""
         if len(body) > MAX_NOTIFICATION_BYTES:
             raise MalformedNotification(_TOO_LARGE)
         if not message.get("more_body", False):
@@ -174,7 +174,9 @@ async def from_asgi(
         method=scope.get("method", "GET"),
         path=(scope.get("root_path", "") + raw_path) or "/",
         query=bytes(scope.get("query_string", b"")).decode("utf-8", "replace"),  # as the WSGI adapter reads it
-        headers=[(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in scope["headers"]],
+        headers=[
+            (bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in scope.get("headers", ())
+        ],
         body=bytes(body),
     )
 
@@ -292,10 +294,13 @@ def asgi_app(handler: NotificationHandler | AsyncNotificationHandler) -> Callabl
                 message = await receive()
             await send({"type": "lifespan.shutdown.complete"})
             return
+        if scope.get("type") != "http":  # a websocket: gateways notify over HTTP only
+            await send({"type": "websocket.close", "code": 1008})
+            return
         try:
             request = await from_asgi(scope, receive)
         except PaycoreError as exc:
-            await send_asgi(handler.accounts.failure_reply(exc), send)
+            await send_asgi(handler.accounts.failure_reply(exc, account=_last_segment(scope.get("path", ""))), send)
             return
         if isinstance(handler, AsyncNotificationHandler):
             reply = await handler.handle(request)
@@ -304,6 +309,10 @@ def asgi_app(handler: NotificationHandler | AsyncNotificationHandler) -> Callabl
         await send_asgi(reply, send)
 
     return application
+
+
+def _last_segment(path: object) -> str | None:
+    return path.rstrip("/").rpartition("/")[2] if isinstance(path, str) else None
 
 
 def wsgi_app(handler: NotificationHandler) -> Callable[[Mapping[str, Any], Callable[..., Any]], Iterable[bytes]]:

@@ -570,3 +570,37 @@ def test_a_failure_arriving_while_the_payment_is_applied_waits_and_never_overtak
     assert handler.process(request(failed_body)).outcome is Outcome.NOTHING_TO_APPLY
     assert shop.failed == []
     assert len(shop.paid) == 1
+
+
+def test_postgres_closes_the_connections_of_threads_that_ended(tmp_path):
+    import psycopg
+
+    factory = StoreFactory("postgres", tmp_path)
+    store = factory()
+
+    def count() -> int:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'test' AND pid <> pg_backend_pid()"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    try:
+        before = count()
+        for index in range(20):  # a thread per request, each ending after its claim
+            worker = threading.Thread(target=store.claim, args=(f"T{index}:paid", 30))
+            worker.start()
+            worker.join()
+        assert count() - before <= 2  # the last thread's connection, at most one more
+    finally:
+        factory.cleanup()
+
+
+def test_unsigned_notifications_cannot_make_the_handler_query_at_will(shop):
+    order_id = shop.order()
+    handler = shop.handler(paycore.stores.MemoryStore(), query_unverified=True)
+    unsigned = f"merchant_id=fake-merchant&order_id={order_id}&amount=9.90&status=paid&sign=x".encode()
+    queries_before = len(shop.fake.requests)
+    for _ in range(50):
+        assert handler.process(request(unsigned)).outcome is Outcome.UNVERIFIED
+    assert len(shop.fake.requests) - queries_before == 1  # one query per order per QUERY_INTERVAL

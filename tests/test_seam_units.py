@@ -477,3 +477,30 @@ def test_every_adapter_reads_a_raw_utf8_query_alike():
         {"REQUEST_METHOD": "GET", "PATH_INFO": "/n", "QUERY_STRING": "a=中".encode().decode("latin-1")}
     )
     assert from_asgi.query == from_wsgi.query == "a=中"
+
+
+def test_the_asgi_endpoint_refuses_websockets_and_reads_sparse_scopes():
+    import asyncio
+
+    from paycore.handler import NotificationHandler
+    from paycore.stores import MemoryStore
+
+    with paycore.Gateway(FakeProvider, account="main") as gateway:
+        handler = NotificationHandler(
+            paycore.Accounts({"main": gateway}), lookup={}.get, on_paid=print, store=MemoryStore()
+        )
+        app = web.asgi_app(handler)
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": None}
+
+        asyncio.run(app({"type": "websocket", "path": "/notify/main"}, receive, send))
+        assert sent == [{"type": "websocket.close", "code": 1008}]
+        sent.clear()
+        asyncio.run(app({"type": "http", "method": "POST", "path": "/notify/main"}, receive, send))  # no headers
+        assert sent[0]["status"] == 400
+        assert b"ok" not in sent[1]["body"].lower()

@@ -17,6 +17,7 @@ points at the same database.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,7 @@ class PostgresStore:
         self._local = threading.local()
         # Every thread's connection, so that close() closes them all.
         self._connections: list[Any] = []
+        self._owners: list[tuple[threading.Thread, Any]] = []  # each connection's thread
         self._connections_lock = threading.Lock()
         try:
             with self._connection().transaction():
@@ -66,12 +68,28 @@ class PostgresStore:
 
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
-        if connection is None or connection.closed or connection not in self._connections:
+        # A connection is this process's: after a fork (gunicorn --preload) the child opens its own.
+        if (
+            connection is None
+            or connection.closed
+            or connection not in self._connections
+            or getattr(self._local, "pid", None) != os.getpid()
+        ):
             # One connection per thread, autocommit: transactions are explicit.
             connection = self._psycopg.connect(self._conninfo, autocommit=True)
             self._local.connection = connection
+            self._local.pid = os.getpid()
             with self._connections_lock:
+                # Threads end (a thread-per-request server): their connections would stay open
+                # until the database refuses new clients. Close those of threads that are gone.
+                gone = [(owner, held) for owner, held in self._owners if not owner.is_alive()]
+                for owner, held in gone:
+                    self._owners.remove((owner, held))
+                    if held in self._connections:
+                        self._connections.remove(held)
+                    held.close()
                 self._connections.append(connection)
+                self._owners.append((threading.current_thread(), connection))
         return connection
 
     def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
@@ -177,5 +195,6 @@ class PostgresStore:
         """Close every thread's connection (a thread that uses the store again opens a new one)."""
         with self._connections_lock:
             connections, self._connections = self._connections, []
+            self._owners.clear()
         for connection in connections:
             connection.close()
