@@ -32,6 +32,11 @@ __all__ = ["MAX_NOTIFICATION_BYTES", "NotificationRequest", "Reply"]
 MAX_NOTIFICATION_BYTES = 1024 * 1024
 _METHOD = re.compile(r"[A-Z]{1,16}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+# Headers of the connection, not of the message (RFC 9110): servers refuse them from applications.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding"}
+    | {"upgrade"}
+)
 #: Statuses that carry no body, nor a Content-Length (RFC 9110).
 _NO_BODY = frozenset({*range(100, 200), 204, 304})
 _HEADER_TEXT = re.compile(r"[\x20-\x7e\t]*")
@@ -250,6 +255,8 @@ class Reply:
         for name, value in self.headers:
             if name.lower() in ("content-type", "content-length"):
                 raise InvalidRequest(f"set a reply's {name} through its fields, not its headers")
+            if name.lower() in _HOP_BY_HOP:
+                raise InvalidRequest(f"{name} is the server's to send, not a reply's")
             _header_value(name, value)
 
     def __str__(self) -> str:

@@ -58,6 +58,7 @@ _MINOR_UNITS = {
 # As gateways write amounts: digits, an optional point and decimals. No sign, exponent,
 # spaces, separators or other digit scripts; at most 15 integer digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
+_NOT_IN_URLS = frozenset('"<>\\^`{|}')
 _COMPACT_TIME = re.compile(r"[0-9]{14}")
 _SPACED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _ISO_TIME = re.compile(
@@ -79,6 +80,9 @@ def is_http_url(value: str, *, allow_query: bool = True) -> str | None:
     """
     if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
         return "must not contain whitespace or control characters"
+    if any(char in _NOT_IN_URLS for char in value):
+        # Never valid unencoded (RFC 3986), and the stuff of attribute injection in a template.
+        return "must not contain quotes, angle brackets, backslashes, ^ ` { | } unencoded"
     if utf8(value) is None:
         return "must be valid Unicode text"
     try:

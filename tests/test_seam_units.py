@@ -68,6 +68,9 @@ def test_reply_is_text_for_simple_cases_and_refuses_header_injection():
         {"content_type": "text/plain\r\nSet-Cookie: x"},
         {"headers": (("X-A", "1\r\n2"),)},
         {"headers": (("Content-Length", "3"),)},
+        {"headers": (("Transfer-Encoding", "chunked"),)},
+        {"headers": (("Connection", "close"),)},
+        {"content_type": ""},
         {"headers": [("X", "y")]},
         {"body": b"bytes"},
     ):

@@ -40,6 +40,10 @@ def test_good_base_urls(url):
         ("https://pay.example.com/\udc80", "Unicode"),
         ("https://pay.example.com/?a=1", "query"),
         ("https://pay.example.com/#top", "query"),
+        ('https://x"onmouseover=alert(1)/', "quotes"),
+        ("https://pay.example.com/<script>", "angle brackets"),
+        ("https://pay.example.com\\@evil.example/", "backslashes"),
+        ("https://pay.example.com/{x}", "unencoded"),
     ],
 )
 def test_bad_base_urls_say_why_without_the_value(url, reason):

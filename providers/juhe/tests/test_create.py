@@ -104,7 +104,8 @@ def test_order_id_longer_than_20_is_refused_before_sending(both, peer, make_orde
 
 @pytest.mark.parametrize("char", ["&", "<", ">", '"', "'"])
 def test_html_unsafe_signed_value_is_refused_naming_the_field(both, peer, make_order, char):
-    with pytest.raises(InvalidRequest, match="pay_notifyurl"):
+    # < > " are refused in any URL by the Order itself (paycore.toolkit.is_http_url); & and ' by juhe.
+    with pytest.raises(InvalidRequest, match=r"notify_?url"):
         both(peer).create(make_order(notify_url=f"https://shop.example/n?a=1{char}b=2"))
     assert peer.requests == []
 
