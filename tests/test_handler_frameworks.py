@@ -17,6 +17,7 @@ from paycore import web
 from paycore.handler import NotificationHandler, OrderRecord
 from paycore.stores import MemoryStore
 from paycore.testing import FakeGateway, FakeProvider, FakeSettings, LoopbackServer
+from tests.django_app import django_wsgi
 
 SECRET = "frameworks-test-secret"
 
@@ -38,25 +39,9 @@ def _flask(handler: NotificationHandler) -> Any:
 
 
 def _django(handler: NotificationHandler) -> Any:
-    import django
-    from django.conf import settings
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.urls import clear_url_caches, path
+    from django.urls import path
 
-    urls = type("urls", (), {"urlpatterns": [path("pay/notify/<str:account>", web.django_view(handler))]})
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="handler-frameworks",
-            ALLOWED_HOSTS=["127.0.0.1"],
-            ROOT_URLCONF=urls,
-            MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-    settings.ROOT_URLCONF = urls
-    clear_url_caches()
-    return WSGIHandler()
+    return django_wsgi([path("pay/notify/<str:account>", web.django_view(handler))])
 
 
 @pytest.mark.parametrize("framework", ["starlette", "flask", "django"])

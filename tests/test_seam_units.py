@@ -379,18 +379,9 @@ def test_accounts_refuse_a_default_that_is_not_configured(tmp_path, monkeypatch)
 
 
 def test_framework_multidicts_are_read_as_one_value_per_field_or_refused():
-    import django
-    from django.conf import settings
+    from tests.django_app import configure_django
 
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="multidict",
-            ALLOWED_HOSTS=["127.0.0.1"],
-            MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
+    configure_django()
     from django.http import QueryDict
     from werkzeug.datastructures import ImmutableMultiDict
 

@@ -21,6 +21,7 @@ from paycore import web
 from paycore._demo import run_demo
 from paycore.sandbox import SandboxOptions, make_sandbox
 from paycore.testing import LoopbackServer
+from tests.django_app import django_wsgi
 from tests.seam_providers import KEY, GetPay, HookPay, QrPay, hook_signature, md5_sign
 
 PROVIDERS = [GetPay, HookPay, QrPay]
@@ -250,9 +251,6 @@ def _flask_app(gateway: paycore.Gateway) -> Any:
 
 
 def _django_app(gateway: paycore.Gateway) -> Any:
-    import django
-    from django.conf import settings
-    from django.core.handlers.wsgi import WSGIHandler
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
 
@@ -265,22 +263,7 @@ def _django_app(gateway: paycore.Gateway) -> Any:
             return web.to_django(gateway.failure_reply(exc))
         return web.to_django(notification.ack)
 
-    urls = type("urls", (), {"urlpatterns": [path("notify/<str:account>", notify)]})
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="seams-test",
-            ALLOWED_HOSTS=["127.0.0.1"],
-            ROOT_URLCONF=urls,
-            MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-    settings.ROOT_URLCONF = urls
-    from django.urls import clear_url_caches
-
-    clear_url_caches()
-    return WSGIHandler()
+    return django_wsgi([path("notify/<str:account>", notify)])
 
 
 @pytest.mark.parametrize("framework", ["starlette", "flask", "django"])

@@ -44,24 +44,20 @@ return 0
 """
 
 
-class RedisStore:
-    """Claims and applied payments in Redis, under keys starting with ``prefix``.
+class _RedisKeys:
+    """What both Redis stores share: the client, the keys, the registered scripts."""
 
-    ``client`` is a ``redis.Redis``; or give ``url`` (``redis://127.0.0.1:6379/0``).
-    """
-
-    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
+    def __init__(self, client: Any, url: str | None, prefix: str, *, asynchronous: bool) -> None:
+        self._owns_client = client is None
         if client is None:
             try:
                 import redis
+                import redis.asyncio
             except ImportError:
                 raise ConfigError("the Redis store needs redis-py: pip install 'paycore[redis]'") from None
             if url is None:
-                raise ConfigError("RedisStore needs a redis.Redis client or a url")
-            client = redis.Redis.from_url(url)
-            self._owns_client = True
-        else:
-            self._owns_client = False
+                raise ConfigError(f"{type(self).__name__} needs a Redis client or a url")
+            client = (redis.asyncio.Redis if asynchronous else redis.Redis).from_url(url)
         self._client = client
         self._prefix = prefix
         self._applied_key = f"{prefix}applied"
@@ -70,28 +66,45 @@ class RedisStore:
         self._release = client.register_script(_RELEASE)
 
     def __repr__(self) -> str:
-        return f"RedisStore(prefix={self._prefix!r})"
+        return f"{type(self).__name__}(prefix={self._prefix!r})"
+
+    def _claim_keys(self, key: str) -> list[str]:
+        return [self._applied_key, self._lease_key(key)]
 
     def _lease_key(self, key: str) -> str:
         return f"{self._prefix}lease:{key}"
 
+
+def _claimed(outcome: Any, token: str) -> ClaimResult:
+    found = Claim(outcome.decode() if isinstance(outcome, bytes) else outcome)
+    return ClaimResult(found, token if found is Claim.CLAIMED else None)
+
+
+def _text(record: Any) -> str | None:
+    return None if record is None else record.decode() if isinstance(record, bytes) else str(record)
+
+
+class RedisStore(_RedisKeys):
+    """Claims and applied payments in Redis, under keys starting with ``prefix``.
+
+    ``client`` is a ``redis.Redis``; or give ``url`` (``redis://127.0.0.1:6379/0``).
+    """
+
+    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
+        super().__init__(client, url, prefix, asynchronous=False)
+
     def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
         token = new_token()
-        outcome = self._claim(keys=[self._applied_key, self._lease_key(key)], args=[key, token, int(lease * 1000)])
-        found = Claim(outcome.decode() if isinstance(outcome, bytes) else outcome)
-        return ClaimResult(found, token if found is Claim.CLAIMED else None)
+        return _claimed(self._claim(keys=self._claim_keys(key), args=[key, token, int(lease * 1000)]), token)
 
     def complete(self, key: str, token: str, record: str) -> bool:
-        return bool(self._complete(keys=[self._applied_key, self._lease_key(key)], args=[key, token, record]))
+        return bool(self._complete(keys=self._claim_keys(key), args=[key, token, record]))
 
     def release(self, key: str, token: str) -> None:
         self._release(keys=[self._lease_key(key)], args=[token])
 
     def applied(self, key: str) -> str | None:
-        record = self._client.hget(self._applied_key, key)
-        if record is None:
-            return None
-        return record.decode() if isinstance(record, bytes) else str(record)
+        return _text(self._client.hget(self._applied_key, key))
 
     def close(self) -> None:
         """Close the client, if this store made it from a URL."""
@@ -99,7 +112,7 @@ class RedisStore:
             self._client.close()
 
 
-class AsyncRedisStore:
+class AsyncRedisStore(_RedisKeys):
     """`RedisStore` for `paycore.AsyncNotificationHandler`: the same keys and scripts, on ``redis.asyncio``.
 
     Its methods are coroutines, awaited on the event loop: no worker thread per call.
@@ -107,29 +120,7 @@ class AsyncRedisStore:
     """
 
     def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
-        if client is None:
-            try:
-                import redis.asyncio
-            except ImportError:
-                raise ConfigError("the Redis store needs redis-py: pip install 'paycore[redis]'") from None
-            if url is None:
-                raise ConfigError("AsyncRedisStore needs a redis.asyncio.Redis client or a url")
-            client = redis.asyncio.Redis.from_url(url)
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self._client = client
-        self._prefix = prefix
-        self._applied_key = f"{prefix}applied"
-        self._claim = client.register_script(_CLAIM)
-        self._complete = client.register_script(_COMPLETE)
-        self._release = client.register_script(_RELEASE)
-
-    def __repr__(self) -> str:
-        return f"AsyncRedisStore(prefix={self._prefix!r})"
-
-    def _lease_key(self, key: str) -> str:
-        return f"{self._prefix}lease:{key}"
+        super().__init__(client, url, prefix, asynchronous=True)
 
     async def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
         token = new_token()
@@ -146,10 +137,7 @@ class AsyncRedisStore:
         await self._release(keys=[self._lease_key(key)], args=[token])
 
     async def applied(self, key: str) -> str | None:
-        record = await self._client.hget(self._applied_key, key)
-        if record is None:
-            return None
-        return record.decode() if isinstance(record, bytes) else str(record)
+        return _text(await self._client.hget(self._applied_key, key))
 
     async def aclose(self) -> None:
         """Close the client, if this store made it from a URL."""
