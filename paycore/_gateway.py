@@ -77,6 +77,7 @@ logger = logging.getLogger("paycore")
 # handler would print every WARNING (a refused payment) to stderr.
 logger.addHandler(logging.NullHandler())
 _T = TypeVar("_T")
+_ReadT = TypeVar("_ReadT", Notification, BrowserReturn)
 _Flow = Generator[httpx.Request, httpx.Response, _T]
 
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -286,17 +287,7 @@ class _BaseGateway:
             request = NotificationRequest.of_body(request)
         elif not isinstance(request, NotificationRequest):
             request = _notification_request(request)
-        hook = self._runtime.hook(Operation.VERIFY)
-        observed = self._observed(Operation.VERIFY, None)
-        with observed:
-            result = hook(request=request)
-            if not isinstance(result, Notification):
-                raise ProviderError(
-                    f"provider {self.provider_name!r} returned {type(result).__name__}, not a Notification"
-                )
-            observed.order_id = result.order_id
-            return result
-        raise observed.failure()
+        return self._read(Operation.VERIFY, request, Notification)
 
     def failure_reply(self, reason: BaseException | str | None = None) -> Reply:
         """The answer telling the gateway that a notification was not accepted, so that it resends.
@@ -341,15 +332,20 @@ class _BaseGateway:
         notification or a query says so. NotSupported if the provider cannot read
         its returns.
         """
-        hook = self._runtime.hook(Operation.RETURN)
+        self._runtime.hook(Operation.RETURN)  # NotSupported before the request is looked at
         if not isinstance(request, NotificationRequest):
             request = _notification_request(request)
-        observed = self._observed(Operation.RETURN, None)
+        return self._read(Operation.RETURN, request, BrowserReturn)
+
+    def _read(self, operation: Operation, request: NotificationRequest, kind: type[_ReadT]) -> _ReadT:
+        """Call a pure hook that reads what was received; its result must be a ``kind`` (with an order id)."""
+        hook = self._runtime.hook(operation)
+        observed = self._observed(operation, None)
         with observed:
             result = hook(request=request)
-            if not isinstance(result, BrowserReturn):
+            if not isinstance(result, kind):
                 raise ProviderError(
-                    f"provider {self.provider_name!r} returned {type(result).__name__}, not a BrowserReturn"
+                    f"provider {self.provider_name!r} returned {type(result).__name__}, not a {kind.__name__}"
                 )
             observed.order_id = result.order_id
             return result
