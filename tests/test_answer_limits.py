@@ -28,7 +28,7 @@ def test_default_limit_is_a_few_hundred_kilobytes():
     assert 100 * 1024 <= paycore.DEFAULT_MAX_ANSWER_BYTES <= 1024 * 1024
 
 
-def test_an_oversized_answer_is_protocol_error_and_reading_stops(make_order):
+def test_an_oversized_answer_is_protocol_error_and_reading_stops(paycore_order):
     read = [0]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -36,11 +36,11 @@ def test_an_oversized_answer_is_protocol_error_and_reading_stops(make_order):
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(ProtocolError, match="more than 262144 bytes"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert read[0] <= paycore.DEFAULT_MAX_ANSWER_BYTES // len(CHUNK) + 1
 
 
-async def test_an_oversized_answer_is_protocol_error_async(make_order):
+async def test_an_oversized_answer_is_protocol_error_async(paycore_order):
     read = [0]
 
     async def chunks():
@@ -52,20 +52,20 @@ async def test_an_oversized_answer_is_protocol_error_async(make_order):
 
     async with AsyncGateway(FakeProvider, transport=httpx.MockTransport(handler), max_answer_bytes=100_000) as gateway:
         with pytest.raises(ProtocolError, match="more than 100000 bytes"):
-            await gateway.create(make_order())
+            await gateway.create(paycore_order())
     assert read[0] <= 3
 
 
-def test_a_declared_length_over_the_limit_is_refused_before_reading(make_order):
+def test_a_declared_length_over_the_limit_is_refused_before_reading(paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-length": "999999999"}, content=iter([b"{}"]))
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(ProtocolError, match="more than"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
 
 
-def test_a_compression_bomb_is_stopped_at_the_limit_of_decoded_bytes(make_order):
+def test_a_compression_bomb_is_stopped_at_the_limit_of_decoded_bytes(paycore_order):
     bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))  # 50 MB inflated, ~50 KB on the wire
     assert len(bomb) < paycore.DEFAULT_MAX_ANSWER_BYTES
 
@@ -74,37 +74,37 @@ def test_a_compression_bomb_is_stopped_at_the_limit_of_decoded_bytes(make_order)
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(ProtocolError, match="more than"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
 
 
-def test_a_compressed_answer_within_the_limit_reaches_the_provider_decoded(fake_gateway, make_order):
+def test_a_compressed_answer_within_the_limit_reaches_the_provider_decoded(paycore_fake, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
-        plain = fake_gateway(request)
+        plain = paycore_fake(request)
         body = zlib.compress(plain.content)
         return httpx.Response(plain.status_code, headers={"content-encoding": "deflate"}, content=body)
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
-        assert gateway.create(make_order()).status is paycore.PaymentStatus.PENDING
+        assert gateway.create(paycore_order()).status is paycore.PaymentStatus.PENDING
 
 
-def test_an_undecodable_answer_may_have_reached_the_gateway(make_order):
+def test_an_undecodable_answer_may_have_reached_the_gateway(paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip at all")
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(TransportError) as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
     assert "could not be decoded" in str(excinfo.value)
 
 
-def test_a_redirect_to_an_invalid_url_is_protocol_error_not_config(make_order):
+def test_a_redirect_to_an_invalid_url_is_protocol_error_not_config(paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"location": "javascript:alert(1)"})
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(ProtocolError, match="redirect to an invalid URL"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
 
 
 def test_the_provider_may_lower_the_limit():
@@ -135,17 +135,17 @@ def _answer(headers: bytes, body: bytes) -> list[bytes]:
     return [b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: %d\r\n\r\n" % len(body), body]
 
 
-def test_a_flooding_gateway_on_a_real_socket_is_cut_off(make_order, one_answer):
+def test_a_flooding_gateway_on_a_real_socket_is_cut_off(paycore_order, one_answer):
     with one_answer(_flood()) as server:
         settings = {"base_url": server.url}
         with Gateway(FakeProvider, settings) as gateway:
             with pytest.raises(ProtocolError, match="more than"):
-                gateway.create(make_order())
+                gateway.create(paycore_order())
     # what the server managed to push before the client hung up: socket buffers, not 327 MB
     assert server.sent < 32 * 1024 * 1024
 
 
-def test_a_provider_that_fails_after_sending_says_the_gateway_may_have_it(make_order):
+def test_a_provider_that_fails_after_sending_says_the_gateway_may_have_it(paycore_order):
     class FailsOnAnswer(FakeProvider):
         @paycore.hookimpl
         def create_payment(self, order, flow):  # type: ignore[no-untyped-def]
@@ -157,12 +157,12 @@ def test_a_provider_that_fails_after_sending_says_the_gateway_may_have_it(make_o
 
     with Gateway(FailsOnAnswer, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(paycore.ProviderError) as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
     assert "may have received it" in str(excinfo.value)
 
 
-def test_a_provider_that_fails_before_sending_says_nothing_was_sent(make_order):
+def test_a_provider_that_fails_before_sending_says_nothing_was_sent(paycore_order):
     class FailsEarly(FakeProvider):
         @paycore.hookimpl
         def create_payment(self, order, flow):  # type: ignore[no-untyped-def]
@@ -170,7 +170,7 @@ def test_a_provider_that_fails_before_sending_says_nothing_was_sent(make_order):
             yield  # a generator all the same
 
     with Gateway(FailsEarly) as gateway, pytest.raises(paycore.ProviderError) as excinfo:
-        gateway.create(make_order())
+        gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway is False
 
 
@@ -178,18 +178,18 @@ def test_protocol_errors_always_may_have_reached_the_gateway():
     assert ProtocolError("x").may_have_reached_gateway is True
 
 
-def test_answers_with_non_ascii_header_values_reach_the_provider(fake_gateway, make_order):
+def test_answers_with_non_ascii_header_values_reach_the_provider(paycore_fake, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
-        plain = fake_gateway(request)
+        plain = paycore_fake(request)
         headers = [(b"content-type", b"application/json"), (b"x-msg", "下单成功".encode()), (b"x-latin", b"caf\xe9")]
         return httpx.Response(plain.status_code, headers=headers, content=plain.content)
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
-        assert gateway.create(make_order()).status is paycore.PaymentStatus.PENDING
+        assert gateway.create(paycore_order()).status is paycore.PaymentStatus.PENDING
 
 
 @pytest.mark.parametrize("second", ["connect-error", "deadline"])
-def test_a_later_request_failing_before_it_left_still_says_the_gateway_has_the_call(make_order, second):
+def test_a_later_request_failing_before_it_left_still_says_the_gateway_has_the_call(paycore_order, second):
     import time
 
     class TwoSteps(FakeProvider):
@@ -208,23 +208,23 @@ def test_a_later_request_failing_before_it_left_still_says_the_gateway_has_the_c
 
     with Gateway(TwoSteps, transport=httpx.MockTransport(handler), deadline=0.2) as gateway:
         with pytest.raises(TransportError) as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
     assert "earlier request" in str(excinfo.value)
 
 
-def test_every_error_after_a_request_was_sent_says_so(make_order):
+def test_every_error_after_a_request_was_sent_says_so(paycore_order):
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"ok": False, "error": "no"})
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(refuse)) as gateway:
         with pytest.raises(paycore.GatewayError) as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
     assert paycore.InvalidRequest("x").may_have_reached_gateway is False
 
 
-def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_order, one_answer):
+def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(paycore_order, one_answer):
     import tracemalloc
 
     bomb = gzip.compress(b"\0" * (400 * 1024 * 1024))  # 400 MB inflated, ~400 KB on the wire
@@ -233,7 +233,7 @@ def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_
             tracemalloc.start()
             try:
                 with pytest.raises(ProtocolError, match="more than"):
-                    gateway.create(make_order())
+                    gateway.create(paycore_order())
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()
@@ -252,13 +252,13 @@ def test_a_compression_bomb_on_a_real_socket_never_inflates_past_the_limit(make_
     ids=["gzip", "deflate-zlib", "deflate-raw", "identity"],
 )
 def test_genuine_compressed_answers_reach_the_provider_decoded(
-    fake_gateway, make_order, encoding, compress, one_answer
+    paycore_fake, paycore_order, encoding, compress, one_answer
 ):
-    order = make_order()
+    order = paycore_order()
     answers: list[bytes] = []
 
     def record(request: httpx.Request) -> httpx.Response:
-        response = fake_gateway(request)
+        response = paycore_fake(request)
         answers.append(response.content)
         return response
 

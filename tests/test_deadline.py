@@ -27,28 +27,28 @@ def _drip(*, headers_first: bool, interval: float = 0.05, limit: int = 1200) -> 
 
 
 @pytest.mark.parametrize("headers_first", [False, True], ids=["dripping-headers", "dripping-body"])
-def test_a_dripping_gateway_is_cut_off_at_the_deadline(make_order, headers_first, one_answer):
+def test_a_dripping_gateway_is_cut_off_at_the_deadline(paycore_order, headers_first, one_answer):
     with one_answer(_drip(headers_first=headers_first)) as server:
         gateway = Gateway(FakeProvider, {"base_url": server.url}, timeout=2, deadline=1.0)
         with gateway, pytest.raises(TransportError, match="deadline passed") as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
     # 1 s at 20 bytes a second, not the minute the drip would take: the call ended at its deadline
     assert server.sent < len(BODY_START) + 200
 
 
 @pytest.mark.parametrize("headers_first", [False, True], ids=["dripping-headers", "dripping-body"])
-async def test_a_dripping_gateway_is_cut_off_at_the_deadline_async(make_order, headers_first, one_answer):
+async def test_a_dripping_gateway_is_cut_off_at_the_deadline_async(paycore_order, headers_first, one_answer):
     with one_answer(_drip(headers_first=headers_first)) as server:
         gateway = AsyncGateway(FakeProvider, {"base_url": server.url}, timeout=2, deadline=1.0)
         async with gateway:
             with pytest.raises(TransportError, match="deadline passed") as excinfo:
-                await gateway.create(make_order())
+                await gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
     assert server.sent < len(BODY_START) + 200
 
 
-def test_the_deadline_is_checked_between_chunks_with_a_transport_of_your_own(make_order):
+def test_the_deadline_is_checked_between_chunks_with_a_transport_of_your_own(paycore_order):
     import time
 
     def slow_chunks():
@@ -61,7 +61,7 @@ def test_the_deadline_is_checked_between_chunks_with_a_transport_of_your_own(mak
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler), deadline=0.2) as gateway:
         with pytest.raises(TransportError, match="deadline passed") as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
 
 

@@ -35,15 +35,15 @@ def _async(fake: FakeGateway, **kwargs) -> AsyncGateway:
     return AsyncGateway(FakeProvider, account="shop", transport=httpx.MockTransport(fake), **kwargs)
 
 
-def test_sync_round_trip(fake_gateway, make_order):
-    order = make_order(attach="cart-7")
-    with _sync(fake_gateway) as gateway:
+def test_sync_round_trip(paycore_fake, paycore_order):
+    order = paycore_order(attach="cart-7")
+    with _sync(paycore_fake) as gateway:
         payment = gateway.create(order)
         assert payment.status is PaymentStatus.PENDING
         assert payment.amount == Decimal("12.50")
         assert payment.pay_url == f"https://fake-gateway.invalid/pay/{order.order_id}"
         assert (payment.provider, payment.account) == ("fake", "shop")
-        notification = gateway.verify_notification(fake_gateway.pay(order.order_id))
+        notification = gateway.verify_notification(paycore_fake.pay(order.order_id))
         assert notification.status is PaymentStatus.PAID
         assert notification.attach == "cart-7"
         assert notification.ack == paycore.Reply(body="ok")
@@ -54,19 +54,19 @@ def test_sync_round_trip(fake_gateway, make_order):
         assert queried.transaction_id == notification.transaction_id
 
 
-async def test_async_round_trip(fake_gateway, make_order):
-    order = make_order()
-    async with _async(fake_gateway) as gateway:
+async def test_async_round_trip(paycore_fake, paycore_order):
+    order = paycore_order()
+    async with _async(paycore_fake) as gateway:
         payment = await gateway.create(order)
         assert payment.status is PaymentStatus.PENDING
-        notification = gateway.verify_notification(fake_gateway.pay(order.order_id).decode())
+        notification = gateway.verify_notification(paycore_fake.pay(order.order_id).decode())
         assert notification.status is PaymentStatus.PAID
         assert (await gateway.query(order.order_id)).status is PaymentStatus.PAID
 
 
-def test_close_payment_closes_a_pending_order(fake_gateway, make_order):
-    order = make_order()
-    with _sync(fake_gateway) as gateway:
+def test_close_payment_closes_a_pending_order(paycore_fake, paycore_order):
+    order = paycore_order()
+    with _sync(paycore_fake) as gateway:
         gateway.create(order)
         assert gateway.close_payment(order.order_id).status is PaymentStatus.CLOSED
         with pytest.raises(GatewayError, match="closed") as excinfo:
@@ -74,77 +74,77 @@ def test_close_payment_closes_a_pending_order(fake_gateway, make_order):
         assert excinfo.value.gateway_message == "order is closed"
 
 
-async def test_async_close_payment(fake_gateway, make_order):
-    order = make_order()
-    async with _async(fake_gateway) as gateway:
+async def test_async_close_payment(paycore_fake, paycore_order):
+    order = paycore_order()
+    async with _async(paycore_fake) as gateway:
         await gateway.create(order)
         assert (await gateway.close_payment(order.order_id)).status is PaymentStatus.CLOSED
 
 
-def test_form_flow_does_no_io(fake_gateway, make_order):
-    order = make_order()
-    with _sync(fake_gateway) as gateway:
+def test_form_flow_does_no_io(paycore_fake, paycore_order):
+    order = paycore_order()
+    with _sync(paycore_fake) as gateway:
         payment = gateway.create(order, flow=CreateFlow.FORM)
-    assert fake_gateway.requests == []
+    assert paycore_fake.requests == []
     assert payment.form is not None
     assert payment.form.action == "https://fake-gateway.invalid/pay"
     assert payment.form.fields["order_id"] == order.order_id
     assert "sign" in payment.form.fields
 
 
-def test_gateway_refusal_is_gateway_error(fake_gateway, make_order):
-    with _sync(fake_gateway) as gateway:
+def test_gateway_refusal_is_gateway_error(paycore_fake, paycore_order):
+    with _sync(paycore_fake) as gateway:
         with pytest.raises(paycore.OrderNotFound, match="no such order") as not_found:
             gateway.query("missing")
         assert isinstance(not_found.value, GatewayError)
-        order = make_order()
+        order = paycore_order()
         gateway.create(order)
         with pytest.raises(GatewayError, match="duplicate"):
             gateway.create(order)
 
 
-def test_wrong_secret_is_refused_by_the_fake_gateway(make_order):
+def test_wrong_secret_is_refused_by_the_fake_gateway(paycore_order):
     fake = FakeGateway()
     with Gateway(FakeProvider, {"secret_key": "other"}, transport=httpx.MockTransport(fake)) as gateway:
         with pytest.raises(GatewayError, match="bad signature"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert fake.orders == {}
 
 
-def test_tampered_notification_is_refused(fake_gateway, make_order):
-    order = make_order()
-    with _sync(fake_gateway) as gateway:
+def test_tampered_notification_is_refused(paycore_fake, paycore_order):
+    order = paycore_order()
+    with _sync(paycore_fake) as gateway:
         gateway.create(order)
-        body = fake_gateway.pay(order.order_id)
+        body = paycore_fake.pay(order.order_id)
         with pytest.raises(SignatureError):
             gateway.verify_notification(body.replace(b"amount=12.50", b"amount=99.50"))
 
 
-def test_notification_as_a_mapping(fake_gateway, make_order):
-    order = make_order()
-    with _sync(fake_gateway) as gateway:
+def test_notification_as_a_mapping(paycore_fake, paycore_order):
+    order = paycore_order()
+    with _sync(paycore_fake) as gateway:
         gateway.create(order)
-        fields = dict(httpx.QueryParams(fake_gateway.pay(order.order_id).decode()))
+        fields = dict(httpx.QueryParams(paycore_fake.pay(order.order_id).decode()))
         assert gateway.verify_notification(fields).order_id == order.order_id
 
 
-def test_notification_of_a_bad_type_is_invalid_request(fake_gateway):
-    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest, match="int"):
+def test_notification_of_a_bad_type_is_invalid_request(paycore_fake):
+    with _sync(paycore_fake) as gateway, pytest.raises(InvalidRequest, match="int"):
         gateway.verify_notification(42)  # type: ignore[arg-type]
 
 
-def test_create_takes_an_order(fake_gateway):
-    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest, match=r"paycore\.Order"):
+def test_create_takes_an_order(paycore_fake):
+    with _sync(paycore_fake) as gateway, pytest.raises(InvalidRequest, match=r"paycore\.Order"):
         gateway.create({"amount": "1"})  # type: ignore[arg-type]
 
 
-def test_unknown_flow_is_invalid_request(fake_gateway, make_order):
-    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest, match="flow"):
-        gateway.create(make_order(), flow="carrier-pigeon")
+def test_unknown_flow_is_invalid_request(paycore_fake, paycore_order):
+    with _sync(paycore_fake) as gateway, pytest.raises(InvalidRequest, match="flow"):
+        gateway.create(paycore_order(), flow="carrier-pigeon")
 
 
-def test_empty_order_id_is_invalid_request(fake_gateway):
-    with _sync(fake_gateway) as gateway, pytest.raises(InvalidRequest):
+def test_empty_order_id_is_invalid_request(paycore_fake):
+    with _sync(paycore_fake) as gateway, pytest.raises(InvalidRequest):
         gateway.query("")
 
 
@@ -160,18 +160,18 @@ def test_empty_order_id_is_invalid_request(fake_gateway):
         (httpx.RemoteProtocolError("garbled"), True),
     ],
 )
-def test_transport_errors_say_whether_the_request_may_have_arrived(make_order, error, reached):
+def test_transport_errors_say_whether_the_request_may_have_arrived(paycore_order, error, reached):
     def handler(request: httpx.Request) -> httpx.Response:
         raise error
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(TransportError) as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert excinfo.value.may_have_reached_gateway is reached
     assert type(error).__name__ in str(excinfo.value)
 
 
-async def test_async_transport_error(make_order):
+async def test_async_transport_error(paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow")
 
@@ -181,7 +181,7 @@ async def test_async_transport_error(make_order):
     assert excinfo.value.may_have_reached_gateway is True
 
 
-def test_real_connection_refused_cannot_have_reached(make_order):
+def test_real_connection_refused_cannot_have_reached(paycore_order):
     import socket
 
     with socket.socket() as probe:
@@ -193,13 +193,13 @@ def test_real_connection_refused_cannot_have_reached(make_order):
     assert excinfo.value.may_have_reached_gateway is False
 
 
-def test_unparseable_answer_is_protocol_error(make_order):
+def test_unparseable_answer_is_protocol_error(paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>maintenance</html>")
 
     with Gateway(FakeProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(ProtocolError, match="without JSON"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
 
 
 class _BuggyProvider(FakeProvider):
@@ -224,7 +224,7 @@ class _NoCloseProvider(FakeProvider):
     close_payment = None  # type: ignore[assignment]
 
 
-def test_missing_optional_operation_is_not_supported_before_io(make_order):
+def test_missing_optional_operation_is_not_supported_before_io(paycore_order):
     fake = FakeGateway()
     with Gateway(_NoCloseProvider, transport=httpx.MockTransport(fake)) as gateway:
         assert "close" not in gateway.capabilities.operations
@@ -238,19 +238,19 @@ class _ServerOnlyProvider(FakeProvider):
     create_flows = frozenset({CreateFlow.SERVER})
 
 
-def test_unsupported_create_flow_is_not_supported(make_order):
+def test_unsupported_create_flow_is_not_supported(paycore_order):
     fake = FakeGateway()
     with Gateway(_ServerOnlyProvider, transport=httpx.MockTransport(fake)) as gateway:
         with pytest.raises(NotSupported, match="form"):
-            gateway.create(make_order(), flow="form")
+            gateway.create(paycore_order(), flow="form")
     assert fake.requests == []
 
 
-def test_calls_are_logged_without_secrets(fake_gateway, make_order, caplog):
+def test_calls_are_logged_without_secrets(paycore_fake, paycore_order, caplog):
     secret = "s3cr3t-value-never-logged"
     fake = FakeGateway(paycore.testing.FakeSettings(secret_key=secret))
     caplog.set_level(logging.INFO, logger="paycore")
-    order = make_order()
+    order = paycore_order()
     with Gateway(FakeProvider, {"secret_key": secret}, account="shop", transport=httpx.MockTransport(fake)) as gateway:
         gateway.create(order)
         with pytest.raises(GatewayError):
@@ -270,43 +270,43 @@ def test_calls_are_logged_without_secrets(fake_gateway, make_order, caplog):
     assert secret not in repr(gateway.provider.settings)
 
 
-def test_own_client_is_left_open(fake_gateway, make_order):
-    client = httpx.Client(transport=httpx.MockTransport(fake_gateway))
+def test_own_client_is_left_open(paycore_fake, paycore_order):
+    client = httpx.Client(transport=httpx.MockTransport(paycore_fake))
     with Gateway(FakeProvider, client=client) as gateway:
-        gateway.create(make_order())
+        gateway.create(paycore_order())
     assert not client.is_closed
     client.close()
 
 
-def test_gateway_closes_its_own_client(fake_gateway, make_order):
-    gateway = _sync(fake_gateway)
+def test_gateway_closes_its_own_client(paycore_fake, paycore_order):
+    gateway = _sync(paycore_fake)
     client = gateway.http_client
     gateway.close()
     assert client.is_closed
     with pytest.raises(InvalidRequest, match="closed"):
-        gateway.create(make_order())
+        gateway.create(paycore_order())
 
 
 @pytest.mark.parametrize("method", ["aclose", "close"])
-async def test_async_gateway_closes_its_own_client(fake_gateway, make_order, method):
-    gateway = _async(fake_gateway)
+async def test_async_gateway_closes_its_own_client(paycore_fake, paycore_order, method):
+    gateway = _async(paycore_fake)
     client = gateway.http_client
     await getattr(gateway, method)()
     assert client.is_closed
     with pytest.raises(InvalidRequest, match="closed"):
-        await gateway.create(make_order())
+        await gateway.create(paycore_order())
 
 
-def test_closing_an_unused_gateway_makes_no_client(fake_gateway):
-    gateway = _sync(fake_gateway)
+def test_closing_an_unused_gateway_makes_no_client(paycore_fake):
+    gateway = _sync(paycore_fake)
     gateway.close()
     assert gateway._client is None
 
 
-def test_default_timeout_is_bounded(fake_gateway):
-    with _sync(fake_gateway) as gateway:
+def test_default_timeout_is_bounded(paycore_fake):
+    with _sync(paycore_fake) as gateway:
         assert gateway.http_client.timeout == paycore.DEFAULT_TIMEOUT
-    with _sync(fake_gateway, timeout=3) as gateway:
+    with _sync(paycore_fake, timeout=3) as gateway:
         assert gateway.http_client.timeout.read == 3
         assert gateway.http_client.timeout.connect == 3
 
@@ -320,13 +320,13 @@ class _KeyInQueryProvider(FakeProvider):
         raise AssertionError("not reached")
 
 
-def test_transport_error_message_drops_credentials_and_query(make_order):
+def test_transport_error_message_drops_credentials_and_query(paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
     with Gateway(_KeyInQueryProvider, transport=httpx.MockTransport(handler)) as gateway:
         with pytest.raises(TransportError) as excinfo:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     message = str(excinfo.value)
     assert "POST https://pay.example:8443/api" in message
     assert "hunter2" not in message

@@ -147,8 +147,8 @@ def test_notification_check_against():
     with Gateway(FakeProvider, transport=httpx.MockTransport(FakeGateway())) as gateway:
         order = Order(**ORDER_FIELDS)
         fake = FakeGateway()
-        fake_gateway = Gateway(FakeProvider, transport=httpx.MockTransport(fake))
-        fake_gateway.create(order)
+        paycore_fake = Gateway(FakeProvider, transport=httpx.MockTransport(fake))
+        paycore_fake.create(order)
         notification = gateway.verify_notification(fake.pay(order.order_id))
         for value in HOSTILE:
             call(lambda value=value: notification.check_against(value))

@@ -8,8 +8,8 @@ import pytest
 from paycore import AmountMismatch, Channel, InvalidRequest, Notification, PaymentForm, PaymentStatus, VerificationError
 
 
-def test_order_keeps_decimal_amount_and_defaults(make_order):
-    order = make_order(amount=Decimal("0.10"))
+def test_order_keeps_decimal_amount_and_defaults(paycore_order):
+    order = paycore_order(amount=Decimal("0.10"))
     assert order.amount == Decimal("0.10")
     assert isinstance(order.amount, Decimal)
     assert order.currency == "CNY"
@@ -19,41 +19,41 @@ def test_order_keeps_decimal_amount_and_defaults(make_order):
 
 
 @pytest.mark.parametrize("amount", [0.1, 12.5, 1.0])
-def test_float_amount_is_refused_with_a_clear_error(make_order, amount):
+def test_float_amount_is_refused_with_a_clear_error(paycore_order, amount):
     with pytest.raises(InvalidRequest, match="not float"):
-        make_order(amount=amount)
+        paycore_order(amount=amount)
 
 
-def test_bool_amount_is_refused(make_order):
+def test_bool_amount_is_refused(paycore_order):
     with pytest.raises(InvalidRequest, match="not bool"):
-        make_order(amount=True)
+        paycore_order(amount=True)
 
 
 @pytest.mark.parametrize("amount", ["0", "-1", "0.00", Decimal("-0.01")])
-def test_zero_and_negative_amounts_are_refused(make_order, amount):
+def test_zero_and_negative_amounts_are_refused(paycore_order, amount):
     with pytest.raises(InvalidRequest, match="greater than zero"):
-        make_order(amount=amount)
+        paycore_order(amount=amount)
 
 
 @pytest.mark.parametrize("amount", ["0.001", Decimal("1.005"), "12.345"])
-def test_more_than_two_decimal_places_is_refused(make_order, amount):
+def test_more_than_two_decimal_places_is_refused(paycore_order, amount):
     with pytest.raises(InvalidRequest, match="2 decimal places"):
-        make_order(amount=amount)
+        paycore_order(amount=amount)
 
 
 @pytest.mark.parametrize("amount", ["NaN", "Infinity", "abc", ""])
-def test_non_numbers_are_refused(make_order, amount):
+def test_non_numbers_are_refused(paycore_order, amount):
     with pytest.raises(InvalidRequest, match="amount"):
-        make_order(amount=amount)
+        paycore_order(amount=amount)
 
 
-def test_string_and_int_amounts_are_exact(make_order):
-    assert make_order(amount="0.30").amount == Decimal("0.30")
-    assert make_order(amount=5).amount == Decimal(5)
+def test_string_and_int_amounts_are_exact(paycore_order):
+    assert paycore_order(amount="0.30").amount == Decimal("0.30")
+    assert paycore_order(amount=5).amount == Decimal(5)
 
 
-def test_raw_channel_code_is_kept_as_a_string(make_order):
-    order = make_order(channel="9031")
+def test_raw_channel_code_is_kept_as_a_string(paycore_order):
+    order = paycore_order(channel="9031")
     assert order.channel == "9031"
     assert not isinstance(order.channel, Channel)
 
@@ -75,24 +75,24 @@ def test_raw_channel_code_is_kept_as_a_string(make_order):
         ("channel", "two words"),
     ],
 )
-def test_invalid_fields_are_refused_naming_the_field(make_order, field, value):
+def test_invalid_fields_are_refused_naming_the_field(paycore_order, field, value):
     with pytest.raises(InvalidRequest, match=field):
-        make_order(**{field: value})
+        paycore_order(**{field: value})
 
 
-def test_unknown_field_is_refused(make_order):
+def test_unknown_field_is_refused(paycore_order):
     with pytest.raises(InvalidRequest, match="colour"):
-        make_order(colour="red")
+        paycore_order(colour="red")
 
 
-def test_models_are_frozen(make_order):
-    order = make_order()
+def test_models_are_frozen(paycore_order):
+    order = paycore_order()
     with pytest.raises(Exception, match="frozen"):
         order.amount = Decimal(1)  # type: ignore[misc]
 
 
-def test_json_dump_gives_decimal_strings_and_iso_times(make_order):
-    order = make_order(created_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC))
+def test_json_dump_gives_decimal_strings_and_iso_times(paycore_order):
+    order = paycore_order(created_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC))
     data = order.model_dump(mode="json")
     assert data["amount"] == "12.50"
     assert data["created_at"] == "2026-11-26T08:00:00Z"
@@ -122,8 +122,8 @@ def _notification(**overrides):
     return Notification(**fields)
 
 
-def test_notification_check_against_compares_decimal_amounts(make_order):
-    order = make_order(order_id="A1", amount=Decimal("12.50"))
+def test_notification_check_against_compares_decimal_amounts(paycore_order):
+    order = paycore_order(order_id="A1", amount=Decimal("12.50"))
     _notification().check_against(order)  # 12.5000 == 12.50
     with pytest.raises(AmountMismatch):
         _notification(amount=Decimal("12.49")).check_against(order)

@@ -192,17 +192,17 @@ def test_a_provider_requiring_a_field_order_lacks_fails_at_load():
         paycore.Gateway(type("Amount", (FakeProvider,), {"required_order_fields": frozenset({"amount"})}))
 
 
-def test_an_account_chooses_its_default_create_flow(tmp_path, monkeypatch, make_order):
+def test_an_account_chooses_its_default_create_flow(tmp_path, monkeypatch, paycore_order):
     monkeypatch.setenv("PAYCORE_TESTING", "1")
     config = tmp_path / "paycore.toml"
     config.write_text('[accounts.shop]\nprovider = "fake"\ncreate_flow = "form"\n')
     fake = FakeGateway()
     with paycore.Gateway.from_config(path=config, transport=httpx.MockTransport(fake)) as gateway:
         assert gateway.create_flow is paycore.CreateFlow.FORM
-        payment = gateway.create(make_order())
+        payment = gateway.create(paycore_order())
         assert isinstance(payment.next_action, paycore.PaymentForm)
         assert fake.requests == []  # a form needs no request
-        assert gateway.create(make_order(), flow="server").pay_url is not None
+        assert gateway.create(paycore_order(), flow="server").pay_url is not None
     config.write_text('[accounts.shop]\nprovider = "fake"\ncreate_flow = "browser"\n')
     with pytest.raises(paycore.ConfigError, match="create_flow"):
         paycore.Gateway.from_config(path=config)

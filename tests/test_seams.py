@@ -79,7 +79,7 @@ class Both:
 
 
 @pytest.fixture(params=["sync", "async"])
-def both(request: pytest.FixtureRequest):
+def paycore_any_gateway(request: pytest.FixtureRequest):
     made: list[Both] = []
 
     def make(provider: type[paycore.Provider[Any]], settings: dict[str, Any]) -> Both:
@@ -92,13 +92,13 @@ def both(request: pytest.FixtureRequest):
             each.gateway.close()
 
 
-def test_required_order_fields_are_refused_before_any_io(both):
+def test_required_order_fields_are_refused_before_any_io(paycore_any_gateway):
     unreachable = {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY}
-    get_pay = both(GetPay, unreachable)
+    get_pay = paycore_any_gateway(GetPay, unreachable)
     with pytest.raises(paycore.InvalidRequest, match="needs the order's client_ip") as excinfo:
         get_pay.create(_order(channel=paycore.Channel.ALIPAY_PAGE))
     assert excinfo.value.may_have_reached_gateway is False
-    hook_pay = both(HookPay, unreachable)
+    hook_pay = paycore_any_gateway(HookPay, unreachable)
     with pytest.raises(paycore.InvalidRequest, match="payer_id for channel 'wechat_jsapi'"):
         hook_pay.create(_order(channel=paycore.Channel.WECHAT_JSAPI))
     assert HookPay.order_fields_for(paycore.Channel.WECHAT_QR) == frozenset()
@@ -131,9 +131,9 @@ def _endpoint(gateway: paycore.Gateway | paycore.AsyncGateway, seen: list[Any]):
     return handle
 
 
-def test_get_notifications_and_signed_returns(sandboxes, both):
+def test_get_notifications_and_signed_returns(sandboxes, paycore_any_gateway):
     sandbox = sandboxes[GetPay]
-    both = both(GetPay, sandbox.account_settings())
+    both = paycore_any_gateway(GetPay, sandbox.account_settings())
     seen: list[Any] = []
     with LoopbackServer(_endpoint(both.gateway, seen)) as merchant:
         order = _order(channel=paycore.Channel.ALIPAY_PAGE, client_ip="203.0.113.9", notify_url=f"{merchant.url}/n")
@@ -167,9 +167,9 @@ def test_get_notifications_and_signed_returns(sandboxes, both):
         both.gateway.parse_return(paycore.NotificationRequest(method="GET", query=str(query).replace("paid", "x")))
 
 
-def test_header_signed_json_notifications(sandboxes, both):
+def test_header_signed_json_notifications(sandboxes, paycore_any_gateway):
     sandbox = sandboxes[HookPay]
-    both = both(HookPay, sandbox.account_settings())
+    both = paycore_any_gateway(HookPay, sandbox.account_settings())
     seen: list[Any] = []
     with LoopbackServer(_endpoint(both.gateway, seen)) as merchant:
         order = _order(channel=paycore.Channel.WECHAT_JSAPI, payer_id="o-abc", notify_url=f"{merchant.url}/n")
@@ -203,9 +203,9 @@ def test_header_signed_json_notifications(sandboxes, both):
     assert [json.loads(r.content)["message"] for r in refused] == ["bad signature", "missing field", "bad signature"]
 
 
-def test_qr_code_results(sandboxes, both):
+def test_qr_code_results(sandboxes, paycore_any_gateway):
     sandbox = sandboxes[QrPay]
-    both = both(QrPay, sandbox.account_settings())
+    both = paycore_any_gateway(QrPay, sandbox.account_settings())
     payment = both.create(_order())
     assert payment.next_action == paycore.QrCode(content=f"weixin://wxpay/bizpayurl?pr={payment.order_id}")
     assert (payment.pay_url, payment.form) == (None, None)

@@ -34,55 +34,55 @@ from paycore.testing import FakeProvider
         10**40,
     ],
 )
-def test_amounts_not_plainly_written_or_absurdly_large_are_refused(make_order, amount):
+def test_amounts_not_plainly_written_or_absurdly_large_are_refused(paycore_order, amount):
     with pytest.raises(InvalidRequest, match="amount"):
-        make_order(amount=amount)
+        paycore_order(amount=amount)
 
 
-def test_the_upper_bound_is_published_and_inclusive(make_order):
-    assert make_order(amount=paycore.MAX_ORDER_AMOUNT).amount == paycore.MAX_ORDER_AMOUNT
+def test_the_upper_bound_is_published_and_inclusive(paycore_order):
+    assert paycore_order(amount=paycore.MAX_ORDER_AMOUNT).amount == paycore.MAX_ORDER_AMOUNT
     with pytest.raises(InvalidRequest, match="at most"):
-        make_order(amount=paycore.MAX_ORDER_AMOUNT + Decimal("0.01"))
+        paycore_order(amount=paycore.MAX_ORDER_AMOUNT + Decimal("0.01"))
 
 
 @pytest.mark.parametrize(
     ("currency", "good", "bad"),
     [("CNY", "12.34", "12.345"), ("JPY", "1200", "12.5"), ("KWD", "1.234", "1.2345")],
 )
-def test_decimals_follow_the_currency(make_order, currency, good, bad):
-    assert make_order(currency=currency, amount=good).amount == Decimal(good)
+def test_decimals_follow_the_currency(paycore_order, currency, good, bad):
+    assert paycore_order(currency=currency, amount=good).amount == Decimal(good)
     with pytest.raises(InvalidRequest, match="decimal places"):
-        make_order(currency=currency, amount=bad)
+        paycore_order(currency=currency, amount=bad)
 
 
 @pytest.mark.parametrize("amount", ["12", "12.5", "0.01", 7, Decimal("3.10")])
-def test_plain_amounts_are_accepted_exactly(make_order, amount):
-    assert make_order(amount=amount).amount == Decimal(str(amount))
+def test_plain_amounts_are_accepted_exactly(paycore_order, amount):
+    assert paycore_order(amount=amount).amount == Decimal(str(amount))
 
 
-def test_a_provider_may_declare_a_lower_bound(make_order):
+def test_a_provider_may_declare_a_lower_bound(paycore_order):
     class Small(FakeProvider):
         max_order_amount = Decimal("500")
 
     sent: list[httpx.Request] = []
     with Gateway(Small, transport=httpx.MockTransport(lambda request: sent.append(request))) as gateway:  # type: ignore[func-returns-value]
         with pytest.raises(InvalidRequest, match="500"):
-            gateway.create(make_order(amount="500.01"))
+            gateway.create(paycore_order(amount="500.01"))
     assert sent == []
 
 
-def test_a_channel_the_provider_does_not_declare_is_refused_before_any_io(make_order):
+def test_a_channel_the_provider_does_not_declare_is_refused_before_any_io(paycore_order):
     class AlipayOnly(FakeProvider):
         channels = frozenset({paycore.Channel.ALIPAY_QR})
 
     sent: list[httpx.Request] = []
     with Gateway(AlipayOnly, transport=httpx.MockTransport(lambda request: sent.append(request))) as gateway:  # type: ignore[func-returns-value]
         with pytest.raises(InvalidRequest, match="wechat_qr"):
-            gateway.create(make_order(channel=paycore.Channel.WECHAT_QR))
+            gateway.create(paycore_order(channel=paycore.Channel.WECHAT_QR))
     assert sent == []
 
 
-def test_echoed_values_are_cut_in_messages(make_order):
+def test_echoed_values_are_cut_in_messages(paycore_order):
     huge = "E" * 5_000_000
     body = f"memberid=10001&orderid={huge}&transaction_id=T&amount=1.0000&datetime=20261128231027&returncode=00&sign=X"
     juhe = {"base_url": "https://pay.example.com", "merchant_id": "10001", "secret_key": "k"}
@@ -95,7 +95,7 @@ def test_echoed_values_are_cut_in_messages(make_order):
 
     with Gateway("juhe", juhe, transport=httpx.MockTransport(refuse)) as gateway:
         with pytest.raises(paycore.GatewayError) as refused:
-            gateway.create(make_order())
+            gateway.create(paycore_order())
     assert len(str(refused.value)) < 300
     assert refused.value.gateway_message is not None
     assert len(refused.value.gateway_message) <= paycore.errors.MAX_MESSAGE
@@ -111,11 +111,11 @@ def test_a_missing_secret_names_the_variable_that_would_supply_it():
 
 
 @pytest.mark.parametrize("refusal", ["签名验证失败", "验签失败!"])
-def test_a_signature_refusal_says_what_to_check(make_order, refusal):
+def test_a_signature_refusal_says_what_to_check(paycore_order, refusal):
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"status": "error", "msg": refusal, "data": []})
 
     juhe = {"base_url": "https://pay.example.com", "merchant_id": "10001", "secret_key": "k"}
     with Gateway("juhe", juhe, transport=httpx.MockTransport(refuse)) as gateway:
         with pytest.raises(paycore.GatewayError, match="secret_key and merchant_id"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())

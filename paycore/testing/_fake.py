@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import httpx
 import pydantic
@@ -54,7 +51,7 @@ from paycore.models import (
 )
 from paycore.provider import Provider, ProviderSettings
 
-__all__ = ["FakeGateway", "FakeProvider", "FakeSettings", "fake_sign"]
+__all__ = ["FakeProvider", "FakeSettings", "fake_sign"]
 
 
 def fake_sign(fields: Mapping[str, str], secret: str) -> str:
@@ -98,8 +95,13 @@ class FakeProvider(Provider[FakeSettings]):
             raise ProtocolError("fake gateway answered an unknown JSON shape")
         if answer["ok"] is not True:
             message = str(answer.get("error", "unknown error"))
+            code = answer.get("code")
             kind = OrderNotFound if message == "no such order" else GatewayError
-            raise kind(f"fake gateway refused: {message}", gateway_message=message)
+            raise kind(
+                f"fake gateway refused: {message}",
+                gateway_message=message,
+                gateway_code=str(code) if code is not None else None,
+            )
         return answer
 
     def _payment(self, order: Mapping[str, Any], raw: dict[str, Any]) -> Payment:
@@ -108,7 +110,9 @@ class FakeProvider(Provider[FakeSettings]):
                 order_id=str(order["order_id"]),
                 status=PaymentStatus(order["status"]),
                 amount=Decimal(str(order["amount"])),
-                paid_amount=Decimal(str(order["amount"])) if order["status"] == "paid" else None,
+                paid_amount=Decimal(str(order.get("paid_amount") or order["amount"]))
+                if order["status"] == "paid"
+                else None,
                 transaction_id=order.get("transaction_id"),
                 paid_at=datetime.fromisoformat(order["paid_at"]) if order.get("paid_at") else None,
                 pay_url=order.get("pay_url"),
@@ -166,16 +170,17 @@ class FakeProvider(Provider[FakeSettings]):
             raise MerchantMismatch("notification is for another merchant id")
         try:
             amount = Decimal(fields["amount"])
+            paid_amount = Decimal(fields.get("paid_amount") or fields["amount"])
             status = PaymentStatus(fields["status"])
         except (InvalidOperation, ValueError):
             raise MalformedNotification("notification carries a bad amount or status") from None
-        if not amount.is_finite() or amount <= 0:
+        if not all(value.is_finite() and value > 0 for value in (amount, paid_amount)):
             raise MalformedAmount("notification amount is not a positive number")
         return Notification(
             order_id=fields["order_id"],
             status=status,
             amount=amount,
-            paid_amount=amount if status is PaymentStatus.PAID else None,
+            paid_amount=paid_amount if status is PaymentStatus.PAID else None,
             transaction_id=fields.get("transaction_id") or None,
             attach=fields.get("attach"),
             provider=self.name,
@@ -213,111 +218,3 @@ class FakeProvider(Provider[FakeSettings]):
             account=self.account,
             raw=fields,
         )
-
-
-@dataclass
-class _FakeOrder:
-    order_id: str
-    amount: str
-    attach: str | None
-    status: str = "pending"
-    transaction_id: str | None = None
-    paid_at: str | None = None
-
-    def as_json(self, base_url: str) -> dict[str, Any]:
-        return {
-            "order_id": self.order_id,
-            "amount": self.amount,
-            "status": self.status,
-            "transaction_id": self.transaction_id,
-            "paid_at": self.paid_at,
-            "pay_url": f"{base_url}/pay/{self.order_id}",
-        }
-
-
-class FakeGateway:
-    """The fake gateway, in memory: an ``httpx.MockTransport`` handler.
-
-    It checks signatures and merchant ids like a real gateway. ``pay`` and
-    ``fail`` settle an order and return the notification body it would send.
-    """
-
-    def __init__(self, settings: FakeSettings | None = None) -> None:
-        self.settings = settings or FakeSettings()
-        self.orders: dict[str, _FakeOrder] = {}
-        self.requests: list[httpx.Request] = []
-        self._transactions = 0
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        routes = {"/orders": self._create, "/orders/query": self._query, "/orders/close": self._close}
-        route = routes.get(request.url.path)
-        if request.method != "POST" or route is None:
-            return httpx.Response(404, text="not found")
-        try:
-            fields = json.loads(request.content)
-        except ValueError:
-            return self._error("body is not JSON")
-        if not isinstance(fields, dict) or not all(isinstance(value, str) for value in fields.values()):
-            return self._error("body is not a JSON object of strings")
-        if not hmac.compare_digest(fake_sign(fields, self._secret()), str(fields.get("sign", ""))):
-            return self._error("bad signature")
-        if fields.get("merchant_id") != self.settings.merchant_id:
-            return self._error("unknown merchant")
-        return route(fields)
-
-    def _secret(self) -> str:
-        return self.settings.secret_key.get_secret_value()
-
-    def _error(self, message: str) -> httpx.Response:
-        return httpx.Response(200, json={"ok": False, "error": message})
-
-    def _ok(self, order: _FakeOrder) -> httpx.Response:
-        return httpx.Response(200, json={"ok": True, "order": order.as_json(self.settings.base_url)})
-
-    def _create(self, fields: dict[str, str]) -> httpx.Response:
-        order_id = fields.get("order_id", "")
-        if order_id in self.orders:
-            return self._error("duplicate order id")
-        order = _FakeOrder(order_id=order_id, amount=fields.get("amount", ""), attach=fields.get("attach"))
-        self.orders[order_id] = order
-        return self._ok(order)
-
-    def _query(self, fields: dict[str, str]) -> httpx.Response:
-        order = self.orders.get(fields.get("order_id", ""))
-        return self._ok(order) if order else self._error("no such order")
-
-    def _close(self, fields: dict[str, str]) -> httpx.Response:
-        order = self.orders.get(fields.get("order_id", ""))
-        if order is None:
-            return self._error("no such order")
-        if order.status != "pending":
-            return self._error(f"order is {order.status}")
-        order.status = "closed"
-        return self._ok(order)
-
-    def _settle(self, order_id: str, status: str) -> bytes:
-        order = self.orders[order_id]
-        self._transactions += 1
-        order.status = status
-        order.transaction_id = f"FAKE{self._transactions:08d}"
-        order.paid_at = datetime.now(UTC).isoformat() if status == "paid" else None
-        fields = {
-            "merchant_id": self.settings.merchant_id,
-            "order_id": order.order_id,
-            "amount": order.amount,
-            "status": status,
-            "transaction_id": order.transaction_id,
-        }
-        if order.attach is not None:
-            fields["attach"] = order.attach
-        fields["sign"] = fake_sign(fields, self._secret())
-        return urlencode(fields).encode()
-
-    def pay(self, order_id: str) -> bytes:
-        """Mark ``order_id`` paid; return the signed notification body."""
-        return self._settle(order_id, "paid")
-
-    def fail(self, order_id: str) -> bytes:
-        """Mark ``order_id`` failed; return the signed notification body."""
-        return self._settle(order_id, "failed")

@@ -13,13 +13,8 @@ import httpx
 import pytest
 from paycore_juhe.sandbox import JuheSandbox, SandboxConfig
 
-from paycore import Gateway, Notification, Order, PaycoreError, Reply, web
+from paycore import Gateway, Notification, PaycoreError, Reply, web
 from paycore.testing import LoopbackServer
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass
@@ -99,19 +94,15 @@ def merchant(gateway: Gateway) -> Iterator[Merchant]:
 
 
 @pytest.fixture
-def make_order(merchant: Merchant) -> Callable[..., Order]:
-    def make(**overrides: Any) -> Order:
-        fields: dict[str, Any] = {
-            "amount": Decimal("300.00"),
-            "channel": "alipay_qr",
-            "subject": "Green tea",
-            "notify_url": f"{merchant.url}/notify",
-            "return_url": f"{merchant.url}/return",
-        }
-        fields.update(overrides)
-        return Order(**fields)
-
-    return make
+def paycore_order_defaults(merchant: Merchant) -> dict[str, Any]:
+    """The plugin's order factory, pointed at this test's merchant endpoint."""
+    return {
+        "amount": Decimal("300.00"),
+        "channel": "alipay_qr",
+        "subject": "Green tea",
+        "notify_url": f"{merchant.url}/notify",
+        "return_url": f"{merchant.url}/return",
+    }
 
 
 @pytest.fixture

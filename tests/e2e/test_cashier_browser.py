@@ -43,8 +43,8 @@ def browser_page():
             browser.close()
 
 
-def test_buyer_clicks_pay_and_the_merchant_is_notified(browser_page, gateway, sandbox, merchant, make_order):
-    order = make_order(subject="Jasmine tea <special>")
+def test_buyer_clicks_pay_and_the_merchant_is_notified(browser_page, gateway, sandbox, merchant, paycore_order):
+    order = paycore_order(subject="Jasmine tea <special>")
     payment = gateway.create(order)
     browser_page.goto(payment.pay_url)
     assert browser_page.text_content("#order-id") == order.order_id
@@ -69,8 +69,8 @@ def test_buyer_clicks_pay_and_the_merchant_is_notified(browser_page, gateway, sa
     assert len(merchant.notifications) == 1  # a browser return is not a notification
 
 
-def test_buyer_clicks_fail(browser_page, gateway, sandbox, merchant, make_order):
-    order = make_order()
+def test_buyer_clicks_fail(browser_page, gateway, sandbox, merchant, paycore_order):
+    order = paycore_order()
     browser_page.goto(gateway.create(order).pay_url)
     browser_page.click("#fail")
     assert browser_page.text_content("#result") == "Payment failed"

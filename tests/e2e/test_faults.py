@@ -10,8 +10,8 @@ import pytest
 from paycore import Gateway, PaymentStatus, ProtocolError, SignatureError, TransportError
 
 
-def test_duplicate_notification_is_harmless(gateway, sandbox, merchant, make_order, wait_attempts):
-    order = make_order()
+def test_duplicate_notification_is_harmless(gateway, sandbox, merchant, paycore_order, wait_attempts):
+    order = paycore_order()
     gateway.create(order)
     sandbox.set_faults(["duplicate"], order_id=order.order_id)
     sandbox.pay(order.order_id)
@@ -22,8 +22,8 @@ def test_duplicate_notification_is_harmless(gateway, sandbox, merchant, make_ord
     assert [a.acknowledged for a in wait_attempts(sandbox, order.order_id, 2)] == [True, True]
 
 
-def test_wrong_sign_is_refused_and_query_tells_the_truth(gateway, sandbox, merchant, make_order):
-    order = make_order()
+def test_wrong_sign_is_refused_and_query_tells_the_truth(gateway, sandbox, merchant, paycore_order):
+    order = paycore_order()
     gateway.create(order)
     sandbox.set_faults(["wrong_sign"], order_id=order.order_id)
     sandbox.pay(order.order_id)
@@ -33,8 +33,8 @@ def test_wrong_sign_is_refused_and_query_tells_the_truth(gateway, sandbox, merch
     assert gateway.query(order.order_id).status is PaymentStatus.PAID
 
 
-def test_true_amount_below_amount(gateway, sandbox, merchant, make_order):
-    order = make_order(amount=Decimal("300.00"))
+def test_true_amount_below_amount(gateway, sandbox, merchant, paycore_order):
+    order = paycore_order(amount=Decimal("300.00"))
     gateway.create(order)
     sandbox.set_faults(["true_amount"], order_id=order.order_id)
     sandbox.pay(order.order_id)
@@ -45,35 +45,35 @@ def test_true_amount_below_amount(gateway, sandbox, merchant, make_order):
     assert gateway.query(order.order_id).paid_amount == Decimal("299.99")
 
 
-def test_ststus_spelling(gateway, sandbox, make_order):
+def test_ststus_spelling(gateway, sandbox, paycore_order):
     sandbox.set_faults(["ststus"])
-    order = make_order()
+    order = paycore_order()
     assert gateway.create(order).pay_url == f"{sandbox.url}/cashier/{order.order_id}"
 
 
-def test_html_where_json_was_asked_and_the_form_flow_recovers(gateway, sandbox, make_order):
+def test_html_where_json_was_asked_and_the_form_flow_recovers(gateway, sandbox, paycore_order):
     sandbox.set_faults(["html"])
     with pytest.raises(ProtocolError, match="flow='form'"):
-        gateway.create(make_order())
-    payment = gateway.create(make_order(), flow="form")
+        gateway.create(paycore_order())
+    payment = gateway.create(paycore_order(), flow="form")
     assert payment.form is not None
     assert payment.form.action == f"{sandbox.url}/Pay_Index.html"
 
 
-def test_http_500(gateway, sandbox, make_order):
-    order = make_order()
+def test_http_500(gateway, sandbox, paycore_order):
+    order = paycore_order()
     gateway.create(order)
     sandbox.set_faults(["http_500"], order_id=order.order_id)
     with pytest.raises(ProtocolError, match="HTTP 500"):
         gateway.query(order.order_id)
     sandbox.set_faults(["http_500"])
     with pytest.raises(ProtocolError, match="HTTP 500"):
-        gateway.create(make_order())
+        gateway.create(paycore_order())
 
 
-def test_slow_answer_times_out_and_may_have_reached(sandbox, make_order):
+def test_slow_answer_times_out_and_may_have_reached(sandbox, paycore_order):
     sandbox.set_faults(["slow"], slow_seconds=1.0)
-    order = make_order()
+    order = paycore_order()
     with Gateway("juhe", sandbox.account_settings(), timeout=0.3) as gateway:
         with pytest.raises(TransportError) as excinfo:
             gateway.create(order)
@@ -86,8 +86,8 @@ def test_slow_answer_times_out_and_may_have_reached(sandbox, make_order):
         assert gateway.query(order.order_id).status is PaymentStatus.PENDING
 
 
-def test_failed_payment_fault(gateway, sandbox, merchant, make_order):
-    order = make_order()
+def test_failed_payment_fault(gateway, sandbox, merchant, paycore_order):
+    order = paycore_order()
     gateway.create(order)
     sandbox.set_faults(["fail"], order_id=order.order_id)
     sandbox.pay(order.order_id)

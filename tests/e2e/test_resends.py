@@ -14,11 +14,11 @@ from paycore.testing import LoopbackServer
     ("answer", "strict"), [("fail", False), ("", False), ("success", False), ("ok", True), ("OK\n", True)]
 )
 def test_an_answer_that_does_not_acknowledge_gets_the_resends(
-    make_sandbox, merchant, make_order, answer, strict, wait_attempts
+    make_sandbox, merchant, paycore_order, answer, strict, wait_attempts
 ):
     sandbox = make_sandbox(strict=strict)
     merchant.answer = answer
-    order = make_order()
+    order = paycore_order()
     with Gateway("juhe", sandbox.account_settings()) as gateway:
         gateway.create(order)
     sandbox.pay(order.order_id)
@@ -29,9 +29,9 @@ def test_an_answer_that_does_not_acknowledge_gets_the_resends(
 
 
 @pytest.mark.parametrize("answer", ["ok", "OK\n", "\ufeffOK", "token invalid", "Ok, thanks"])
-def test_the_reference_software_takes_any_answer_holding_ok(gateway, sandbox, merchant, make_order, answer):
+def test_the_reference_software_takes_any_answer_holding_ok(gateway, sandbox, merchant, paycore_order, answer):
     merchant.answer = answer
-    order = make_order()
+    order = paycore_order()
     gateway.create(order)
     sandbox.pay(order.order_id)
     attempts = sandbox.wait_for_notifications(order.order_id, timeout=10)
@@ -39,10 +39,10 @@ def test_the_reference_software_takes_any_answer_holding_ok(gateway, sandbox, me
     assert len(merchant.bodies) == 1
 
 
-def test_waiting_for_delivery_returns_once_the_tries_are_over(make_sandbox, merchant, make_order):
+def test_waiting_for_delivery_returns_once_the_tries_are_over(make_sandbox, merchant, paycore_order):
     sandbox = make_sandbox(notify_interval=0.2)
     merchant.answer = "no"
-    order = make_order()
+    order = paycore_order()
     with Gateway("juhe", sandbox.account_settings()) as gateway:
         gateway.create(order)
     sandbox.pay(order.order_id)
@@ -52,8 +52,8 @@ def test_waiting_for_delivery_returns_once_the_tries_are_over(make_sandbox, merc
     assert [a.attempt for a in attempts] == [1, 2, 3, 4]
 
 
-def test_ok_stops_the_resends(gateway, sandbox, merchant, make_order, wait_attempts):
-    order = make_order()
+def test_ok_stops_the_resends(gateway, sandbox, merchant, paycore_order, wait_attempts):
+    order = paycore_order()
     gateway.create(order)
     sandbox.pay(order.order_id)
     merchant.wait_for(1)
@@ -64,10 +64,10 @@ def test_ok_stops_the_resends(gateway, sandbox, merchant, make_order, wait_attem
 
 
 @pytest.mark.parametrize(("profile", "tries"), [("document", 4), ("realistic", 5), ("fast", 4)])
-def test_profiles(make_sandbox, make_order, merchant, profile, tries, wait_attempts):
+def test_profiles(make_sandbox, paycore_order, merchant, profile, tries, wait_attempts):
     sandbox = make_sandbox(profile=profile, notify_interval=0.02)
     merchant.answer = "no"
-    order = make_order()
+    order = paycore_order()
     with Gateway("juhe", sandbox.account_settings()) as gateway:
         gateway.create(order)
     sandbox.pay(order.order_id)
@@ -77,10 +77,10 @@ def test_profiles(make_sandbox, make_order, merchant, profile, tries, wait_attem
     assert len(sandbox.attempts(order.order_id)) == tries
 
 
-def test_each_resend_is_sent_at_its_own_time_with_its_own_sign(make_sandbox, make_order, merchant):
+def test_each_resend_is_sent_at_its_own_time_with_its_own_sign(make_sandbox, paycore_order, merchant):
     sandbox = make_sandbox(notify_interval=1.05)
     merchant.answer = "no"
-    order = make_order()
+    order = paycore_order()
     with Gateway("juhe", sandbox.account_settings()) as gateway:
         gateway.create(order)
     sandbox.pay(order.order_id)
@@ -91,10 +91,10 @@ def test_each_resend_is_sent_at_its_own_time_with_its_own_sign(make_sandbox, mak
     assert first.transaction_id == second.transaction_id
 
 
-def test_unreachable_endpoint_is_retried_and_logged(gateway, sandbox, make_order, wait_attempts):
+def test_unreachable_endpoint_is_retried_and_logged(gateway, sandbox, paycore_order, wait_attempts):
     with LoopbackServer(lambda request: None) as dead:  # type: ignore[arg-type,return-value]
         url = dead.url
-    order = make_order(notify_url=f"{url}/notify")
+    order = paycore_order(notify_url=f"{url}/notify")
     gateway.create(order)
     sandbox.pay(order.order_id)
     attempts = wait_attempts(sandbox, order.order_id, 4)

@@ -9,8 +9,8 @@ import pytest
 from paycore import AsyncGateway, PaymentStatus
 
 
-def test_sync_round_trip(gateway, sandbox, merchant, make_order, wait_attempts):
-    order = make_order(attach="会员 7&x=1")
+def test_sync_round_trip(gateway, sandbox, merchant, paycore_order, wait_attempts):
+    order = paycore_order(attach="会员 7&x=1")
     payment = gateway.create(order)
     assert payment.status is PaymentStatus.PENDING
     assert payment.pay_url == f"{sandbox.url}/cashier/{order.order_id}"
@@ -37,8 +37,8 @@ def test_sync_round_trip(gateway, sandbox, merchant, make_order, wait_attempts):
 
 
 @pytest.mark.anyio
-async def test_async_round_trip(sandbox, merchant, make_order):
-    order = make_order()
+async def test_async_round_trip(sandbox, merchant, paycore_order):
+    order = paycore_order()
     async with AsyncGateway("juhe", sandbox.account_settings(), timeout=5) as gateway:
         payment = await gateway.create(order)
         assert payment.status is PaymentStatus.PENDING
@@ -49,10 +49,10 @@ async def test_async_round_trip(sandbox, merchant, make_order):
     assert queried.status is PaymentStatus.PAID
 
 
-def test_form_flow_through_the_sandbox(gateway, sandbox, make_order):
+def test_form_flow_through_the_sandbox(gateway, sandbox, paycore_order):
     import httpx
 
-    order = make_order()
+    order = paycore_order()
     form = gateway.create(order, flow="form").form
     assert form is not None
     # what the buyer's browser does with the form: POST it, land on the cashier
@@ -62,8 +62,8 @@ def test_form_flow_through_the_sandbox(gateway, sandbox, make_order):
     assert order.order_id in response.text
 
 
-def test_failed_payment(gateway, sandbox, merchant, make_order):
-    order = make_order()
+def test_failed_payment(gateway, sandbox, merchant, paycore_order):
+    order = paycore_order()
     gateway.create(order)
     sandbox.fail(order.order_id)
     merchant.wait_for(1)
@@ -71,12 +71,12 @@ def test_failed_payment(gateway, sandbox, merchant, make_order):
     assert gateway.query(order.order_id).status is PaymentStatus.PENDING  # NOTPAY: not paid
 
 
-def test_state_survives_in_a_sqlite_file(tmp_path, make_sandbox, make_order):
+def test_state_survives_in_a_sqlite_file(tmp_path, make_sandbox, paycore_order):
     from paycore import Gateway
 
     path = str(tmp_path / "sandbox.sqlite")
     first = make_sandbox(state_path=path)
-    order = make_order()
+    order = paycore_order()
     with Gateway("juhe", first.account_settings()) as gateway:
         gateway.create(order)
     first.stop()

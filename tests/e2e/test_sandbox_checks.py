@@ -138,17 +138,17 @@ def test_duplicate_order_id_is_refused(sandbox):
     assert post(sandbox, create_form())["msg"] == "订单号重复"
 
 
-def test_a_client_with_the_wrong_key_gets_a_gateway_error(sandbox, make_order):
+def test_a_client_with_the_wrong_key_gets_a_gateway_error(sandbox, paycore_order):
     from paycore import Gateway
 
     with Gateway("juhe", {**sandbox.account_settings(), "secret_key": "not-the-key"}) as gateway:
         with pytest.raises(GatewayError, match="签名验证失败"):
-            gateway.create(make_order())
+            gateway.create(paycore_order())
 
 
-def test_paycore_refuses_what_the_gateway_would_mangle_before_sending(gateway, sandbox, make_order):
+def test_paycore_refuses_what_the_gateway_would_mangle_before_sending(gateway, sandbox, paycore_order):
     with pytest.raises(InvalidRequest, match="pay_notifyurl"):
-        gateway.create(make_order(notify_url="http://127.0.0.1:9/notify?a=1&b=2"))
+        gateway.create(paycore_order(notify_url="http://127.0.0.1:9/notify?a=1&b=2"))
     assert sandbox.orders() == []
 
 

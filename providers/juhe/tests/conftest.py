@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
-
-from paycore import Order
 
 KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
 MERCHANT = "10002"
@@ -128,9 +125,9 @@ class PeerGateway:
         return httpx.Response(200, text=json.dumps(answer), headers={"content-type": "text/html; charset=utf-8"})
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+# The paycore plugin's fixtures, pointed at juhe: `paycore_order` makes the document's
+# example order, `paycore_any_gateway` runs a juhe account (on the peer unless given
+# another handler) through Gateway and AsyncGateway in turn.
 
 
 @pytest.fixture
@@ -139,25 +136,35 @@ def settings() -> dict[str, Any]:
 
 
 @pytest.fixture
+def paycore_provider() -> str:
+    return "juhe"
+
+
+@pytest.fixture
+def paycore_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return settings
+
+
+@pytest.fixture
 def peer() -> PeerGateway:
     return PeerGateway()
 
 
 @pytest.fixture
-def make_order() -> Callable[..., Order]:
-    def make(**overrides: Any) -> Order:
-        fields: dict[str, Any] = {
-            "order_id": "E2026112618181812345",
-            "amount": Decimal("100"),
-            "channel": "alipay_qr",
-            "subject": "Green tea",
-            "notify_url": "http://www.yourdomain.com/demo/server.php",
-            "return_url": "http://www.yourdomain.com/demo/page.php",
-        }
-        fields.update(overrides)
-        return Order(**fields)
+def paycore_transport(peer: PeerGateway) -> httpx.MockTransport:
+    return httpx.MockTransport(peer)
 
-    return make
+
+@pytest.fixture
+def paycore_order_defaults() -> dict[str, Any]:
+    return {
+        "order_id": "E2026112618181812345",
+        "amount": Decimal("100"),
+        "channel": "alipay_qr",
+        "subject": "Green tea",
+        "notify_url": "http://www.yourdomain.com/demo/server.php",
+        "return_url": "http://www.yourdomain.com/demo/page.php",
+    }
 
 
 @pytest.fixture
@@ -167,46 +174,3 @@ def helpers() -> Any:
         notification_body = staticmethod(notification_body)
 
     return Helpers
-
-
-class BothGateways:
-    """Runs each call through Gateway or AsyncGateway, as the test is parametrized."""
-
-    def __init__(self, mode: str, handler: Callable[[httpx.Request], httpx.Response], settings: dict[str, Any]):
-        self.mode = mode
-        self.handler = handler
-        self.settings = settings
-
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        import anyio
-
-        from paycore import AsyncGateway, Gateway
-
-        transport = httpx.MockTransport(self.handler)
-        if self.mode == "sync":
-            with Gateway("juhe", self.settings, account="main", transport=transport) as gateway:
-                return getattr(gateway, method)(*args, **kwargs)
-
-        async def run() -> Any:
-            async with AsyncGateway("juhe", self.settings, account="main", transport=transport) as gateway:
-                result = getattr(gateway, method)(*args, **kwargs)
-                return await result if method != "verify_notification" else result
-
-        return anyio.run(run)
-
-    def create(self, order: Order, **kwargs: Any) -> Any:
-        return self._call("create", order, **kwargs)
-
-    def query(self, order_id: str) -> Any:
-        return self._call("query", order_id)
-
-    def verify_notification(self, body: Any) -> Any:
-        return self._call("verify_notification", body)
-
-
-@pytest.fixture(params=["sync", "async"])
-def both(request: pytest.FixtureRequest, settings: dict[str, Any]) -> Callable[..., BothGateways]:
-    def make(handler: Callable[[httpx.Request], httpx.Response], **overrides: Any) -> BothGateways:
-        return BothGateways(request.param, handler, {**settings, **overrides})
-
-    return make

@@ -74,62 +74,62 @@ def _folded(helpers, left: str, right: str, leftover: str | None) -> dict[str, s
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
 @pytest.mark.parametrize("leftover", [None, "", "0"], ids=["dropped", "empty", "zero"])
 @pytest.mark.parametrize(("left", "right"), ADJACENT, ids=[f"{a}+{b}" for a, b in ADJACENT])
-def test_folding_a_field_into_its_neighbour_is_refused(both, helpers, left, right, leftover, encoding):
+def test_folding_a_field_into_its_neighbour_is_refused(paycore_any_gateway, helpers, left, right, leftover, encoding):
     forged = ENCODINGS[encoding](_folded(helpers, left, right, leftover))
     with pytest.raises(VerificationError):
-        both(None).verify_notification(forged)
+        paycore_any_gateway(None).verify_notification(forged)
 
 
-def test_the_reported_forgery_is_refused(both, helpers):
+def test_the_reported_forgery_is_refused(paycore_any_gateway, helpers):
     # transaction_id swallows true_amount: the underpayment would read as a full payment.
     fields = _folded(helpers, "transaction_id", "true_amount", None)
     order = ["memberid", "orderid", "transaction_id", "amount", "datetime", "returncode", "sign"]
     body = "&".join(f"{name}={quote(fields[name], safe=' ')}" for name in order)
     assert "transaction_id=20261126182000000001%26true_amount%3D99.9900" in body
     with pytest.raises(SignatureError, match="transaction_id"):
-        both(None).verify_notification(body.encode())
+        paycore_any_gateway(None).verify_notification(body.encode())
 
 
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
-def test_a_name_holding_a_separator_is_refused(both, helpers, encoding):
+def test_a_name_holding_a_separator_is_refused(paycore_any_gateway, helpers, encoding):
     # "amount=100.0000&datetime" as a name with the datetime's value re-cuts the same string.
     fields = {name: value for name, value in GENUINE.items() if name != "datetime"}
     fields = {**fields, "amount=100.0000&datetime": GENUINE["datetime"]}
     del fields["amount"]
     fields["sign"] = helpers.sign(GENUINE, KEY)
     with pytest.raises(VerificationError):
-        both(None).verify_notification(ENCODINGS[encoding](fields))
+        paycore_any_gateway(None).verify_notification(ENCODINGS[encoding](fields))
 
 
-def test_a_present_empty_field_changes_nothing(both, helpers):
+def test_a_present_empty_field_changes_nothing(paycore_any_gateway, helpers):
     # Unsigned under the reference rule: present or not, the outcome is the genuine one.
     genuine = {name: v for name, v in GENUINE.items() if name != "true_amount"}
     body = helpers.notification_body(genuine) + b"&true_amount="
-    notification = both(None).verify_notification(body)
+    notification = paycore_any_gateway(None).verify_notification(body)
     assert notification.paid_amount == Decimal("100")
     assert notification.status is PaymentStatus.PAID
 
 
-def test_a_zero_true_amount_is_refused_whether_signed_or_not(both, helpers):
+def test_a_zero_true_amount_is_refused_whether_signed_or_not(paycore_any_gateway, helpers):
     # "0" drops out of the reference string, but no positive amount is "0": refused regardless.
     genuine = {name: v for name, v in GENUINE.items() if name != "true_amount"}
     with pytest.raises(MalformedAmount, match="true_amount"):
-        both(None).verify_notification(helpers.notification_body(genuine) + b"&true_amount=0")
+        paycore_any_gateway(None).verify_notification(helpers.notification_body(genuine) + b"&true_amount=0")
 
 
-def test_an_unsigned_zero_never_stands_for_a_required_field(both, helpers):
+def test_an_unsigned_zero_never_stands_for_a_required_field(paycore_any_gateway, helpers):
     # returncode "0" is dropped from the reference string: it is not signed, so not read.
     genuine = {name: v for name, v in GENUINE.items() if name != "returncode"}
     body = helpers.notification_body(genuine) + b"&returncode=0"
     with pytest.raises(MissingField, match="returncode"):
-        both(None).verify_notification(body)
+        paycore_any_gateway(None).verify_notification(body)
 
 
 @pytest.mark.parametrize("duplicate", ["amount=1.0000", "true_amount=1.0000", "returncode=01"])
-def test_a_repeated_field_is_refused(both, helpers, duplicate):
+def test_a_repeated_field_is_refused(paycore_any_gateway, helpers, duplicate):
     # First-wins and last-wins parsers would read it differently: no reading is chosen.
     with pytest.raises(VerificationError, match="more than once"):
-        both(None).verify_notification(helpers.notification_body(GENUINE) + b"&" + duplicate.encode())
+        paycore_any_gateway(None).verify_notification(helpers.notification_body(GENUINE) + b"&" + duplicate.encode())
 
 
 _VALUE = st.text(
@@ -198,7 +198,7 @@ def _answer(payload: dict[str, str]):
 
 @pytest.mark.parametrize("leftover", [None, "", "0"], ids=["dropped", "empty", "zero"])
 @pytest.mark.parametrize(("left", "right"), QUERY_ADJACENT, ids=[f"{a}+{b}" for a, b in QUERY_ADJACENT])
-def test_query_answer_refolding_is_refused(both, helpers, left, right, leftover):
+def test_query_answer_refolding_is_refused(paycore_any_gateway, helpers, left, right, leftover):
     answer = {**QUERY, "sign": helpers.sign(QUERY, KEY)}
     answer[left] = f"{QUERY[left]}&{right}={QUERY[right]}"
     if leftover is None:
@@ -207,13 +207,13 @@ def test_query_answer_refolding_is_refused(both, helpers, left, right, leftover)
         answer[right] = leftover
     # Without its orderid the answer has no known shape at all: refused as ProtocolError.
     with pytest.raises((VerificationError, ProtocolError)):
-        both(_answer(answer)).query(QUERY["orderid"])
+        paycore_any_gateway(_answer(answer)).query(QUERY["orderid"])
 
 
-def test_query_answer_with_an_unsigned_zero_true_amount_reads_as_signed(both, helpers):
+def test_query_answer_with_an_unsigned_zero_true_amount_reads_as_signed(paycore_any_gateway, helpers):
     genuine = {name: value for name, value in QUERY.items() if name != "true_amount"}
     answer = {**genuine, "sign": helpers.sign(genuine, KEY), "true_amount": "0"}
-    payment = both(_answer(answer)).query(QUERY["orderid"])
+    payment = paycore_any_gateway(_answer(answer)).query(QUERY["orderid"])
     assert payment.paid_amount == Decimal("100")
 
 

@@ -36,9 +36,9 @@ def _answer(payload: object, **headers: str) -> httpx.MockTransport:
     return handler  # type: ignore[return-value]
 
 
-def test_accepted_by_a_gateway_that_checks_signatures(both, peer, make_order):
-    order = make_order()
-    payment = both(peer).create(order)
+def test_accepted_by_a_gateway_that_checks_signatures(paycore_any_gateway, peer, paycore_order):
+    order = paycore_order()
+    payment = paycore_any_gateway(peer).create(order)
     assert payment.status is PaymentStatus.PENDING
     assert payment.pay_url == f"https://pay.example.com/cashier.html?osn={order.order_id}"
     assert payment.amount == Decimal("100")
@@ -52,8 +52,8 @@ def test_accepted_by_a_gateway_that_checks_signatures(both, peer, make_order):
     assert sent["pay_productname"] == "Green tea"
 
 
-def test_request_has_exactly_the_seven_signed_fields_plus_sign(both, peer, make_order, helpers):
-    both(peer).create(make_order(attach="cart-7", description="two cups", quantity=2))
+def test_request_has_exactly_the_seven_signed_fields_plus_sign(paycore_any_gateway, peer, paycore_order, helpers):
+    paycore_any_gateway(peer).create(paycore_order(attach="cart-7", description="two cups", quantity=2))
     sent = _form(peer.requests[0])
     assert sent["pay_md5sign"] == helpers.sign(
         {name: sent[name] for name in SIGNED_CREATE_FIELDS}, "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
@@ -65,30 +65,30 @@ def test_request_has_exactly_the_seven_signed_fields_plus_sign(both, peer, make_
     assert sent["pay_productdesc"] == "two cups"
 
 
-def test_wrong_key_is_refused_by_the_peer_with_its_message(both, peer, make_order):
+def test_wrong_key_is_refused_by_the_peer_with_its_message(paycore_any_gateway, peer, paycore_order):
     with pytest.raises(GatewayError, match="签名验证失败") as excinfo:
-        both(peer, secret_key="wrong-key").create(make_order())
+        paycore_any_gateway(peer, secret_key="wrong-key").create(paycore_order())
     assert excinfo.value.gateway_message == "签名验证失败"
     assert peer.orders == {}
 
 
-def test_applydate_is_in_the_account_time_zone(both, peer, make_order):
-    order = make_order(created_at=datetime(2026, 11, 26, 10, 18, 18, tzinfo=UTC))
-    both(peer).create(order)
+def test_applydate_is_in_the_account_time_zone(paycore_any_gateway, peer, paycore_order):
+    order = paycore_order(created_at=datetime(2026, 11, 26, 10, 18, 18, tzinfo=UTC))
+    paycore_any_gateway(peer).create(order)
     assert _form(peer.requests[0])["pay_applydate"] == "2026-11-26 18:18:18"
     peer.orders.clear()
-    both(peer, timezone="UTC").create(order)
+    paycore_any_gateway(peer, timezone="UTC").create(order)
     assert _form(peer.requests[-1])["pay_applydate"] == "2026-11-26 10:18:18"
 
 
 @pytest.mark.parametrize(("amount", "wire"), [("1", "1.00"), ("0.1", "0.10"), ("1234.56", "1234.56")])
-def test_amount_has_two_decimals(both, peer, make_order, amount, wire):
-    both(peer).create(make_order(amount=Decimal(amount)))
+def test_amount_has_two_decimals(paycore_any_gateway, peer, paycore_order, amount, wire):
+    paycore_any_gateway(peer).create(paycore_order(amount=Decimal(amount)))
     assert _form(peer.requests[0])["pay_amount"] == wire
 
 
-def test_attach_is_sent_as_unpadded_base64url(both, peer, make_order):
-    both(peer).create(make_order(attach="会员 id=7&x"))
+def test_attach_is_sent_as_unpadded_base64url(paycore_any_gateway, peer, paycore_order):
+    paycore_any_gateway(peer).create(paycore_order(attach="会员 id=7&x"))
     raw = _form(peer.requests[0])["pay_attach"]
     # the expected value from coreutils: printf '会员 id=7&x' | base64 | tr '+/' '-_' | tr -d '='
     assert raw == "b64.5Lya5ZGYIGlkPTcmeA"
@@ -96,44 +96,44 @@ def test_attach_is_sent_as_unpadded_base64url(both, peer, make_order):
     assert base64.urlsafe_b64decode(raw.removeprefix("b64.") + "==").decode() == "会员 id=7&x"
 
 
-def test_order_id_longer_than_20_is_refused_before_sending(both, peer, make_order):
+def test_order_id_longer_than_20_is_refused_before_sending(paycore_any_gateway, peer, paycore_order):
     with pytest.raises(InvalidRequest, match="20 characters"):
-        both(peer).create(make_order(order_id="E" * 21))
+        paycore_any_gateway(peer).create(paycore_order(order_id="E" * 21))
     assert peer.requests == []
 
 
 @pytest.mark.parametrize("char", ["&", "<", ">", '"', "'"])
-def test_html_unsafe_signed_value_is_refused_naming_the_field(both, peer, make_order, char):
+def test_html_unsafe_signed_value_is_refused_naming_the_field(paycore_any_gateway, peer, paycore_order, char):
     # < > " are refused in any URL by the Order itself (paycore.toolkit.is_http_url); & and ' by juhe.
     with pytest.raises(InvalidRequest, match=r"notify_?url"):
-        both(peer).create(make_order(notify_url=f"https://shop.example/n?a=1{char}b=2"))
+        paycore_any_gateway(peer).create(paycore_order(notify_url=f"https://shop.example/n?a=1{char}b=2"))
     assert peer.requests == []
 
 
-def test_unsafe_characters_in_unsigned_fields_are_fine(both, peer, make_order):
-    both(peer).create(make_order(subject="Tea & <cake>"))
+def test_unsafe_characters_in_unsigned_fields_are_fine(paycore_any_gateway, peer, paycore_order):
+    paycore_any_gateway(peer).create(paycore_order(subject="Tea & <cake>"))
     assert _form(peer.requests[0])["pay_productname"] == "Tea & <cake>"
 
 
-def test_unknown_channel_is_refused_before_sending(both, peer, make_order):
+def test_unknown_channel_is_refused_before_sending(paycore_any_gateway, peer, paycore_order):
     with pytest.raises(InvalidRequest, match="'9999' is not configured"):
-        both(peer).create(make_order(channel="9999"))
+        paycore_any_gateway(peer).create(paycore_order(channel="9999"))
     assert peer.requests == []
 
 
-def test_account_channels_override_and_extend_the_defaults(both, peer, make_order):
-    gateway = both(peer, channels={"alipay_qr": "9031", "douyin": "950", "jd": ""})
-    gateway.create(make_order(order_id="A1"))
-    gateway.create(make_order(order_id="A2", channel="douyin"))
-    gateway.create(make_order(order_id="A3", channel="950"))  # a raw code of this account
-    gateway.create(make_order(order_id="A4", channel=Channel.WECHAT_QR))  # untouched default
+def test_account_channels_override_and_extend_the_defaults(paycore_any_gateway, peer, paycore_order):
+    gateway = paycore_any_gateway(peer, channels={"alipay_qr": "9031", "douyin": "950", "jd": ""})
+    gateway.create(paycore_order(order_id="A1"))
+    gateway.create(paycore_order(order_id="A2", channel="douyin"))
+    gateway.create(paycore_order(order_id="A3", channel="950"))  # a raw code of this account
+    gateway.create(paycore_order(order_id="A4", channel=Channel.WECHAT_QR))  # untouched default
     assert [_form(r)["pay_bankcode"] for r in peer.requests] == ["9031", "950", "950", "902"]
     with pytest.raises(InvalidRequest, match="'jd'"):
-        gateway.create(make_order(order_id="A5", channel=Channel.JD))  # switched off
+        gateway.create(paycore_order(order_id="A5", channel=Channel.JD))  # switched off
 
 
-def test_ststus_spelling_is_accepted(both, make_order):
-    order = make_order()
+def test_ststus_spelling_is_accepted(paycore_any_gateway, paycore_order):
+    order = paycore_order()
     handler = _answer(
         {
             "ststus": "1",
@@ -143,18 +143,18 @@ def test_ststus_spelling_is_accepted(both, make_order):
             "payUrl": "http://x.example/cashier.html?osn=1",
         }
     )
-    assert both(handler).create(order).pay_url == "http://x.example/cashier.html?osn=1"
+    assert paycore_any_gateway(handler).create(order).pay_url == "http://x.example/cashier.html?osn=1"
 
 
-def test_json_sent_as_text_html_is_read(both, make_order):
-    order = make_order()
+def test_json_sent_as_text_html_is_read(paycore_any_gateway, paycore_order):
+    order = paycore_order()
     handler = _answer({"status": 1, "payUrl": "https://x.example/p"}, **{"content-type": "text/html"})
-    assert both(handler).create(order).pay_url == "https://x.example/p"
+    assert paycore_any_gateway(handler).create(order).pay_url == "https://x.example/p"
 
 
-def test_error_answer_is_gateway_error_with_its_message(both, make_order):
+def test_error_answer_is_gateway_error_with_its_message(paycore_any_gateway, paycore_order):
     with pytest.raises(GatewayError, match="通道维护") as excinfo:
-        both(_answer({"status": "error", "msg": "通道维护", "data": []})).create(make_order())
+        paycore_any_gateway(_answer({"status": "error", "msg": "通道维护", "data": []})).create(paycore_order())
     assert excinfo.value.gateway_message == "通道维护"
 
 
@@ -171,23 +171,23 @@ def test_error_answer_is_gateway_error_with_its_message(both, make_order):
         ({"status": {"nested": 1}}, "nested value"),
     ],
 )
-def test_odd_json_shapes_are_protocol_errors(both, make_order, payload, message):
+def test_odd_json_shapes_are_protocol_errors(paycore_any_gateway, paycore_order, payload, message):
     with pytest.raises(ProtocolError, match=message):
-        both(_answer(payload)).create(make_order())
+        paycore_any_gateway(_answer(payload)).create(paycore_order())
 
 
-def test_echoed_amount_with_other_formatting_matches(both, make_order):
-    order = make_order(amount=Decimal("100"))
+def test_echoed_amount_with_other_formatting_matches(paycore_any_gateway, paycore_order):
+    order = paycore_order(amount=Decimal("100"))
     handler = _answer({"status": "1", "payUrl": "https://x/p", "pay_amount": "100.0000", "pay_orderid": order.order_id})
-    assert both(handler).create(order).pay_url == "https://x/p"
+    assert paycore_any_gateway(handler).create(order).pay_url == "https://x/p"
 
 
-def test_html_page_is_protocol_error_with_a_hint(both, make_order):
+def test_html_page_is_protocol_error_with_a_hint(paycore_any_gateway, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html="<html><body><h1>签名错误</h1></body></html>")
 
     with pytest.raises(ProtocolError, match=r"flow='form'.*签名错误"):
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
 
 
 @pytest.mark.parametrize(
@@ -198,12 +198,12 @@ def test_html_page_is_protocol_error_with_a_hint(both, make_order):
         '<script>location.replace("https://cashier.example/pay?osn=1&t=2")</script>',
     ],
 )
-def test_html_page_with_a_redirect_gives_that_url(both, make_order, page):
+def test_html_page_with_a_redirect_gives_that_url(paycore_any_gateway, paycore_order, page):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html=f"<html><head>{page}</head></html>")
 
-    gateway = both(handler, cashier_hosts=["cashier.example"])
-    assert gateway.create(make_order()).pay_url == "https://cashier.example/pay?osn=1&t=2"
+    gateway = paycore_any_gateway(handler, cashier_hosts=["cashier.example"])
+    assert gateway.create(paycore_order()).pay_url == "https://cashier.example/pay?osn=1&t=2"
 
 
 @pytest.mark.parametrize("status", [400, 403, 500, 502])
@@ -214,19 +214,19 @@ def test_html_page_with_a_redirect_gives_that_url(both, make_order, page):
         "<script>location.href = '/cashier.html?osn=1';</script>",
     ],
 )
-def test_error_page_holding_a_redirect_is_not_a_payment(both, make_order, page, status):
+def test_error_page_holding_a_redirect_is_not_a_payment(paycore_any_gateway, paycore_order, page, status):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, html=f"<html><head>{page}</head><body>Bad Gateway</body></html>")
 
     with pytest.raises(ProtocolError, match=f"HTTP {status}"):
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
 
 
 @pytest.mark.parametrize(
     "target",
     ["https://evil.example/cashier.html", "//evil.example/x", "https://pay.example.com.evil.example/x", "javascript:x"],
 )
-def test_redirect_to_another_host_is_not_a_payment(both, make_order, target):
+def test_redirect_to_another_host_is_not_a_payment(paycore_any_gateway, paycore_order, target):
     def meta(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html=f'<meta http-equiv="refresh" content="0;url={target}">')
 
@@ -235,54 +235,54 @@ def test_redirect_to_another_host_is_not_a_payment(both, make_order, target):
 
     for handler in (meta, location):
         with pytest.raises(ProtocolError):
-            both(handler).create(make_order())
+            paycore_any_gateway(handler).create(paycore_order())
 
 
-def test_success_body_with_an_error_status_is_protocol_error(both, make_order):
+def test_success_body_with_an_error_status_is_protocol_error(paycore_any_gateway, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, json={"status": "1", "payUrl": "https://pay.example.com/c"})
 
     with pytest.raises(ProtocolError, match="HTTP 500"):
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
 
 
-def test_http_redirect_gives_its_location(both, make_order):
+def test_http_redirect_gives_its_location(paycore_any_gateway, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"location": "/cashier.html?osn=7"})
 
-    assert both(handler).create(make_order()).pay_url == "https://pay.example.com/cashier.html?osn=7"
+    assert paycore_any_gateway(handler).create(paycore_order()).pay_url == "https://pay.example.com/cashier.html?osn=7"
 
 
-def test_http_500_is_protocol_error(both, make_order):
+def test_http_500_is_protocol_error(paycore_any_gateway, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, text="Internal Server Error")
 
     with pytest.raises(ProtocolError, match="HTTP 500"):
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
 
 
-def test_read_timeout_is_transport_error_that_may_have_reached(both, make_order):
+def test_read_timeout_is_transport_error_that_may_have_reached(paycore_any_gateway, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
     with pytest.raises(TransportError) as excinfo:
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
 
 
-def test_custom_paths(both, make_order):
+def test_custom_paths(paycore_any_gateway, paycore_order):
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
         return httpx.Response(200, json={"status": "1", "payUrl": "https://x/p"})
 
-    both(handler, create_path="/pay/submit.php").create(make_order())
+    paycore_any_gateway(handler, create_path="/pay/submit.php").create(paycore_order())
     assert seen == ["/pay/submit.php"]
 
 
-def test_form_flow_carries_every_field_signed_and_does_no_io(both, peer, make_order, helpers):
-    payment = both(peer).create(make_order(attach="a&b"), flow="form")
+def test_form_flow_carries_every_field_signed_and_does_no_io(paycore_any_gateway, peer, paycore_order, helpers):
+    payment = paycore_any_gateway(peer).create(paycore_order(attach="a&b"), flow="form")
     assert peer.requests == []
     form = payment.form
     assert form is not None
@@ -297,11 +297,11 @@ def test_form_flow_carries_every_field_signed_and_does_no_io(both, peer, make_or
     assert f'name="pay_md5sign" value="{form.fields["pay_md5sign"]}"' in page
 
 
-def test_form_flow_is_accepted_by_the_peer_when_posted(peer, make_order, settings):
+def test_form_flow_is_accepted_by_the_peer_when_posted(peer, paycore_order, settings):
     from paycore import Gateway
 
     with Gateway("juhe", settings) as gateway:
-        form = gateway.create(make_order(), flow="form").form
+        form = gateway.create(paycore_order(), flow="form").form
     assert form is not None
     # what the browser would POST: the form's fields, form-encoded
     response = peer(httpx.Request("POST", form.action, data=form.fields))
@@ -348,21 +348,21 @@ def test_missing_settings_name_each(settings):
     ],
     ids=["meta", "script", "location", "refresh", "unterminated"],
 )
-def test_hostile_html_just_under_the_cap_is_a_protocol_error(both, make_order, hostile):
+def test_hostile_html_just_under_the_cap_is_a_protocol_error(paycore_any_gateway, paycore_order, hostile):
     # Linear-time reading: these took minutes with backtracking patterns (benchmarks/juhe_html.py).
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html=hostile)
 
     with pytest.raises(ProtocolError, match="flow='form'"):
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
 
 
-def test_pathologically_nested_json_is_a_protocol_error(both, make_order):
+def test_pathologically_nested_json_is_a_protocol_error(paycore_any_gateway, paycore_order):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="[" * 100_000 + "]" * 100_000)
 
     with pytest.raises(ProtocolError, match="nested too deeply") as excinfo:
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
 
 
@@ -375,10 +375,12 @@ def test_pathologically_nested_json_is_a_protocol_error(both, make_order):
         "https://pay.example.com:99999/x",
     ],
 )
-def test_an_unusable_pay_url_after_the_order_was_accepted_is_protocol_error(both, make_order, pay_url):
+def test_an_unusable_pay_url_after_the_order_was_accepted_is_protocol_error(
+    paycore_any_gateway, paycore_order, pay_url
+):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"status": "1", "payUrl": pay_url})
 
     with pytest.raises(ProtocolError, match="may exist") as excinfo:
-        both(handler).create(make_order())
+        paycore_any_gateway(handler).create(paycore_order())
     assert excinfo.value.may_have_reached_gateway

@@ -26,8 +26,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.mark.parametrize("sent", ["20261126182000", "2026-11-26 18:20:00"])
-def test_both_time_formats_are_read(both, helpers, sent):
-    notification = both(None).verify_notification(helpers.notification_body({**FIELDS, "datetime": sent}))
+def test_both_time_formats_are_read(paycore_any_gateway, helpers, sent):
+    notification = paycore_any_gateway(None).verify_notification(
+        helpers.notification_body({**FIELDS, "datetime": sent})
+    )
     assert notification.paid_at == datetime(2026, 11, 26, 18, 20, tzinfo=SHANGHAI)
 
 
@@ -42,10 +44,10 @@ def test_both_time_formats_are_read(both, helpers, sent):
         "\uff12\uff10\uff12\uff16\uff11\uff11\uff12\uff16\uff11\uff18\uff12\uff10\uff10\uff10",
     ],
 )
-def test_a_time_in_no_known_format_is_malformed_never_a_silent_none(both, helpers, sent, returncode):
+def test_a_time_in_no_known_format_is_malformed_never_a_silent_none(paycore_any_gateway, helpers, sent, returncode):
     body = helpers.notification_body({**FIELDS, "datetime": sent, "returncode": returncode})
     with pytest.raises(MalformedNotification, match="datetime"):
-        both(None).verify_notification(body)
+        paycore_any_gateway(None).verify_notification(body)
 
 
 def _gateway_holds(sent: str) -> str:
@@ -53,8 +55,8 @@ def _gateway_holds(sent: str) -> str:
     return html.escape(sent, quote=True).replace("&#x27;", "&#039;")
 
 
-def _sent_attach(peer, make_order, both, attach: str) -> str:
-    both(peer).create(make_order(attach=attach))
+def _sent_attach(peer, paycore_order, paycore_any_gateway, attach: str) -> str:
+    paycore_any_gateway(peer).create(paycore_order(attach=attach))
     return dict(parse_qsl(peer.requests[-1].content.decode(), keep_blank_values=True))["pay_attach"]
 
 
@@ -77,10 +79,10 @@ ATTACHES = ["cart-7", "会员 7&x=1", "a+b%20c", "<b>'q'</b> \"x\"", "1234|456",
 
 @pytest.mark.parametrize("sign_attach", [False, True], ids=["reference", "attach-signed"])
 @pytest.mark.parametrize("attach", ATTACHES)
-def test_attach_comes_back_exactly_as_given(both, peer, make_order, helpers, attach, sign_attach):
-    held = _gateway_holds(_sent_attach(peer, make_order, both, attach))
+def test_attach_comes_back_exactly_as_given(paycore_any_gateway, peer, paycore_order, helpers, attach, sign_attach):
+    held = _gateway_holds(_sent_attach(peer, paycore_order, paycore_any_gateway, attach))
     for delivery, body in _deliveries(helpers, held, sign_attach=sign_attach).items():
-        notification = both(None).verify_notification(body)
+        notification = paycore_any_gateway(None).verify_notification(body)
         assert notification.attach == attach, delivery
 
 
@@ -89,17 +91,17 @@ _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(attach=_TEXT, sign_attach=st.booleans())
-def test_any_attach_survives_any_platform(settings, peer, make_order, helpers, attach, sign_attach):
+def test_any_attach_survives_any_platform(settings, peer, paycore_order, helpers, attach, sign_attach):
     with Gateway("juhe", settings) as gateway:
-        gateway.create(make_order(attach=attach), flow="form")  # the same fields, no I/O
-        sent = gateway.create(make_order(attach=attach), flow="form").form.fields["pay_attach"]
+        gateway.create(paycore_order(attach=attach), flow="form")  # the same fields, no I/O
+        sent = gateway.create(paycore_order(attach=attach), flow="form").form.fields["pay_attach"]
         held = _gateway_holds(sent)
         assert held == sent  # nothing for HTML escaping to change
         for delivery, body in _deliveries(helpers, held, sign_attach=sign_attach).items():
             assert gateway.verify_notification(body).attach == attach, delivery
 
 
-def test_attach_zero_signed_with_zero_kept(both, helpers):
+def test_attach_zero_signed_with_zero_kept(paycore_any_gateway, helpers):
     # a platform that signs attach and keeps "0": the attach "0" is in its string
     fields = {**FIELDS, "attach": "0"}
     kept = "&".join(f"{name}={fields[name]}" for name in sorted(fields)) + f"&key={KEY}"
@@ -107,38 +109,46 @@ def test_attach_zero_signed_with_zero_kept(both, helpers):
 
     sign = hashlib.md5(kept.encode()).hexdigest().upper()
     body = "&".join(f"{k}={v}" for k, v in FIELDS.items()) + f"&sign={sign}&attach=0"
-    assert both(None).verify_notification(body.encode()).attach == "0"
+    assert paycore_any_gateway(None).verify_notification(body.encode()).attach == "0"
 
 
-def test_empty_attach_always_appended_reads_as_none(both, helpers):
-    assert both(None).verify_notification(helpers.notification_body(FIELDS, attach="")).attach is None
+def test_empty_attach_always_appended_reads_as_none(paycore_any_gateway, helpers):
+    assert paycore_any_gateway(None).verify_notification(helpers.notification_body(FIELDS, attach="")).attach is None
 
 
-def test_order_id_limit_is_an_account_setting(both, peer, make_order):
+def test_order_id_limit_is_an_account_setting(paycore_any_gateway, peer, paycore_order):
     long_id = "E" * 21
     with pytest.raises(InvalidRequest, match="max_order_id_length"):
-        both(peer).create(make_order(order_id=long_id))
-    assert both(peer, max_order_id_length=21).create(make_order(order_id=long_id)).status is PaymentStatus.PENDING
+        paycore_any_gateway(peer).create(paycore_order(order_id=long_id))
+    assert (
+        paycore_any_gateway(peer, max_order_id_length=21).create(paycore_order(order_id=long_id)).status
+        is PaymentStatus.PENDING
+    )
 
 
-def test_notification_for_a_50_character_order_id_verifies(both, helpers):
+def test_notification_for_a_50_character_order_id_verifies(paycore_any_gateway, helpers):
     long_id = "E" * 50
-    assert both(None).verify_notification(helpers.notification_body({**FIELDS, "orderid": long_id})).order_id == long_id
+    assert (
+        paycore_any_gateway(None)
+        .verify_notification(helpers.notification_body({**FIELDS, "orderid": long_id}))
+        .order_id
+        == long_id
+    )
 
 
-def test_notification_order_id_past_what_any_platform_stores_is_malformed(both, helpers):
+def test_notification_order_id_past_what_any_platform_stores_is_malformed(paycore_any_gateway, helpers):
     with pytest.raises(MalformedNotification, match="50"):
-        both(None).verify_notification(helpers.notification_body({**FIELDS, "orderid": "E" * 51}))
+        paycore_any_gateway(None).verify_notification(helpers.notification_body({**FIELDS, "orderid": "E" * 51}))
 
 
 @pytest.mark.parametrize("attach", [b"%E4%B8", b"caf\xe9", b"%ZZ"])
-def test_an_unreadable_unsigned_attach_does_not_cost_a_genuine_notification(both, helpers, attach):
+def test_an_unreadable_unsigned_attach_does_not_cost_a_genuine_notification(paycore_any_gateway, helpers, attach):
     body = helpers.notification_body(FIELDS) + b"&attach=" + attach
-    notification = both(None).verify_notification(body)
+    notification = paycore_any_gateway(None).verify_notification(body)
     assert notification.status is PaymentStatus.PAID
     assert notification.attach  # as well as it could be read
 
 
-def test_a_body_with_a_byte_order_mark_verifies(both, helpers):
+def test_a_body_with_a_byte_order_mark_verifies(paycore_any_gateway, helpers):
     body = b"\xef\xbb\xbf" + helpers.notification_body(FIELDS)
-    assert both(None).verify_notification(body).status is PaymentStatus.PAID
+    assert paycore_any_gateway(None).verify_notification(body).status is PaymentStatus.PAID

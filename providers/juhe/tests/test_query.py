@@ -43,9 +43,9 @@ def _signed(helpers, **overrides: str) -> dict[str, str]:
     return {**fields, "sign": helpers.sign(fields, KEY)}
 
 
-def test_round_trip_with_the_peer(both, peer, make_order):
-    gateway = both(peer)
-    gateway.create(make_order())
+def test_round_trip_with_the_peer(paycore_any_gateway, peer, paycore_order):
+    gateway = paycore_any_gateway(peer)
+    gateway.create(paycore_order())
     pending = gateway.query(ORDER_ID)
     assert pending.status is PaymentStatus.PENDING
     assert pending.paid_at is None
@@ -58,9 +58,9 @@ def test_round_trip_with_the_peer(both, peer, make_order):
     assert paid.transaction_id == "T" + ORDER_ID
 
 
-def test_request_is_signed_over_exactly_two_fields(both, peer, make_order, helpers):
-    gateway = both(peer)
-    gateway.create(make_order())
+def test_request_is_signed_over_exactly_two_fields(paycore_any_gateway, peer, paycore_order, helpers):
+    gateway = paycore_any_gateway(peer)
+    gateway.create(paycore_order())
     gateway.query(ORDER_ID)
     request = peer.requests[-1]
     assert request.url.path == "/Pay_Trade_query.html"
@@ -70,48 +70,52 @@ def test_request_is_signed_over_exactly_two_fields(both, peer, make_order, helpe
     assert sent["pay_md5sign"] == helpers.sign({"pay_memberid": "10002", "pay_orderid": ORDER_ID}, KEY)
 
 
-def test_flat_signed_answer(both, helpers):
-    payment = both(_serve(_signed(helpers))).query(ORDER_ID)
+def test_flat_signed_answer(paycore_any_gateway, helpers):
+    payment = paycore_any_gateway(_serve(_signed(helpers))).query(ORDER_ID)
     assert payment.status is PaymentStatus.PAID
     assert payment.paid_amount == Decimal("100.00")
     assert payment.raw["sign"] == "BA8B8FFF81CC5A60110164B8C283F04A"
 
 
-def test_answer_nested_under_data(both, helpers):
-    payment = both(_serve({"status": "1", "msg": "ok", "data": _signed(helpers)})).query(ORDER_ID)
+def test_answer_nested_under_data(paycore_any_gateway, helpers):
+    payment = paycore_any_gateway(_serve({"status": "1", "msg": "ok", "data": _signed(helpers)})).query(ORDER_ID)
     assert payment.status is PaymentStatus.PAID
 
 
-def test_unsigned_answer_over_https_is_read_by_default(both):
-    assert both(_serve(_answer_fields())).query(ORDER_ID).status is PaymentStatus.PAID
+def test_unsigned_answer_over_https_is_read_by_default(paycore_any_gateway):
+    assert paycore_any_gateway(_serve(_answer_fields())).query(ORDER_ID).status is PaymentStatus.PAID
 
 
-def test_unsigned_answer_over_plain_http_is_unknown_with_a_reason(both):
-    payment = both(_serve(_answer_fields()), base_url="http://pay.example.com").query(ORDER_ID)
+def test_unsigned_answer_over_plain_http_is_unknown_with_a_reason(paycore_any_gateway):
+    payment = paycore_any_gateway(_serve(_answer_fields()), base_url="http://pay.example.com").query(ORDER_ID)
     assert payment.status is PaymentStatus.UNKNOWN
     assert payment.paid_amount is None
     assert "plain http" in (payment.reason or "")
     assert "said paid" in (payment.reason or "")
 
 
-def test_unsigned_answer_over_loopback_http_is_read(both):
-    assert both(_serve(_answer_fields()), base_url="http://127.0.0.1:8080").query(ORDER_ID).status is PaymentStatus.PAID
+def test_unsigned_answer_over_loopback_http_is_read(paycore_any_gateway):
+    assert (
+        paycore_any_gateway(_serve(_answer_fields()), base_url="http://127.0.0.1:8080").query(ORDER_ID).status
+        is PaymentStatus.PAID
+    )
 
 
-def test_unsigned_answer_policy_unknown(both):
-    payment = both(_serve(_answer_fields()), unsigned_query_answers="unknown").query(ORDER_ID)
+def test_unsigned_answer_policy_unknown(paycore_any_gateway):
+    payment = paycore_any_gateway(_serve(_answer_fields()), unsigned_query_answers="unknown").query(ORDER_ID)
     assert payment.status is PaymentStatus.UNKNOWN
     assert "unsigned" in (payment.reason or "")
 
 
-def test_unsigned_answer_policy_refuse(both):
+def test_unsigned_answer_policy_refuse(paycore_any_gateway):
     with pytest.raises(SignatureError, match="unsigned"):
-        both(_serve(_answer_fields()), unsigned_query_answers="refuse").query(ORDER_ID)
+        paycore_any_gateway(_serve(_answer_fields()), unsigned_query_answers="refuse").query(ORDER_ID)
 
 
-def test_signed_answer_over_plain_http_is_read(both, helpers):
+def test_signed_answer_over_plain_http_is_read(paycore_any_gateway, helpers):
     assert (
-        both(_serve(_signed(helpers)), base_url="http://pay.example.com").query(ORDER_ID).status is PaymentStatus.PAID
+        paycore_any_gateway(_serve(_signed(helpers)), base_url="http://pay.example.com").query(ORDER_ID).status
+        is PaymentStatus.PAID
     )
 
 
@@ -128,60 +132,60 @@ def test_plain_http_base_url_is_warned_about_once(settings, caplog):
     assert settings["secret_key"] not in caplog.text
 
 
-def test_malformed_paid_time_is_protocol_error(both, helpers):
+def test_malformed_paid_time_is_protocol_error(paycore_any_gateway, helpers):
     with pytest.raises(ProtocolError, match="time_end"):
-        both(_serve(_signed(helpers, time_end="yesterday"))).query(ORDER_ID)
+        paycore_any_gateway(_serve(_signed(helpers, time_end="yesterday"))).query(ORDER_ID)
 
 
-def test_reference_time_format_in_answers(both, helpers):
-    payment = both(_serve(_signed(helpers, time_end="20261126182000"))).query(ORDER_ID)
+def test_reference_time_format_in_answers(paycore_any_gateway, helpers):
+    payment = paycore_any_gateway(_serve(_signed(helpers, time_end="20261126182000"))).query(ORDER_ID)
     assert payment.paid_at is not None
     assert payment.paid_at.isoformat() == "2026-11-26T18:20:00+08:00"
 
 
 @pytest.mark.parametrize("field", list(_answer_fields()))
-def test_tampering_with_any_field_is_refused(both, helpers, field):
+def test_tampering_with_any_field_is_refused(paycore_any_gateway, helpers, field):
     answer = _signed(helpers)
     answer[field] = answer[field] + "1"
     with pytest.raises(SignatureError):
-        both(_serve(answer)).query(ORDER_ID)
+        paycore_any_gateway(_serve(answer)).query(ORDER_ID)
 
 
-def test_tampered_sign_is_refused(both, helpers):
+def test_tampered_sign_is_refused(paycore_any_gateway, helpers):
     answer = _signed(helpers)
     answer["sign"] = answer["sign"][:-1] + ("0" if answer["sign"][-1] != "0" else "1")
     with pytest.raises(SignatureError):
-        both(_serve(answer)).query(ORDER_ID)
+        paycore_any_gateway(_serve(answer)).query(ORDER_ID)
 
 
-def test_lower_case_sign_in_answer_is_accepted(both, helpers):
+def test_lower_case_sign_in_answer_is_accepted(paycore_any_gateway, helpers):
     answer = _signed(helpers)
     answer["sign"] = answer["sign"].lower()
-    assert both(_serve(answer)).query(ORDER_ID).status is PaymentStatus.PAID
+    assert paycore_any_gateway(_serve(answer)).query(ORDER_ID).status is PaymentStatus.PAID
 
 
 @pytest.mark.parametrize(
     ("trade_state", "status"),
     [("SUCCESS", PaymentStatus.PAID), ("NOTPAY", PaymentStatus.PENDING), ("REFUND", PaymentStatus.UNKNOWN)],
 )
-def test_status_comes_from_trade_state_not_returncode(both, helpers, trade_state, status):
+def test_status_comes_from_trade_state_not_returncode(paycore_any_gateway, helpers, trade_state, status):
     # returncode is 00 whether paid or not on the real software
-    assert both(_serve(_signed(helpers, trade_state=trade_state))).query(ORDER_ID).status is status
+    assert paycore_any_gateway(_serve(_signed(helpers, trade_state=trade_state))).query(ORDER_ID).status is status
 
 
-def test_unpaid_time_end_means_no_paid_time(both, helpers):
-    payment = both(_serve(_signed(helpers, time_end="1970-01-01 08:00:00"))).query(ORDER_ID)
+def test_unpaid_time_end_means_no_paid_time(paycore_any_gateway, helpers):
+    payment = paycore_any_gateway(_serve(_signed(helpers, time_end="1970-01-01 08:00:00"))).query(ORDER_ID)
     assert payment.status is PaymentStatus.PAID
     assert payment.paid_at is None
 
 
-def test_true_amount_is_the_paid_amount(both, helpers):
-    payment = both(_serve(_signed(helpers, true_amount="99.99"))).query(ORDER_ID)
+def test_true_amount_is_the_paid_amount(paycore_any_gateway, helpers):
+    payment = paycore_any_gateway(_serve(_signed(helpers, true_amount="99.99"))).query(ORDER_ID)
     assert payment.amount == Decimal("100.00")
     assert payment.paid_amount == Decimal("99.99")
 
 
-def test_numeric_json_amounts_stay_exact(both, helpers):
+def test_numeric_json_amounts_stay_exact(paycore_any_gateway, helpers):
     fields = _answer_fields()
     sign = helpers.sign(fields, KEY)
     text = json.dumps({**fields, "sign": sign}).replace('"amount": "100.00"', '"amount": 100.00')
@@ -190,7 +194,7 @@ def test_numeric_json_amounts_stay_exact(both, helpers):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text=text)
 
-    payment = both(handler).query(ORDER_ID)
+    payment = paycore_any_gateway(handler).query(ORDER_ID)
     assert payment.amount == Decimal("100.00")
     assert str(payment.amount) == "100.00"
 
@@ -203,64 +207,64 @@ def test_numeric_json_amounts_stay_exact(both, helpers):
         {"msg": "不存在的交易订单."},
     ],
 )
-def test_error_answers_are_gateway_errors(both, payload):
+def test_error_answers_are_gateway_errors(paycore_any_gateway, payload):
     with pytest.raises(GatewayError, match="不存在的交易订单") as excinfo:
-        both(_serve(payload)).query(ORDER_ID)
+        paycore_any_gateway(_serve(payload)).query(ORDER_ID)
     assert excinfo.value.gateway_message == "不存在的交易订单."
 
 
-def test_answer_about_another_order_is_protocol_error(both, helpers):
+def test_answer_about_another_order_is_protocol_error(paycore_any_gateway, helpers):
     with pytest.raises(ProtocolError, match="OTHER"):
-        both(_serve(_signed(helpers, orderid="OTHER"))).query(ORDER_ID)
+        paycore_any_gateway(_serve(_signed(helpers, orderid="OTHER"))).query(ORDER_ID)
 
 
-def test_answer_for_another_merchant_is_refused(both, helpers):
+def test_answer_for_another_merchant_is_refused(paycore_any_gateway, helpers):
     with pytest.raises(MerchantMismatch):
-        both(_serve(_signed(helpers, memberid="99999"))).query(ORDER_ID)
+        paycore_any_gateway(_serve(_signed(helpers, memberid="99999"))).query(ORDER_ID)
 
 
 @pytest.mark.parametrize(
     ("payload", "message"),
     [({"code": 1}, "unknown shape"), (_answer_fields(amount="abc"), "malformed amount")],
 )
-def test_odd_answers_are_protocol_errors(both, payload, message):
+def test_odd_answers_are_protocol_errors(paycore_any_gateway, payload, message):
     with pytest.raises(ProtocolError, match=message):
-        both(_serve(payload)).query(ORDER_ID)
+        paycore_any_gateway(_serve(payload)).query(ORDER_ID)
 
 
-def test_html_answer_is_protocol_error(both):
+def test_html_answer_is_protocol_error(paycore_any_gateway):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(502, html="<h1>Bad Gateway</h1>")
 
     with pytest.raises(ProtocolError, match=r"HTTP 502.*Bad Gateway"):
-        both(handler).query(ORDER_ID)
+        paycore_any_gateway(handler).query(ORDER_ID)
 
 
-def test_existing_order_ids_up_to_50_characters_are_queried(both, helpers):
+def test_existing_order_ids_up_to_50_characters_are_queried(paycore_any_gateway, helpers):
     # The reference software stores varchar(50): an order made elsewhere may be that long.
     long_id = "Q" * 50
-    payment = both(_serve(_signed(helpers, orderid=long_id))).query(long_id)
+    payment = paycore_any_gateway(_serve(_signed(helpers, orderid=long_id))).query(long_id)
     assert payment.order_id == long_id
 
 
-def test_order_id_longer_than_any_platform_stores_is_refused_before_sending(both, peer):
+def test_order_id_longer_than_any_platform_stores_is_refused_before_sending(paycore_any_gateway, peer):
     with pytest.raises(InvalidRequest, match="50 characters"):
-        both(peer).query("Q" * 51)
+        paycore_any_gateway(peer).query("Q" * 51)
     assert peer.requests == []
 
 
 @pytest.mark.parametrize(("field", "value"), [("true_amount", "0.00"), ("amount", "0.0000"), ("true_amount", "-1")])
-def test_a_non_positive_amount_in_a_signed_answer_is_protocol_error(both, helpers, field, value):
+def test_a_non_positive_amount_in_a_signed_answer_is_protocol_error(paycore_any_gateway, helpers, field, value):
     with pytest.raises(ProtocolError, match=field):
-        both(_serve(_signed(helpers, **{field: value}))).query(ORDER_ID)
+        paycore_any_gateway(_serve(_signed(helpers, **{field: value}))).query(ORDER_ID)
 
 
-def test_no_such_order_is_order_not_found(both):
+def test_no_such_order_is_order_not_found(paycore_any_gateway):
     answer = {"status": "error", "msg": "不存在的交易订单."}
     with pytest.raises(paycore.OrderNotFound, match="不存在的交易订单") as excinfo:
-        both(lambda request: httpx.Response(200, json=answer)).query("E1")
+        paycore_any_gateway(lambda request: httpx.Response(200, json=answer)).query("E1")
     assert isinstance(excinfo.value, paycore.GatewayError)
     merchant_missing = {"status": "error", "msg": "商户不存在"}  # the merchant is unknown, not the order
     with pytest.raises(paycore.GatewayError) as other:
-        both(lambda request: httpx.Response(200, json=merchant_missing)).query("E1")
+        paycore_any_gateway(lambda request: httpx.Response(200, json=merchant_missing)).query("E1")
     assert not isinstance(other.value, paycore.OrderNotFound)
