@@ -1,0 +1,255 @@
+"""The testing kit as an application's test suite uses it: the fake's faults, through the plugin's fixtures."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import httpx
+import pytest
+
+import paycore
+from paycore import Outcome
+from paycore.handler import NotificationHandler, OrderRecord
+from paycore.stores import MemoryStore
+from paycore.testing import FakeFault, FakeGateway, GatewayUnderTest
+
+
+def test_decline_is_a_gateway_refusal_with_its_code(paycore_any_gateway, paycore_fake, paycore_order):
+    paycore_fake.set_faults(["decline"])
+    with pytest.raises(paycore.GatewayError) as caught:
+        paycore_any_gateway().create(paycore_order())
+    assert caught.value.gateway_code == "DECLINED"
+    assert caught.value.gateway_message == "declined"
+    assert not paycore_fake.orders
+
+
+def test_gateway_error_page_is_a_protocol_error(paycore_any_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_fake.set_faults([FakeFault.GATEWAY_ERROR], order_id=order.order_id)
+    with pytest.raises(paycore.ProtocolError, match="502"):
+        paycore_any_gateway().create(order)
+    paycore_any_gateway().create(paycore_order())  # another order is not affected
+
+
+def test_unreachable_gateway_cannot_have_been_reached(paycore_any_gateway, paycore_fake, paycore_order):
+    paycore_fake.set_faults(["unreachable"])
+    with pytest.raises(paycore.TransportError) as caught:
+        paycore_any_gateway().create(paycore_order())
+    assert caught.value.may_have_reached_gateway is False
+    assert not paycore_fake.orders
+
+
+def test_timeout_after_sending_created_the_order_anyway(paycore_any_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_fake.set_faults(["timeout_after_sending"], order_id=order.order_id)
+    with pytest.raises(paycore.TransportError) as caught:
+        paycore_any_gateway().create(order)
+    assert caught.value.may_have_reached_gateway is True
+    assert paycore_fake.orders[order.order_id].status == "pending"  # so the merchant must query, not create again
+    paycore_fake.set_faults([], order_id=order.order_id)
+    assert paycore_any_gateway().query(order.order_id).status is paycore.PaymentStatus.PENDING
+
+
+def test_bad_signature_is_refused_by_the_merchant(paycore_any_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_any_gateway().create(order)
+    paycore_fake.set_faults(["bad_signature"], order_id=order.order_id)
+    with pytest.raises(paycore.SignatureError):
+        paycore_any_gateway().verify_notification(paycore_fake.pay(order.order_id))
+
+
+def test_underpayment_shows_in_notification_and_query(paycore_any_gateway, paycore_fake, paycore_order):
+    order = paycore_order(amount=Decimal("10.00"))
+    paycore_any_gateway().create(order)
+    paycore_fake.set_faults(["underpay"], order_id=order.order_id)
+    notification = paycore_any_gateway().verify_notification(paycore_fake.pay(order.order_id))
+    assert notification.amount == Decimal("10.00")
+    assert notification.paid_amount == Decimal("9.99")
+    assert paycore_any_gateway().query(order.order_id).paid_amount == Decimal("9.99")
+    handler = NotificationHandler(
+        paycore.Accounts({"main": paycore_any_gateway().gateway()}),
+        lookup={order.order_id: OrderRecord(order.order_id, order.amount, order.currency, "main")}.get,
+        on_paid=pytest.fail,
+        store=MemoryStore(),
+    )
+    assert handler.process(paycore_fake.resend(order.order_id)).outcome is Outcome.UNDERPAID
+
+
+def test_pending_forever_never_settles(paycore_any_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_fake.set_faults(["pending_forever"], order_id=order.order_id)
+    paycore_any_gateway().create(order)
+    with pytest.raises(paycore.InvalidRequest, match="pending forever"):
+        paycore_fake.pay(order.order_id)
+    assert paycore_any_gateway().query(order.order_id).status is paycore.PaymentStatus.PENDING
+
+
+def test_late_payment_after_close(paycore_any_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_any_gateway().create(order)
+    assert paycore_any_gateway().close_payment(order.order_id).status is paycore.PaymentStatus.CLOSED
+    with pytest.raises(paycore.InvalidRequest, match="closed"):
+        paycore_fake.pay(order.order_id)  # without the fault, a closed order stays closed
+    paycore_fake.set_faults(["late_payment"], order_id=order.order_id)
+    notification = paycore_any_gateway().verify_notification(paycore_fake.pay(order.order_id))
+    assert notification.status is paycore.PaymentStatus.PAID
+
+
+def test_resend_is_the_same_notification_and_the_handler_applies_it_once(paycore_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_gateway.create(order)
+    first = paycore_fake.pay(order.order_id)
+    assert paycore_fake.resend(order.order_id) == first
+    with pytest.raises(paycore.InvalidRequest, match="already paid"):
+        paycore_fake.pay(order.order_id)  # a second payment would be a new transaction: refused
+    paid: list[paycore.AppliedPayment] = []
+    handler = NotificationHandler(
+        paycore.Accounts({"main": paycore_gateway}),
+        lookup={order.order_id: OrderRecord(order.order_id, order.amount, order.currency, "main")}.get,
+        on_paid=paid.append,
+        store=MemoryStore(),
+    )
+    outcomes = [handler.process(body).outcome for body in (first, paycore_fake.resend(order.order_id))]
+    assert outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
+    assert len(paid) == 1
+
+
+@pytest.mark.parametrize(
+    ("broken", "error"),
+    [
+        ("signature", paycore.SignatureError),
+        ("amount", paycore.SignatureError),
+        ("merchant", paycore.MerchantMismatch),
+        ("unsigned", paycore.MissingField),
+    ],
+)
+def test_spoilt_notifications_are_refused(paycore_any_gateway, paycore_fake, paycore_order, broken, error):
+    order = paycore_order()
+    paycore_any_gateway().create(order)
+    paycore_fake.pay(order.order_id)
+    genuine = paycore_fake.notification_request(order.order_id, path="/pay/notify/main")
+    assert paycore_any_gateway().verify_notification(genuine).order_id == order.order_id
+    with pytest.raises(error):
+        paycore_any_gateway().verify_notification(paycore_fake.notification_request(order.order_id, broken=broken))
+
+
+def test_faults_are_checked_by_name(paycore_fake):
+    with pytest.raises(paycore.InvalidRequest, match="unknown fake fault"):
+        paycore_fake.set_faults(["declined"])
+    with pytest.raises(paycore.InvalidRequest, match="no order"):
+        paycore_fake.pay("never-created")
+    assert paycore_fake.faults() == frozenset()
+
+
+def test_deliver_posts_to_the_merchants_endpoint_over_http(paycore_loopback, paycore_fake, paycore_order):
+    """The fake keeps notify_url; duplicate delivery reaches a real endpoint twice, applied once."""
+    with paycore.Gateway(
+        paycore.testing.FakeProvider, account="main", transport=httpx.MockTransport(paycore_fake)
+    ) as verifier:
+        orders: dict[str, OrderRecord] = {}
+        paid: list[paycore.AppliedPayment] = []
+        handler = NotificationHandler(
+            paycore.Accounts({"main": verifier}), lookup=orders.get, on_paid=paid.append, store=MemoryStore()
+        )
+        shop = paycore_loopback.asgi(paycore.web.asgi_app(handler))
+        order = paycore_order(notify_url=f"{shop.url}/notify/main")
+        orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "main")
+        verifier.create(order)
+        paycore_fake.set_faults(["duplicate"], order_id=order.order_id)
+        paycore_fake.pay(order.order_id)
+        answers = paycore_fake.deliver(order.order_id)
+    assert [(answer.status_code, answer.text) for answer in answers if answer] == [(200, "ok"), (200, "ok")]
+    assert len(paid) == 1
+    assert len(paycore_fake.deliveries) == 2
+
+
+def test_deliver_to_an_endpoint_that_is_down_records_no_answer(paycore_gateway, paycore_fake, paycore_order):
+    order = paycore_order(notify_url="http://127.0.0.1:9/notify/main")  # the discard port: nothing listens
+    paycore_gateway.create(order)
+    paycore_fake.pay(order.order_id)
+    assert paycore_fake.deliver(order.order_id, timeout=2) == [None]
+
+
+def test_order_factory_gives_new_ids_and_takes_fields(paycore_order):
+    first, second = paycore_order(), paycore_order(amount=Decimal("1.00"), attach="cart-1")
+    assert first.order_id != second.order_id
+    assert (second.amount, second.attach) == (Decimal("1.00"), "cart-1")
+    with pytest.raises(paycore.InvalidRequest):
+        paycore_order(amount=1.5)  # money is Decimal, also in tests
+
+
+async def test_async_gateway_fixture(paycore_async_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    async with paycore_async_gateway as gateway:
+        assert (await gateway.create(order)).status is paycore.PaymentStatus.PENDING
+    assert [request.url.path for request in paycore_fake.requests] == ["/orders"]
+
+
+pytestmark = pytest.mark.anyio
+
+
+def test_gateway_kind_runs_each_gateway(paycore_gateway_kind, paycore_any_gateway):
+    under_test = paycore_any_gateway()
+    assert isinstance(under_test, GatewayUnderTest)
+    assert under_test.kind == paycore_gateway_kind
+
+
+def test_sandbox_fixture_serves_a_providers_sandbox(paycore_sandbox, paycore_order):
+    sandbox = paycore_sandbox("juhe")
+    with paycore.Gateway("juhe", sandbox.account_settings(), account="main") as gateway:
+        order = paycore_order()
+        assert gateway.create(order).status is paycore.PaymentStatus.PENDING
+        sandbox.pay(order.order_id)
+        assert gateway.query(order.order_id).status is paycore.PaymentStatus.PAID
+
+
+def test_gateway_under_test_refuses_to_block_an_event_loop():
+    import asyncio
+
+    async def inside() -> None:
+        GatewayUnderTest("async", paycore.testing.FakeProvider, transport=FakeGateway()).query("A1")
+
+    with pytest.raises(paycore.InvalidRequest, match="running event loop"):
+        asyncio.run(inside())
+
+
+def test_fake_gateway_is_safe_to_share_between_threads_of_one_test(paycore_fake, paycore_order):
+    """A merchant app under test may call from several threads; every order still lands once."""
+    orders = [paycore_order() for _ in range(20)]
+
+    def create(order: paycore.Order) -> None:
+        with paycore.Gateway(paycore.testing.FakeProvider, transport=httpx.MockTransport(paycore_fake)) as gateway:
+            gateway.create(order)
+
+    threads = [threading.Thread(target=create, args=(order,)) for order in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(paycore_fake.orders) == sorted(order.order_id for order in orders)
+
+
+def test_plugin_is_registered_by_entry_point_and_loads_paycore_lazily(pytester):
+    """A project with no conftest gets the fixtures; a session that asks for none never imports paycore's models."""
+    pytester.makepyfile(
+        test_shop="""
+        def test_fixtures(paycore_order, paycore_gateway, paycore_fake):
+            order = paycore_order()
+            payment = paycore_gateway.create(order)
+            assert payment.order_id == order.order_id
+            assert paycore_fake.orders[order.order_id].status == "pending"
+        """,
+        test_plain="""
+        import sys
+
+        def test_nothing_of_paycore_loaded():
+            assert "paycore.testing.pytest_plugin" in sys.modules  # the plugin is there ...
+            assert "paycore.models" not in sys.modules  # ... and cost nothing
+            assert "httpx" not in sys.modules
+        """,
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio")
+    result.assert_outcomes(passed=2)
+    alone = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio", "test_plain.py")
+    alone.assert_outcomes(passed=1)
