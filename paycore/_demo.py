@@ -48,12 +48,18 @@ _DEMO_ORDER_FIELDS: dict[str, Any] = {
 }
 
 
-def _demo_order(provider_class: type[Provider[Any]], merchant_url: str) -> Order:
-    channels = provider_class.channels
-    channel = Channel.ALIPAY_QR if Channel.ALIPAY_QR in channels or not channels else sorted(channels)[0]
+def order_fields_for(provider_class: type[Provider[Any]], channel: Channel) -> dict[str, Any]:
+    """Plausible values for the optional Order fields ``provider_class`` requires on ``channel``."""
     extra: dict[str, Any] = {name: _DEMO_ORDER_FIELDS.get(name) for name in provider_class.order_fields_for(channel)}
     if "expires_at" in extra:
         extra["expires_at"] = datetime.now(UTC) + timedelta(minutes=15)
+    return extra
+
+
+def _demo_order(provider_class: type[Provider[Any]], merchant_url: str) -> Order:
+    channels = provider_class.channels
+    channel = Channel.ALIPAY_QR if Channel.ALIPAY_QR in channels or not channels else sorted(channels)[0]
+    extra = order_fields_for(provider_class, channel)
     fields: dict[str, Any] = {
         "amount": Decimal("9.90"),
         "channel": channel,

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from paycore._text import clip
-from paycore.errors import GatewayError
+from paycore.errors import GatewayError, MalformedNotification
 
 __all__ = [
     "base_url",
@@ -46,6 +46,7 @@ __all__ = [
     "plain_amount",
     "signature_matches",
     "to_minor_units",
+    "unambiguous_pairs",
     "utf8",
 ]
 
@@ -229,6 +230,25 @@ def _as_bytes(value: str | bytes) -> bytes:
 def signature_matches(received: str | bytes, expected: str | bytes) -> bool:
     """Whether ``received`` equals ``expected``, compared in constant time (`hmac.compare_digest`)."""
     return hmac.compare_digest(_as_bytes(received), _as_bytes(expected))
+
+
+def unambiguous_pairs(fields: Mapping[str, str], separators: str = "&=") -> None:
+    """Refuse fields a ``k=v&k=v`` signed string could cut another way: `MalformedNotification`.
+
+    When the signed string joins raw names and values with ``&`` and ``=``,
+    ``status=paid&trade_no=T1`` signs the same as one field ``status`` holding
+    ``paid&trade_no=T1``: a forger can move a field into its neighbour without
+    breaking the signature. A name or value holding a separator is refused, so
+    the signed string has exactly one reading. Refuse the same characters in what
+    you send (`paycore.InvalidRequest`), or the gateway's notifications about
+    such an order can never be verified.
+    """
+    for name, value in fields.items():
+        for text in (name, value):
+            if any(separator in text for separator in separators):
+                raise MalformedNotification(
+                    f"field {clip(name)!r} holds one of {separators!r}: its signed string would have two readings"
+                )
 
 
 def first_match(received: str | bytes, candidates: Iterable[str | bytes]) -> int | None:

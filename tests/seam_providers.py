@@ -137,6 +137,7 @@ class GetPay(_Base):
         fields = request.query_fields()
         if not fields.get("sign") or not fields.get("order_id"):
             raise paycore.MissingField("query lacks sign or order_id")
+        toolkit.unambiguous_pairs(fields)
         if not toolkit.signature_matches(fields["sign"], md5_sign(fields, self.key)):
             raise paycore.SignatureError("bad signature")
         return fields
@@ -252,6 +253,7 @@ class QrPay(_Base):
     @paycore.hookimpl
     def verify_notification(self, request: paycore.NotificationRequest) -> paycore.Notification:
         fields = request.form_fields()
+        toolkit.unambiguous_pairs(fields)
         if not fields.get("sign") or not toolkit.signature_matches(fields["sign"], md5_sign(fields, self.key)):
             raise paycore.SignatureError("bad or missing signature")
         return self._notification(fields, paycore.Reply(body="OK"))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paycore import GatewayError, toolkit
+from paycore import GatewayError, MalformedNotification, toolkit
 
 
 @pytest.mark.parametrize(
@@ -250,3 +250,11 @@ def test_gateway_refusal_keeps_the_gateways_words_bounded():
     assert len(str(long)) < 300
     assert error.may_have_reached_gateway is False
     assert toolkit.gateway_refusal("query", None).gateway_message == "no reason given"
+
+
+def test_unambiguous_pairs_refuses_what_could_be_cut_another_way():
+    toolkit.unambiguous_pairs({"status": "paid", "trade_no": "T1", "name": "Green tea 绿茶"})
+    for fields in ({"status": "paid&trade_no=T1"}, {"a=b": "1"}, {"x": "1=2"}, {"sign&x": "1"}):
+        with pytest.raises(MalformedNotification, match="two readings"):
+            toolkit.unambiguous_pairs(fields)
+    toolkit.unambiguous_pairs({"note": "a=b"}, separators="&")  # a protocol that only joins with "&"

@@ -1,0 +1,121 @@
+"""paycore's own conformance runs: the fake provider (through an in-memory gateway) passes the suite."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+
+from paycore import NotificationRequest, Order
+from paycore.testing import FakeGateway, FakeProvider
+from paycore.testing.conformance import ConformanceWorld, ProviderConformance
+from tests.seam_providers import GetPay, HookPay, QrPay
+
+
+class TestFakeConformance(ProviderConformance):
+    provider = FakeProvider
+
+    @contextlib.contextmanager
+    def world(self) -> Iterator[ConformanceWorld]:
+        fake = FakeGateway()
+
+        def pay(order: Order) -> NotificationRequest:
+            fake.pay(order.order_id)
+            return fake.notification_request(order.order_id, path="/notify/conformance")
+
+        yield ConformanceWorld(settings={}, pay=pay, transport=httpx.MockTransport(fake))
+
+
+BROKEN_PROVIDER = """
+import contextlib
+from decimal import Decimal
+
+import httpx
+import pydantic
+
+import paycore
+from paycore.testing import FakeGateway, FakeProvider, fake_sign
+from paycore.testing.conformance import ConformanceWorld, ProviderConformance
+from tests.seam_providers import GetPay, HookPay, QrPay
+
+
+class LeakySettings(paycore.ProviderSettings):
+    base_url: str = "https://fake-gateway.invalid"
+    merchant_id: str = "fake-merchant"
+    secret_key: str = "fake-secret"  # not a SecretStr
+    ack: str = "ok"
+
+
+class BrokenProvider(FakeProvider):
+    settings_model = LeakySettings
+    provider_name = "broken"
+
+    def _signed(self, fields):
+        fields["merchant_id"] = self.settings.merchant_id
+        fields["sign"] = fake_sign(fields, self.settings.secret_key)
+        return fields
+
+    @paycore.hookimpl
+    def query_payment(self, order_id):
+        response = yield self._post("/orders/query", {"order_id": order_id})
+        order = response.json()["order"]  # trusts the answer's shape
+        return paycore.Payment(order_id=order["order_id"], status=order["status"], amount=Decimal(order["amount"]),
+                               provider=self.name, account=self.account)
+
+    @paycore.hookimpl
+    def verify_notification(self, request):
+        fields = request.form_fields()  # never checks the signature
+        return paycore.Notification(order_id=fields["order_id"], status=fields["status"],
+                                    amount=Decimal(fields["amount"]), provider=self.name, account=self.account,
+                                    raw=fields, ack=paycore.Reply(body="ok"))
+
+
+class TestBrokenConformance(ProviderConformance):
+    provider = BrokenProvider
+
+    @contextlib.contextmanager
+    def world(self):
+        fake = FakeGateway()
+
+        def pay(order):
+            fake.pay(order.order_id)
+            return fake.notification_request(order.order_id)
+
+        yield ConformanceWorld(settings={}, pay=pay, transport=httpx.MockTransport(fake))
+"""
+
+
+def test_a_broken_provider_fails_with_messages_that_say_what_to_fix(pytester):
+    pytester.makepyfile(test_broken=BROKEN_PROVIDER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 4
+    output = result.stdout.str()
+    assert "FAILED test_broken.py::TestBrokenConformance::test_settings_model_refuses_unknown_settings" in output
+    assert "setting 'secret_key' looks secret but is <class 'str'>: declare it pydantic.SecretStr" in output
+    assert "FAILED test_broken.py::TestBrokenConformance::test_tampered_notifications_are_refused" in output
+    assert "a tampered notification was accepted (field merchant_id changed; changed: ['merchant_id'])" in output
+    assert "FAILED test_broken.py::TestBrokenConformance::test_malformed_and_oversized_notifications" in output
+    assert (
+        "failed during verify: KeyError at test_broken.py:39: refuse such input with a paycore.VerificationError"
+        in output
+    )
+    assert "FAILED test_broken.py::TestBrokenConformance::test_malformed_answers_are_typed_errors" in output
+    assert "an unexpected exception escaped the provider" in output
+    # what a broken provider still gets right passes: its hooks match the specs
+    passed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio", "-k", "hooks_match")
+    passed.assert_outcomes(passed=1)
+
+
+# The seam providers (GET notifications, JSON signed over headers, QR answers) on their mini sandboxes.
+class TestGetPayConformance(ProviderConformance):
+    provider = GetPay
+
+
+class TestHookPayConformance(ProviderConformance):
+    provider = HookPay
+
+
+class TestQrPayConformance(ProviderConformance):
+    provider = QrPay
