@@ -9,6 +9,7 @@
     paycore query ORDER_ID
     paycore verify [--body BODY]          # else the body is read from stdin
     paycore demo [--provider juhe] [--async]
+    paycore new-provider NAME [--path DIR]
     paycore sandbox --provider juhe [--port 8000] [--merchant-id ID] [--secret-key KEY] [--fault F]
                     [--notify-interval S] [--channel CODE] [--strict]
 
@@ -285,6 +286,23 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)  # a TOML basic string, array or number
 
 
+def _cmd_new_provider(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from paycore._scaffold import default_target, new_provider
+
+    target = Path(args.path) if args.path else default_target(args.name, Path.cwd())
+    written = new_provider(args.name, target)
+    print(f"created the {args.name!r} provider in {target}:")
+    for path in written:
+        print(f"  {path}")
+    print(
+        f"next: pip install -e '{target}[test]' && pytest {target / 'tests'}  "
+        "(the conformance suite says which hook to write next; see docs/authoring.md)"
+    )
+    return 0
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from paycore.sandbox import PUBLIC_SANDBOX_KEY, SandboxOptions, make_sandbox
 
@@ -383,6 +401,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--provider", default="juhe", help="a provider that ships a sandbox (default: juhe)")
     demo.add_argument("--async", dest="use_async", action="store_true", help="use AsyncGateway")
     demo.set_defaults(run=_cmd_demo)
+
+    scaffold = commands.add_parser(
+        "new-provider", help="generate a provider distribution: pyproject, hooks, settings, sandbox, tests, docs"
+    )
+    scaffold.add_argument("name", metavar="NAME", help="the provider's entry-point name, e.g. acme")
+    scaffold.add_argument(
+        "--path",
+        metavar="DIR",
+        help="where (new or empty; default: providers/NAME if ./providers exists, else ./paycore-NAME)",
+    )
+    scaffold.set_defaults(run=_cmd_new_provider)
 
     sandbox = commands.add_parser("sandbox", parents=[common], help="serve a provider's local sandbox gateway")
     sandbox.add_argument("--provider", required=True, help="a provider that ships a sandbox, e.g. juhe")

@@ -111,6 +111,15 @@ class LoopbackServer:
         self._thread.start()
         return self
 
+    def serve_forever(self) -> None:
+        """Serve in the foreground until interrupted (Ctrl-C), then release the port."""
+        try:
+            self._server.serve_forever(poll_interval=0.05)
+        finally:
+            self._server.server_close()
+            while self._on_stop:
+                self._on_stop.pop()()
+
     def stop(self) -> None:
         """Stop serving and release the port; a server never started is only closed."""
         if self._thread.is_alive():

@@ -46,6 +46,7 @@ from paycore._plugins import _named_provider_class, _secrets_of
 from paycore.errors import (
     InvalidRequest,
     MalformedNotification,
+    NotSupported,
     PaycoreError,
     ProviderError,
     VerificationError,
@@ -342,7 +343,7 @@ class ProviderConformance:
                     f"{exc}: refuse such input with a paycore.VerificationError ({body!r:.60})"
                 ) from exc
             except PaycoreError as exc:
-                raise AssertionError(f"{type(exc).__name__} is no VerificationError ({body!r:.60})") from exc
+                raise AssertionError(f"{type(exc).__name__} is no VerificationError ({body!r:.60}): {exc}") from exc
             raise AssertionError(f"a malformed notification was accepted: {body!r:.60}")
         with pytest.raises(MalformedNotification):
             under_test.verify_notification(b"a=" + b"1" * MAX_NOTIFICATION_BYTES)
@@ -381,6 +382,8 @@ class ProviderConformance:
                 call()
             except ProviderError as exc:
                 raise AssertionError(f"an unexpected exception escaped the provider: {exc}") from exc
+            except NotSupported as exc:
+                raise AssertionError(str(exc)) from exc
             except PaycoreError:
                 continue
             raise AssertionError(f"an unusable answer (HTTP {status}, {content[:40]!r}) was accepted")
