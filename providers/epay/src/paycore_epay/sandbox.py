@@ -1,0 +1,396 @@
+"""A local epay (v1) platform for the demo and the tests: ``paycore sandbox --provider epay``.
+
+It checks signatures with its own code (not the provider's), serves ``submit.php``
+(a cashier page), ``mapi.php`` (JSON: a pay URL or QR content), ``api.php?act=order``
+(the key checked in constant time), and notifies each paid order by **GET** to its
+``notify_url``, resending until the merchant answers exactly ``success``::
+
+    with EpaySandbox(SandboxOptions(profile="fast")) as sandbox:
+        gateway = paycore.Gateway("epay", sandbox.account_settings())
+        payment = gateway.create(order)
+        sandbox.pay(order.order_id)                       # as the buyer would, at the cashier
+        attempts = sandbox.wait_for_notifications(order.order_id)
+
+Admin API (JSON) for other processes: ``POST /admin/orders/{order_id}/pay`` and
+``/fail``, ``GET /admin/orders/{order_id}/notifications``, ``PUT /admin/faults``
+with ``{"faults": [...]}``. Faults (`EpayFault`): ``duplicate``, ``wrong_sign``,
+``refuse``, ``slow``.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import html
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
+
+import httpx
+
+import paycore
+from paycore.sandbox import PUBLIC_SANDBOX_KEY, SandboxOptions
+from paycore.testing import LoopbackServer
+
+__all__ = ["PROFILES", "Attempt", "EpayFault", "EpaySandbox"]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_MERCHANT_ID = "1000"
+
+#: seconds to wait before each try: ``realistic`` follows the common v1 platforms (then stops);
+#: ``fast`` is for tests
+PROFILES: Mapping[str, tuple[float, ...]] = {
+    "realistic": (0, 15, 15, 30, 180, 1800, 1800, 1800, 3600),
+    "fast": (0, 0.05, 0.05, 0.05, 0.05),
+}
+_SLOW_SECONDS = 3.0
+
+
+class EpayFault(enum.StrEnum):
+    """What can go wrong, the way it goes wrong on real platforms."""
+
+    #: the notification is sent once more after the merchant's ``success``
+    DUPLICATE = "duplicate"
+    #: notifications are signed with another key
+    WRONG_SIGN = "wrong_sign"
+    #: ``mapi.php`` and ``api.php`` answer ``{"code": -1, "msg": "系统繁忙"}``
+    REFUSE = "refuse"
+    #: ``mapi.php`` and ``api.php`` answer after 3 seconds
+    SLOW = "slow"
+
+
+@dataclass
+class Attempt:
+    """One notification try, as the sandbox saw it."""
+
+    order_id: str
+    attempt: int
+    url: str
+    status_code: int | None
+    response: str | None
+    error: str | None
+    acknowledged: bool
+
+
+@dataclass
+class _Order:
+    order_id: str
+    trade_no: str
+    kind: str
+    name: str
+    money: str
+    notify_url: str
+    return_url: str
+    param: str
+    added: str
+    status: int = 0
+    ended: str = ""
+
+
+def _sign(fields: Mapping[str, str], key: str) -> str:
+    """The platform's side, written apart from the provider's: sorted by name bytes, empties and sign left out."""
+    items = sorted(
+        ((name, value) for name, value in fields.items() if value and name not in ("sign", "sign_type")),
+        key=lambda item: item[0].encode(),
+    )
+    text = "&".join(name + "=" + value for name, value in items) + key
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+class EpaySandbox:
+    """An epay platform on a loopback socket."""
+
+    def __init__(self, options: SandboxOptions | None = None) -> None:
+        self.options = options or SandboxOptions()
+        self.merchant_id = self.options.merchant_id or DEFAULT_MERCHANT_ID
+        self._key = self.options.secret_key or PUBLIC_SANDBOX_KEY
+        profile = self.options.profile or "realistic"
+        if profile not in PROFILES:
+            raise paycore.InvalidRequest(f"epay sandbox profiles are {', '.join(PROFILES)}, not {profile!r}")
+        self.profile = profile
+        schedule = PROFILES[profile]
+        if self.options.notify_interval is not None:
+            schedule = (0, *([self.options.notify_interval] * (len(schedule) - 1)))
+        self._schedule = schedule
+        self._faults: set[EpayFault] = set()
+        self.set_faults(self.options.faults)
+        self._orders: dict[str, _Order] = {}
+        self._attempts: list[Attempt] = []
+        self._deliveries: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._trades = 0
+        self._server = LoopbackServer(self._handle, host=self.options.host, port=self.options.port)
+
+    def __repr__(self) -> str:
+        return f"<EpaySandbox {self.url} merchant={self.merchant_id!r} profile={self.profile!r}>"
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def account_settings(self) -> dict[str, Any]:
+        """Settings of an ``epay`` account on this sandbox (they include its key)."""
+        return {"base_url": self.url, "merchant_id": self.merchant_id, "secret_key": self._key}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.stop()
+        for thread in list(self._deliveries.values()):
+            thread.join(timeout=10)
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.serve_forever()
+        finally:
+            self._stopping.set()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- the buyer, faults and what happened --------------------------------------------------------------
+
+    def set_faults(self, faults: Iterable[EpayFault | str]) -> None:
+        """Switch faults on for every order; an empty list switches them off."""
+        try:
+            self._faults = {EpayFault(fault) for fault in faults}
+        except ValueError:
+            known = ", ".join(fault.value for fault in EpayFault)
+            raise paycore.InvalidRequest(f"unknown epay sandbox fault; known: {known}") from None
+
+    def _order(self, order_id: str) -> _Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise paycore.InvalidRequest(f"the epay sandbox has no order {order_id!r}")
+        return order
+
+    def pay(self, order_id: str) -> None:
+        """Pay the order, as the buyer's click at the cashier would; the merchant is then notified by GET."""
+        with self._lock:
+            order = self._order(order_id)
+            if order.status == 1:
+                raise paycore.InvalidRequest(f"order {order_id!r} is paid already")
+            order.status = 1
+            order.ended = datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+            thread = threading.Thread(target=self._deliver, args=(order,), name=f"epay-notify-{order_id}", daemon=True)
+            self._deliveries[order_id] = thread
+        thread.start()
+
+    def fail(self, order_id: str) -> None:
+        """The buyer gives up: v1 platforms notify successes only, so nothing is sent and the order stays unpaid."""
+        with self._lock:
+            self._order(order_id)
+
+    def attempts(self, order_id: str | None = None) -> list[Attempt]:
+        """Every notification try so far, oldest first."""
+        with self._lock:
+            return [attempt for attempt in self._attempts if order_id is None or attempt.order_id == order_id]
+
+    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
+        """Block until the order's notifications are over (acknowledged, or out of tries); return them."""
+        thread = self._deliveries.get(order_id)
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"notifications for order {order_id!r} still going after {timeout} s")
+        return self.attempts(order_id)
+
+    # -- notifications ----------------------------------------------------------------------------------
+
+    def _notification(self, order: _Order) -> dict[str, str]:
+        fields = {
+            "pid": self.merchant_id,
+            "trade_no": order.trade_no,
+            "out_trade_no": order.order_id,
+            "type": order.kind,
+            "name": order.name,
+            "money": order.money,
+            "trade_status": "TRADE_SUCCESS",
+            "param": order.param,
+        }
+        key = self._key + "-not-the-key" if EpayFault.WRONG_SIGN in self._faults else self._key
+        return {**fields, "sign": _sign(fields, key), "sign_type": "MD5"}
+
+    def _deliver(self, order: _Order) -> None:
+        query = urlencode(self._notification(order))
+        url = f"{order.notify_url}{'&' if '?' in order.notify_url else '?'}{query}"
+        with httpx.Client(timeout=5.0) as client:
+            for number, delay in enumerate(self._schedule, start=1):
+                if self._stopping.wait(delay):
+                    return
+                if self._send(client, order, url, number):
+                    if EpayFault.DUPLICATE in self._faults:
+                        self._send(client, order, url, number + 1)
+                    return
+
+    def _send(self, client: httpx.Client, order: _Order, url: str, number: int) -> bool:
+        status_code = text = error = None
+        try:
+            response = client.get(url)
+            status_code, text = response.status_code, response.text[:200]
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        acknowledged = text is not None and text.strip() == "success"
+        with self._lock:
+            self._attempts.append(Attempt(order.order_id, number, url, status_code, text, error, acknowledged))
+        return acknowledged
+
+    # -- the platform's HTTP side --------------------------------------------------------------------------
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.startswith("/admin/"):
+            return self._admin(request)
+        if path.startswith("/cashier/"):
+            return self._cashier(request)
+        if path in ("/mapi.php", "/api.php") and EpayFault.SLOW in self._faults:
+            time.sleep(_SLOW_SECONDS)
+        routes = {"/submit.php": self._submit, "/mapi.php": self._mapi, "/api.php": self._api}
+        route = routes.get(path)
+        if route is None:
+            return httpx.Response(404, text="not found")
+        fields = dict(parse_qsl(request.url.query.decode(), keep_blank_values=True))
+        if request.method == "POST":
+            fields.update(parse_qsl(request.content.decode("utf-8", "replace"), keep_blank_values=True))
+        return route(fields)
+
+    def _refusal(self, message: str, code: int = -1) -> httpx.Response:
+        # v1 platforms label their JSON text/html.
+        body = json.dumps({"code": code, "msg": message}, ensure_ascii=False)
+        return httpx.Response(200, text=body, headers={"content-type": "text/html; charset=utf-8"})
+
+    def _checked_order(self, fields: dict[str, str]) -> _Order | str:
+        """The new order the signed fields describe, or the platform's reason to refuse them."""
+        for name in ("pid", "type", "out_trade_no", "notify_url", "name", "money", "sign"):
+            if not fields.get(name):
+                return f"{name}不能为空"
+        if fields["pid"] != self.merchant_id:
+            return "商户不存在"
+        if not hmac.compare_digest(_sign(fields, self._key), fields["sign"].lower()):
+            return "签名校验失败"
+        if fields["type"] not in ("alipay", "wxpay", "qqpay"):
+            return "支付方式不存在"
+        try:
+            money = Decimal(fields["money"])
+        except InvalidOperation:
+            return "金额不合法"
+        if not money.is_finite() or money <= 0 or money != money.quantize(Decimal("0.01")):
+            return "金额不合法"
+        with self._lock:
+            if fields["out_trade_no"] in self._orders:
+                return "订单号已存在"
+            self._trades += 1
+            order = _Order(
+                order_id=fields["out_trade_no"],
+                trade_no=datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S") + f"{self._trades:06d}",
+                kind=fields["type"],
+                name=fields["name"],
+                money=f"{money:.2f}",
+                notify_url=fields["notify_url"],
+                return_url=fields.get("return_url", ""),
+                param=fields.get("param", ""),
+                added=datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            self._orders[order.order_id] = order
+        return order
+
+    def _submit(self, fields: dict[str, str]) -> httpx.Response:
+        checked = self._checked_order(fields)
+        if isinstance(checked, str):
+            return httpx.Response(400, text=f"<h3>{html.escape(checked)}</h3>", headers={"content-type": "text/html"})
+        return httpx.Response(302, headers={"location": f"{self.url}/cashier/{checked.trade_no}"})
+
+    def _mapi(self, fields: dict[str, str]) -> httpx.Response:
+        if EpayFault.REFUSE in self._faults:
+            return self._refusal("系统繁忙")
+        if not fields.get("clientip"):
+            return self._refusal("clientip不能为空")
+        checked = self._checked_order(fields)
+        if isinstance(checked, str):
+            return self._refusal(checked)
+        answer: dict[str, Any] = {"code": 1, "msg": "", "trade_no": checked.trade_no}
+        cashier = f"{self.url}/cashier/{checked.trade_no}"
+        answer["qrcode" if fields.get("device", "pc") == "pc" else "payurl"] = cashier
+        return httpx.Response(200, text=json.dumps(answer), headers={"content-type": "text/html; charset=utf-8"})
+
+    def _api(self, fields: dict[str, str]) -> httpx.Response:
+        if EpayFault.REFUSE in self._faults:
+            return self._refusal("系统繁忙")
+        if fields.get("act") != "order":
+            return self._refusal("不支持的操作")
+        if fields.get("pid") != self.merchant_id or not hmac.compare_digest(
+            fields.get("key", "").encode(), self._key.encode()
+        ):
+            return self._refusal("KEY校验失败", code=-3)
+        order = self._orders.get(fields.get("out_trade_no", ""))
+        if order is None:
+            return self._refusal("订单号不存在")
+        answer = {
+            "code": 1,
+            "msg": "查询订单号成功",
+            "trade_no": order.trade_no,
+            "out_trade_no": order.order_id,
+            "type": order.kind,
+            "pid": self.merchant_id,
+            "addtime": order.added,
+            "endtime": order.ended,
+            "name": order.name,
+            "money": order.money,
+            "status": order.status,
+        }
+        return httpx.Response(
+            200, text=json.dumps(answer, ensure_ascii=False), headers={"content-type": "text/html; charset=utf-8"}
+        )
+
+    def _cashier(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        order = next((order for order in self._orders.values() if order.trade_no == parts[1]), None)
+        if order is None:
+            return httpx.Response(404, text="no such order")
+        if request.method == "POST" and parts[2:] == ["pay"]:
+            if order.status != 1:
+                self.pay(order.order_id)
+            back = urlencode(self._notification(order))
+            if order.return_url:
+                joiner = "&" if "?" in order.return_url else "?"
+                return httpx.Response(302, headers={"location": f"{order.return_url}{joiner}{back}"})
+            return httpx.Response(200, text="paid")
+        page = (
+            '<!DOCTYPE html><html><head><meta charset="utf-8"><title>epay sandbox</title></head><body>'
+            f"<h1>{html.escape(order.name)}</h1><p>¥{html.escape(order.money)} · {html.escape(order.order_id)}</p>"
+            f'<form method="post" action="/cashier/{html.escape(order.trade_no)}/pay"><button>Pay</button></form>'
+            "</body></html>"
+        )
+        return httpx.Response(200, text=page, headers={"content-type": "text/html; charset=utf-8"})
+
+    def _admin(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        try:
+            if parts == ["admin", "faults"] and request.method == "PUT":
+                self.set_faults(json.loads(request.content or b"{}").get("faults", []))
+                return httpx.Response(200, json={"faults": sorted(self._faults)})
+            if len(parts) == 4 and parts[1] == "orders" and request.method == "POST" and parts[3] in ("pay", "fail"):
+                (self.pay if parts[3] == "pay" else self.fail)(parts[2])
+                return httpx.Response(200, json={"order_id": parts[2], "done": parts[3]})
+            if len(parts) == 4 and parts[1] == "orders" and parts[3] == "notifications":
+                return httpx.Response(200, json=[asdict(attempt) for attempt in self.attempts(parts[2])])
+        except (paycore.InvalidRequest, ValueError, AttributeError) as exc:
+            return httpx.Response(400, json={"error": str(exc)})
+        return httpx.Response(404, json={"error": "no such admin endpoint"})
