@@ -48,6 +48,25 @@ def test_demo_round_trip_exits_0(flags):
     assert re.search(r"^done: order \w{20} for 9\.90 CNY .* queried as paid", lines[-1])
 
 
+@pytest.mark.parametrize("flags", [(), ("--async",)])
+def test_demo_on_the_epay_sandbox(flags):
+    """The second provider's round trip: a QR code, a GET notification answered ``success``, a query."""
+    result = paycore("demo", "--provider", "epay", *flags)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one payment through the 'epay' provider" in result.stdout
+    assert "next: show the buyer a QR code of http://127.0.0.1:" in result.stdout
+    assert "answered HTTP 200 'success'" in result.stdout
+    assert "6. query confirms: paid" in result.stdout
+
+
+def test_epay_sandbox_command_serves_its_protocol():
+    with sandbox_cli("--fault", "refuse", provider="epay") as run:
+        base = f"http://127.0.0.1:{run.port}"
+        assert '[accounts.sandbox]\nprovider = "epay"\n' in run.header
+        assert f'base_url = "{base}"' in run.header
+        assert httpx.get(f"{base}/api.php", params={"act": "order"}).json() == {"code": -1, "msg": "系统繁忙"}
+
+
 def test_demo_with_a_provider_without_sandbox_fails_clearly():
     result = paycore("demo", "--provider", "nope")
     assert result.returncode == 2
@@ -62,11 +81,11 @@ class SandboxRun:
 
 
 @contextlib.contextmanager
-def sandbox_cli(*args: str) -> Iterator[SandboxRun]:
+def sandbox_cli(*args: str, provider: str = "juhe") -> Iterator[SandboxRun]:
     """``paycore sandbox --provider juhe`` on a free port, stopped with Ctrl-C on exit."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "paycore.cli", "sandbox", "--provider", "juhe", "--port", str(port), *args],
+        [sys.executable, "-m", "paycore.cli", "sandbox", "--provider", provider, "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -110,6 +110,11 @@ class EpaySandbox:
 
     def __init__(self, options: SandboxOptions | None = None) -> None:
         self.options = options or SandboxOptions()
+        if self.options.state_path or self.options.channels or self.options.strict:
+            # Said, not ignored: a user passing them expects an effect.
+            raise paycore.InvalidRequest(
+                "the epay sandbox keeps state in memory and takes no --state, --channel or --strict"
+            )
         self.merchant_id = self.options.merchant_id or DEFAULT_MERCHANT_ID
         self._key = self.options.secret_key or PUBLIC_SANDBOX_KEY
         profile = self.options.profile or "realistic"

@@ -1,0 +1,218 @@
+"""The epay sandbox over loopback sockets: GET notifications and resends, faults, the cashier, the admin API."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from paycore_epay.sandbox import EpaySandbox
+
+import paycore
+from paycore import web
+from paycore.handler import NotificationHandler, OrderRecord
+from paycore.sandbox import SandboxOptions
+from paycore.stores import MemoryStore
+from paycore.testing import LoopbackServer
+
+
+class Shop:
+    """A merchant's notify endpoint on a socket: the handler applies each payment once; answers can be scripted."""
+
+    def __init__(self, sandbox: EpaySandbox, answers: list[str] | None = None) -> None:
+        self.gateway = paycore.Gateway("epay", sandbox.account_settings(), account="main")
+        self.orders: dict[str, OrderRecord] = {}
+        self.paid: list[paycore.AppliedPayment] = []
+        self.answers = answers or []
+        self.seen: list[str] = []
+        self.handler = NotificationHandler(
+            paycore.Accounts({"main": self.gateway}),
+            lookup=self.orders.get,
+            on_paid=self.paid.append,
+            store=MemoryStore(),
+        )
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.seen.append(request.method)
+            if self.answers:
+                return httpx.Response(200, text=self.answers.pop(0))
+        return web.to_httpx(self.handler.process(web.from_httpx(request)).reply)
+
+    def order(self, url: str, **fields: object) -> paycore.Order:
+        order = paycore.Order(
+            **{
+                "amount": Decimal("12.50"),
+                "channel": "alipay_qr",
+                "subject": "Green tea",
+                "notify_url": f"{url}/notify/main",
+                "return_url": f"{url}/return",
+                "client_ip": "127.0.0.1",
+                **fields,
+            }
+        )
+        self.orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "main")
+        return order
+
+
+@pytest.fixture
+def world():
+    def start(*faults: str, answers: list[str] | None = None):
+        sandbox = EpaySandbox(SandboxOptions(profile="fast", faults=faults))
+        sandbox.start()
+        shop = Shop(sandbox, answers)
+        server = LoopbackServer(shop).start()
+        started.append((sandbox, shop, server))
+        return sandbox, shop, server.url
+
+    started: list[tuple[EpaySandbox, Shop, LoopbackServer]] = []
+    yield start
+    for sandbox, shop, server in started:
+        sandbox.stop()
+        server.stop()
+        shop.gateway.close()
+
+
+def test_a_payment_is_notified_by_get_and_applied_once(world):
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    payment = shop.gateway.create(order)
+    assert isinstance(payment.next_action, paycore.QrCode)
+    sandbox.pay(order.order_id)
+    attempts = sandbox.wait_for_notifications(order.order_id)
+    assert [(attempt.status_code, attempt.response, attempt.acknowledged) for attempt in attempts] == [
+        (200, "success", True)
+    ]
+    assert shop.seen == ["GET"]
+    assert [event.order_id for event in shop.paid] == [order.order_id]
+    queried = shop.gateway.query(order.order_id)
+    assert queried.status is paycore.PaymentStatus.PAID
+    assert queried.transaction_id == payment.transaction_id
+
+
+def test_resent_until_the_answer_is_exactly_success(world):
+    sandbox, shop, url = world(answers=["fail", "SUCCESS", " ok "])
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    attempts = sandbox.wait_for_notifications(order.order_id)
+    assert [attempt.acknowledged for attempt in attempts] == [False, False, False, True]
+    assert len(shop.paid) == 1
+
+
+def test_a_duplicate_after_success_is_acknowledged_and_not_applied_again(world):
+    sandbox, shop, url = world("duplicate")
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    attempts = sandbox.wait_for_notifications(order.order_id)
+    assert [attempt.response for attempt in attempts] == ["success", "success"]
+    assert len(shop.paid) == 1
+
+
+def test_a_wrongly_signed_notification_is_refused_every_time(world):
+    sandbox, shop, url = world("wrong_sign")
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    attempts = sandbox.wait_for_notifications(order.order_id)
+    assert len(attempts) == 5
+    assert {(attempt.status_code, attempt.response) for attempt in attempts} == {(400, "fail")}
+    assert shop.paid == []
+
+
+def test_refusals_and_unknown_orders_are_typed(world):
+    sandbox, shop, url = world()
+    with pytest.raises(paycore.OrderNotFound, match="订单号不存在"):
+        shop.gateway.query("never-created")
+    sandbox.set_faults(["refuse"])
+    with pytest.raises(paycore.GatewayError, match="系统繁忙"):
+        shop.gateway.create(shop.order(url))
+    with pytest.raises(paycore.InvalidRequest, match="unknown epay sandbox fault"):
+        sandbox.set_faults(["nope"])
+
+
+def test_a_wrong_key_is_refused_by_the_platform_and_never_shown(world):
+    sandbox, shop, url = world()
+    settings = {**sandbox.account_settings(), "secret_key": "not-the-merchant-key"}
+    with paycore.Gateway("epay", settings, account="main") as stranger:
+        with pytest.raises(paycore.GatewayError, match="签名校验失败") as created:
+            stranger.create(shop.order(url))
+        with pytest.raises(paycore.GatewayError, match="KEY校验失败") as queried:
+            stranger.query("whatever")
+    for error in (created.value, queried.value):
+        assert "not-the-merchant-key" not in str(error)
+
+
+def test_the_form_flow_through_the_cashier_and_back(world):
+    """submit.php → the cashier → Pay → the buyer's browser back at return_url with signed fields."""
+    sandbox, shop, url = world()
+    order = shop.order(url, channel="alipay_page")
+    form = shop.gateway.create(order, flow="form").next_action
+    assert isinstance(form, paycore.PaymentForm)
+    with httpx.Client() as browser:
+        cashier = browser.post(str(form.action), data=form.fields, follow_redirects=True)
+        assert cashier.status_code == 200
+        assert "Green tea" in cashier.text
+        pay = browser.post(f"{cashier.url}/pay")
+    assert pay.status_code == 302
+    back = httpx.URL(pay.headers["location"])
+    assert back.path == "/return"
+    shown = shop.gateway.parse_return(
+        paycore.NotificationRequest(method="GET", path="/return", query=back.query.decode())
+    )
+    assert shown.order_id == order.order_id
+    assert shown.signature_checked is True
+    sandbox.wait_for_notifications(order.order_id)
+    assert len(shop.paid) == 1
+
+
+def test_the_admin_api_serves_other_processes(world):
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    shop.gateway.create(order)
+    with httpx.Client(base_url=sandbox.url) as admin:
+        assert admin.put("/admin/faults", json={"faults": ["duplicate"]}).json() == {"faults": ["duplicate"]}
+        assert admin.post(f"/admin/orders/{order.order_id}/pay").status_code == 200
+        sandbox.wait_for_notifications(order.order_id)
+        log = admin.get(f"/admin/orders/{order.order_id}/notifications").json()
+        assert [entry["acknowledged"] for entry in log] == [True, True]
+        assert admin.post("/admin/orders/none/pay").status_code == 400
+        assert admin.put("/admin/faults", json={"faults": ["bogus"]}).status_code == 400
+        assert admin.get("/admin/nothing").status_code == 404
+    assert urlsplit(log[0]["url"]).path == "/notify/main"
+
+
+def test_the_sandbox_refuses_what_a_platform_refuses(world):
+    sandbox, _, _ = world()
+    with httpx.Client(base_url=sandbox.url) as client:
+        assert client.post("/mapi.php", data={"pid": sandbox.merchant_id}).json()["code"] == -1
+        assert client.post("/submit.php", data={}).status_code == 400
+        assert client.get("/api.php", params={"act": "other"}).json()["code"] == -1
+        assert client.get("/cashier/none").status_code == 404
+        assert client.get("/nothing").status_code == 404
+        broken = client.post("/mapi.php", content=b"\xff\xfe=\x00&&==", headers={"content-type": "x"})
+        assert broken.status_code == 200
+        assert broken.json()["code"] == -1
+
+
+def test_the_plugin_fixture_starts_it(paycore_sandbox):
+    sandbox = paycore_sandbox("epay")
+    assert sandbox.account_settings()["base_url"] == sandbox.url
+    with paycore.Gateway("epay", sandbox.account_settings()) as gateway:
+        with pytest.raises(paycore.OrderNotFound):
+            gateway.query("A1")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [SandboxOptions(state_path="sandbox.sqlite3"), SandboxOptions(channels=("x",)), SandboxOptions(strict=True)],
+)
+def test_options_it_cannot_honour_are_refused_not_ignored(options):
+    with pytest.raises(paycore.InvalidRequest, match="takes no --state, --channel or --strict"):
+        EpaySandbox(options)
+    with pytest.raises(paycore.InvalidRequest, match="profiles are realistic, fast"):
+        EpaySandbox(SandboxOptions(profile="document"))
