@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         Wallet,
     )
     from paycore.provider import Capabilities, Operation, Provider, ProviderSettings
+    from paycore.signatures import SignatureCandidate, SignatureExplanation
 
 
 __version__ = "0.1.0"
@@ -127,7 +128,9 @@ __all__ = [
     "Redirect",
     "Reply",
     "SdkParameters",
+    "SignatureCandidate",
     "SignatureError",
+    "SignatureExplanation",
     "Surface",
     "TransportError",
     "VerificationError",
@@ -154,6 +157,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncGateway": "paycore._gateway",
     "AsyncNotificationHandler": "paycore.handler",
     "BrowserReturn": "paycore.models",
+    "SignatureCandidate": "paycore.signatures",
+    "SignatureExplanation": "paycore.signatures",
     "Capabilities": "paycore.provider",
     "Channel": "paycore.models",
     "ConfigError": "paycore.errors",
@@ -214,6 +219,7 @@ _SUBMODULES = frozenset(
         "models",
         "provider",
         "sandbox",
+        "signatures",
         "stores",
         "testing",
         "toolkit",

@@ -12,6 +12,7 @@ flows; only the sending differs::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -50,6 +51,7 @@ from paycore.errors import (
 from paycore.http import NotificationRequest, Reply
 from paycore.models import BrowserReturn, Channel, CreateFlow, Notification, Order, Payment
 from paycore.provider import Capabilities, Operation, Provider
+from paycore.signatures import KEY_PLACEHOLDER, SignatureExplanation
 
 __all__ = ["DEFAULT_FAILURE_REPLY", "DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
 
@@ -368,6 +370,55 @@ class _BaseGateway:
                 raise ProviderError(f"provider {self.provider_name!r} returned {type(claimed).__name__}, not an id")
             return claimed or None
         raise observed.failure()
+
+    def explain_signature(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> SignatureExplanation:
+        """Explain the signature of a received message: the text signed under each rule, and which matched.
+
+        For ``paycore sign explain`` and the merchant's own diagnostics only: it
+        signs whatever it is given with the account's key (a signing oracle), so
+        never expose it to anyone who could send it messages. The key never
+        appears in the result (any secret a provider left in is replaced by
+        `paycore.signatures.KEY_PLACEHOLDER`). NotSupported if the provider
+        cannot explain.
+        """
+        hook = self._runtime.hook(Operation.EXPLAIN)
+        if not isinstance(request, NotificationRequest):
+            request = _notification_request(request)
+        observed = self._observed(Operation.EXPLAIN, None)
+        with observed:
+            explanation = hook(request=request)
+            if not isinstance(explanation, SignatureExplanation):
+                raise ProviderError(
+                    f"provider {self.provider_name!r} returned {type(explanation).__name__}, not a SignatureExplanation"
+                )
+            return _explanation_masked(explanation, self._runtime.secrets)
+        raise observed.failure()
+
+
+def _explanation_masked(explanation: SignatureExplanation, secrets: tuple[str, ...]) -> SignatureExplanation:
+    def mask(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in secrets:  # longest first
+            text = text.replace(secret, KEY_PLACEHOLDER)
+        return text
+
+    candidates = tuple(
+        dataclasses.replace(
+            candidate,
+            label=str(mask(candidate.label)),
+            signed_text=str(mask(candidate.signed_text)),
+            dropped=tuple(str(mask(name)) for name in candidate.dropped),
+        )
+        for candidate in explanation.candidates
+    )
+    return dataclasses.replace(
+        explanation,
+        rule=str(mask(explanation.rule)),
+        received=mask(explanation.received),
+        problem=mask(explanation.problem),
+        candidates=candidates,
+    )
 
 
 def _notification_request(request: object) -> NotificationRequest:

@@ -8,6 +8,8 @@
         --notify-url https://shop.example/notify --return-url https://shop.example/done
     paycore query ORDER_ID
     paycore verify [--body BODY]          # else the body is read from stdin
+    paycore sign explain [--body BODY] [--method GET --query QUERY]
+    paycore check [--account NAME] [--notify-url BASE] [--offline]
     paycore demo [--provider juhe] [--async]
     paycore new-provider NAME [--path DIR]
     paycore sandbox --provider juhe [--port 8000] [--merchant-id ID] [--secret-key KEY] [--fault F]
@@ -200,7 +202,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_verify(args: argparse.Namespace) -> int:
+def _received(args: argparse.Namespace) -> Any:
+    """The message ``verify`` and ``sign explain`` read: method, path, query, headers and body as received."""
     from paycore.http import NotificationRequest
 
     # The command line arrives decoded with surrogateescape: give the bytes as typed.
@@ -216,10 +219,64 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if not separator:
             raise errors.InvalidRequest(f"--header takes NAME:VALUE, not {header!r}")
         headers.append((name.strip(), value.strip()))
-    request = NotificationRequest(method=args.method, path=args.path, query=args.query, headers=headers, body=body)
+    return NotificationRequest(method=args.method, path=args.path, query=args.query, headers=headers, body=body)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    request = _received(args)
     with _gateway(args) as gateway:
         _emit_model(args, gateway.verify_notification(request))
     return 0
+
+
+def _cmd_sign_explain(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    request = _received(args)
+    with _gateway(args) as gateway:
+        explanation = gateway.explain_signature(request)
+        heading = f"account {gateway.account} (provider {gateway.provider_name})"
+    data = {**dataclasses.asdict(explanation), "verdict": explanation.verdict()}
+
+    def readable() -> str:
+        lines = [heading, f"rule: {explanation.rule}", f"received signature: {explanation.received or '(none)'}"]
+        for number, candidate in enumerate(explanation.candidates, start=1):
+            lines.append(f"{number}. {candidate.label}: {'MATCHED' if candidate.matched else 'no match'}")
+            lines.append(f"   signed:   {candidate.signed_text}")
+            lines.append(f"   left out: {', '.join(candidate.dropped) or '(nothing)'}")
+            lines.append(f"   gives:    {candidate.digest}")
+        if explanation.problem:
+            lines.append(f"problem: {explanation.problem}")
+        lines.append(f"verdict: {explanation.verdict()}")
+        return "\n".join(lines)
+
+    _emit(args, data, readable)
+    return 0 if explanation.matched is not None and explanation.problem is None else 3
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from paycore._check import check_account
+    from paycore.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    account = getattr(args, "account", None)
+    names = [account] if account else config.account_names()
+    if not names:
+        raise errors.ConfigError("no accounts configured: nothing to check")
+    findings = [
+        finding
+        for name in names
+        for finding in check_account(config, name, notify_base=args.notify_url, reach=not args.offline)
+    ]
+
+    def readable() -> str:
+        return "\n".join(f"{finding.account}: {finding.level}: {finding.message}" for finding in findings)
+
+    _emit(args, [dataclasses.asdict(finding) for finding in findings], readable)
+    levels = {finding.level for finding in findings}
+    return 2 if "error" in levels else 1 if "warning" in levels else 0
 
 
 def _load_handler(target: str) -> Any:
@@ -386,6 +443,27 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--query", default="", help="the raw query string, for gateways that notify by GET")
     verify.add_argument("--header", action="append", metavar="NAME:VALUE", help="a request header; repeat")
     verify.set_defaults(run=_cmd_verify)
+
+    sign = commands.add_parser("sign", help="signature diagnostics")
+    sign_commands = sign.add_subparsers(dest="sign_command", required=True, metavar="COMMAND")
+    explain = sign_commands.add_parser(
+        "explain",
+        parents=[common],
+        help="the exact text signed for a received message, each rule tried, and which matched or why none did",
+    )
+    explain.add_argument("--body", help="the message body, as received (default: stdin for a POST)")
+    explain.add_argument("--method", default="POST", type=str.upper, help="the request's method (default: POST)")
+    explain.add_argument("--path", default="/", help="the request's path (default: /)")
+    explain.add_argument("--query", default="", help="the raw query string, for gateways that notify by GET")
+    explain.add_argument("--header", action="append", metavar="NAME:VALUE", help="a request header; repeat")
+    explain.set_defaults(run=_cmd_sign_explain)
+
+    check = commands.add_parser(
+        "check", parents=[common], help="check accounts: settings, https, placeholder secrets, notify URL, reachability"
+    )
+    check.add_argument("--notify-url", metavar="BASE", help="the notify base URL the application will give orders")
+    check.add_argument("--offline", action="store_true", help="do not try to reach the gateways")
+    check.set_defaults(run=_cmd_check)
 
     reconcile = commands.add_parser(
         "reconcile", parents=[common], help="query pending orders and apply what the gateways say, exactly once"

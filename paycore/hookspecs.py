@@ -32,7 +32,7 @@ signs over headers and a JSON body, fits as well as a POSTed form.
 
 Required hooks: ``create_payment``, ``query_payment``, ``verify_notification``.
 Optional: ``close_payment``, ``failure_reply``, ``parse_return``,
-``notification_order_id``, and ``make_sandbox`` (a classmethod); asking a
+``notification_order_id``, ``explain_signature``, and ``make_sandbox`` (a classmethod); asking a
 provider for an operation it lacks raises `paycore.NotSupported` before any
 I/O (``failure_reply`` has a default instead).
 """
@@ -48,6 +48,7 @@ import pluggy
 from paycore.http import NotificationRequest, Reply
 from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment
 from paycore.sandbox import Sandbox, SandboxOptions
+from paycore.signatures import SignatureExplanation
 
 __all__ = [
     "PROJECT_NAME",
@@ -131,6 +132,17 @@ class ProviderSpec:
         account find the account (and so the key) that must verify the
         notification. Never trusted otherwise. Pure, cheap, and no raising for
         bodies of another protocol: return None.
+        """
+
+    @hookspec(firstresult=True)
+    def explain_signature(self, request: NotificationRequest) -> SignatureExplanation:  # type: ignore[empty-body]  # a spec has no body
+        """Explain the signature of a received message, for ``paycore sign explain``; never verify with it.
+
+        For each signing rule ``verify_notification`` would try: the exact text
+        signed (the key written as `paycore.signatures.KEY_PLACEHOLDER`), the
+        fields left out, the signature it gives, and whether the received one
+        equals it (constant time). Pure; raise MalformedNotification only for a
+        message that cannot be read at all.
         """
 
     @hookspec(firstresult=True)

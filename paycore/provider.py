@@ -48,6 +48,8 @@ class Operation(enum.StrEnum):
     RETURN = "return"
     #: reading the order id a notification claims, to route it to its account
     ROUTE = "route"
+    #: explaining a received signature (``paycore sign explain``)
+    EXPLAIN = "explain"
 
     @property
     def hook_name(self) -> str:
@@ -63,6 +65,7 @@ _HOOK_NAMES = {
     Operation.FAILURE_REPLY: "failure_reply",
     Operation.RETURN: "parse_return",
     Operation.ROUTE: "notification_order_id",
+    Operation.EXPLAIN: "explain_signature",
 }
 
 

@@ -50,6 +50,7 @@ from paycore.models import (
     PaymentStatus,
 )
 from paycore.provider import Provider, ProviderSettings
+from paycore.signatures import KEY_PLACEHOLDER, SignatureCandidate, SignatureExplanation
 
 __all__ = ["FakeProvider", "FakeSettings", "fake_sign"]
 
@@ -187,6 +188,24 @@ class FakeProvider(Provider[FakeSettings]):
             account=self.account,
             raw=fields,
             ack=Reply(body=self.settings.ack),
+        )
+
+    @hookimpl
+    def explain_signature(self, request: NotificationRequest) -> SignatureExplanation:
+        fields = request.form_fields()
+        expected = fake_sign(fields, self.settings.secret_key.get_secret_value())
+        received = fields.get("sign") or None
+        text = "&".join(f"{key}={fields[key]}" for key in sorted(fields) if key != "sign")
+        candidate = SignatureCandidate(
+            label="fake",
+            signed_text=f"HMAC-SHA256({KEY_PLACEHOLDER}, {text})",
+            digest=expected,
+            matched=received is not None and hmac.compare_digest(expected.encode(), received.lower().encode()),
+        )
+        return SignatureExplanation(
+            rule="HMAC-SHA256 with the key over name=value pairs sorted by name, joined with &, sign left out",
+            received=received,
+            candidates=(candidate,),
         )
 
     @hookimpl

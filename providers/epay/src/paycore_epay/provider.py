@@ -9,6 +9,7 @@ import httpx
 import paycore
 from paycore import toolkit
 from paycore.sandbox import Sandbox, SandboxOptions
+from paycore.signatures import KEY_PLACEHOLDER
 from paycore_epay._answers import (
     NOTIFIED_FIELDS,
     TRADE_STATUSES,
@@ -20,7 +21,7 @@ from paycore_epay._answers import (
     text_of,
 )
 from paycore_epay._channels import CHANNELS
-from paycore_epay._signing import sign
+from paycore_epay._signing import UNSIGNED, sign, signed_string
 from paycore_epay.settings import EpaySettings
 
 __all__ = ["EpayProvider"]
@@ -172,6 +173,33 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             account=self.account,
             raw=fields,
             ack=self._ack,
+        )
+
+    @paycore.hookimpl
+    def explain_signature(self, request: paycore.NotificationRequest) -> paycore.SignatureExplanation:
+        fields = request.query_fields() if request.method == "GET" else request.form_fields()
+        digest = sign(fields, self._key)
+        received = fields.get("sign")
+        problem = None
+        try:
+            toolkit.unambiguous_pairs({name: value for name, value in fields.items() if name != "sign"}, _SEPARATORS)
+        except paycore.MalformedNotification as exc:
+            problem = str(exc)
+        if fields.get("sign_type", "MD5").upper() != "MD5":
+            problem = f"sign_type is {fields['sign_type']!r:.20}, not MD5"
+        candidate = paycore.SignatureCandidate(
+            label="epay v1",
+            signed_text=signed_string(fields) + KEY_PLACEHOLDER,
+            digest=digest,
+            matched=received is not None and toolkit.signature_matches(received.lower(), digest),
+            dropped=tuple(sorted(name for name, value in fields.items() if name in UNSIGNED or value == "")),
+        )
+        return paycore.SignatureExplanation(
+            rule="every parameter but sign and sign_type, empty values left out, sorted by name, joined "
+            "name=value&name=value with raw values, the key appended with no separator; MD5, lower-case hex",
+            received=received,
+            candidates=(candidate,),
+            problem=problem,
         )
 
     @paycore.hookimpl

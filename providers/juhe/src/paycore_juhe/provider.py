@@ -22,10 +22,12 @@ from paycore import (
     PaymentStatus,
     Provider,
     Reply,
+    SignatureExplanation,
     hookimpl,
 )
 from paycore.sandbox import PUBLIC_SANDBOX_KEY, Sandbox, SandboxOptions
 from paycore_juhe._create import create_fields, read_create_answer
+from paycore_juhe._explain import explain
 from paycore_juhe._messages import parse_form_body
 from paycore_juhe._notify import read_browser_return, verify_notification_body
 from paycore_juhe._query import query_fields, read_query_answer
@@ -138,6 +140,11 @@ class JuheProvider(Provider[JuheSettings]):
     def verify_notification(self, request: NotificationRequest) -> Notification:
         body = request.form if request.form is not None else request.body
         return verify_notification_body(body, self.settings, provider=self.name, account=self.account, ack=self._ack)
+
+    @hookimpl
+    def explain_signature(self, request: NotificationRequest) -> SignatureExplanation:
+        fields = parse_form_body(request.form if request.form is not None else request.body)
+        return explain(fields, self.settings.secret_key.get_secret_value())
 
     @hookimpl
     def failure_reply(self, reason: str) -> Reply:

@@ -1,0 +1,75 @@
+"""Why a signature matched or did not: what ``paycore sign explain`` prints.
+
+A provider that implements the optional ``explain_signature`` hook returns a
+`SignatureExplanation` of a received message: the protocol's rule in words, and
+for each signing rule it tries (some protocols vary between deployments) the exact
+text signed, with the key written as `KEY_PLACEHOLDER`, the fields left out, and
+the signature that text gives::
+
+    explanation = gateway.explain_signature(request)
+    print(explanation.verdict())      # which candidate matched, or why none did
+
+It computes signatures of whatever it is given with the account's key: a signing
+oracle. It is for the merchant's own diagnostics (the CLI); never expose it to
+anyone who could send it messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KEY_PLACEHOLDER", "SignatureCandidate", "SignatureExplanation"]
+
+#: How a signed text shows the key (paycore also masks any secret a provider left in).
+KEY_PLACEHOLDER = "<secret_key>"
+
+
+@dataclass(frozen=True)
+class SignatureCandidate:
+    """One signing rule applied to the received message."""
+
+    #: which rule, e.g. ``"reference"`` or ``"attach signed"``
+    label: str
+    #: the exact text that is signed, the key shown as `KEY_PLACEHOLDER`
+    signed_text: str
+    #: the signature this text gives with the account's key
+    digest: str
+    #: whether the received signature equals it (compared in constant time)
+    matched: bool
+    #: received fields this rule leaves out (empty values, unsigned fields)
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignatureExplanation:
+    """A received message's signature, explained."""
+
+    #: the protocol's signing rule, in words
+    rule: str
+    #: the signature received, or None when there is none
+    received: str | None
+    #: each rule tried, in the order the provider tries them
+    candidates: tuple[SignatureCandidate, ...]
+    #: a reason the message is refused whatever its signature (a field that makes the string ambiguous, ...)
+    problem: str | None = None
+
+    @property
+    def matched(self) -> SignatureCandidate | None:
+        """The first candidate whose signature was received, if any."""
+        return next((candidate for candidate in self.candidates if candidate.matched), None)
+
+    def verdict(self) -> str:
+        """One sentence: which rule matched, or why none did."""
+        if self.received is None:
+            return "no signature was received"
+        matched = self.matched
+        if matched is not None and self.problem is None:
+            return f"the signature matches the {matched.label!r} rule"
+        if matched is not None:
+            return f"the signature matches the {matched.label!r} rule, but the message is refused: {self.problem}"
+        if self.problem is not None:
+            return f"the message is refused before its signature counts: {self.problem}"
+        return (
+            "no rule gives the received signature: the key differs from the one that signed it, "
+            "or the message was changed on the way (compare the signed text with what the gateway signed)"
+        )
