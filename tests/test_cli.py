@@ -96,6 +96,7 @@ def test_providers_lists_installed_with_distribution(config):
     assert sorted(capabilities["operations"]) == [
         "close",
         "create",
+        "explain",
         "failure_reply",
         "query",
         "return",

@@ -160,6 +160,7 @@ def test_capabilities_are_read_off_the_hooks():
         "create",
         "query",
         "verify",
+        "explain",
         "close",
         "failure_reply",
         "return",
