@@ -253,3 +253,92 @@ def test_plugin_is_registered_by_entry_point_and_loads_paycore_lazily(pytester):
     result.assert_outcomes(passed=2)
     alone = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio", "test_plain.py")
     alone.assert_outcomes(passed=1)
+
+
+SHOP_CONFIG = """
+default = "main"
+
+[accounts.main]
+provider = "juhe"
+base_url = "https://pay.example.com"
+merchant_id = "10002"
+timeout = 5
+
+[accounts.main.channels]
+alipay_qr = "903"
+
+[accounts.main_b]
+provider = "epay"
+base_url = "https://epay.example.com"
+merchant_id = "1001"
+secret_key = "main-b-key-0123456789"
+"""
+
+
+def test_one_switch_turns_a_configured_account_into_the_fake(
+    tmp_path, monkeypatch, paycore_fake_account, paycore_loopback
+):
+    """The application loads its configuration as in production; only the switched account changes."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "paycore.toml").write_text(SHOP_CONFIG)
+    monkeypatch.setenv("PAYCORE_MAIN_SECRET_KEY", "the-production-key-from-the-environment")
+    monkeypatch.setenv("PAYCORE_MAIN_B_MERCHANT_ID", "1002")
+    fake = paycore_fake_account()  # the default account, "main"
+
+    # The application's own code, unchanged:
+    accounts = paycore.Accounts.from_config()
+    orders: dict[str, OrderRecord] = {}
+    paid: list[paycore.AppliedPayment] = []
+    handler = NotificationHandler(accounts, lookup=orders.get, on_paid=paid.append, store=MemoryStore())
+    shop = paycore_loopback.asgi(paycore.web.asgi_app(handler))
+    try:
+        assert accounts.gateway().provider_name == "fake"
+        assert accounts["main_b"].provider_name == "epay"  # untouched, its variables too
+        assert accounts["main_b"].provider.settings.merchant_id == "1002"
+        order = paycore.Order(
+            amount=Decimal("9.90"),
+            channel="alipay_qr",
+            subject="Green tea",
+            notify_url=accounts.notify_url(f"{shop.url}/pay/notify"),
+            return_url=f"{shop.url}/done",
+        )
+        orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "main")
+        accounts.gateway().create(order)  # over real HTTP to the served fake
+        fake.set_faults(["duplicate"], order_id=order.order_id)
+        fake.pay(order.order_id)
+        answers = fake.deliver(order.order_id)
+    finally:
+        accounts.close()
+    assert [answer.text for answer in answers if answer] == ["ok", "ok"]
+    assert [event.order_id for event in paid] == [order.order_id]
+
+
+def test_switching_an_account_only_in_the_environment(tmp_path, monkeypatch, paycore_fake_account, paycore_order):
+    monkeypatch.chdir(tmp_path)  # no paycore.toml here
+    monkeypatch.delenv("PAYCORE_CONFIG", raising=False)
+    monkeypatch.setenv("PAYCORE_SHOP_PROVIDER", "juhe")
+    monkeypatch.setenv("PAYCORE_SHOP_CHANNELS", '{"alipay_qr": "903"}')
+    fake = paycore_fake_account("shop")
+    with paycore.Gateway.from_config("shop") as gateway:
+        assert gateway.provider_name == "fake"
+        order = paycore_order()
+        gateway.create(order)
+    assert fake.orders[order.order_id].status == "pending"
+    with pytest.raises(paycore.ConfigError, match="no account named"):
+        paycore_fake_account("nobody")
+
+
+def test_toml_copies_read_back_the_same():
+    import tomllib
+
+    from paycore.testing._switch import toml_text
+
+    data = {
+        "default": "main",
+        "accounts": {
+            "main": {"provider": "juhe", "base_url": 'https://x.example/"q"', "timeout": 5, "deadline": 1.5},
+            "a.b": {"provider": "epay", "channels": {"alipay_qr": "903", "weird key": "\u7eff\u8336\n\t"}},
+            "flags": {"provider": "fake", "strict": True, "codes": ["a", "b"]},
+        },
+    }
+    assert tomllib.loads(toml_text(data)) == data

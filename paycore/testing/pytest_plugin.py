@@ -9,6 +9,7 @@ Fixtures (see the testing guide for examples):
 - ``paycore_order``: a factory of valid `paycore.Order` objects, ``paycore_order(amount=Decimal("5"))``;
   its defaults come from ``paycore_order_defaults``, which a ``conftest.py`` may override.
 - ``paycore_fake``: a fresh `paycore.testing.FakeGateway`, with its faults and notifications.
+- ``paycore_fake_account``: switches a configured account to the fake, for code that loads its configuration.
 - ``paycore_transport``: an ``httpx.MockTransport`` over ``paycore_fake``.
 - ``paycore_provider`` / ``paycore_settings``: the provider (name or class) and the settings the gateway
   fixtures use; the fake and ``{}`` unless a ``conftest.py`` overrides them.
@@ -30,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
     from paycore import AsyncGateway, Gateway, Order
@@ -46,6 +49,7 @@ __all__ = [
     "paycore_any_gateway",
     "paycore_async_gateway",
     "paycore_fake",
+    "paycore_fake_account",
     "paycore_gateway",
     "paycore_gateway_kind",
     "paycore_loopback",
@@ -220,6 +224,41 @@ def paycore_loopback() -> Iterator[LoopbackServers]:
         yield servers
     finally:
         servers.stop_all()
+
+
+@pytest.fixture
+def paycore_fake_account(
+    paycore_fake: FakeGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., FakeGateway]]:
+    """Switch a configured account to the fake: ``paycore_fake_account("main")`` (default: the default account).
+
+    The application's own configuration (``PAYCORE_CONFIG`` or ``./paycore.toml``) is
+    copied with the account's table replaced by ``provider = "fake"``, its
+    ``PAYCORE_<ACCOUNT>_*`` variables replaced, ``PAYCORE_TESTING=1`` set, and
+    ``paycore_fake`` served on a loopback socket as its gateway. Returns the fake
+    gateway, for its faults and notifications. Undone after the test.
+    """
+    from paycore.testing import LoopbackServer
+    from paycore.testing._switch import fake_account_environment
+
+    servers: list[LoopbackServer] = []
+
+    def switch(account: str | None = None) -> FakeGateway:
+        if not servers:
+            servers.append(LoopbackServer(paycore_fake).start())
+        _, changes = fake_account_environment(account, servers[0].url, tmp_path)
+        for variable, value in changes.items():
+            if value is None:
+                monkeypatch.delenv(variable, raising=False)
+            else:
+                monkeypatch.setenv(variable, value)
+        return paycore_fake
+
+    try:
+        yield switch
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @pytest.fixture
