@@ -154,7 +154,8 @@ def test_notification_check_against():
             call(lambda value=value: notification.check_against(value))
 
 
-def test_make_sandbox():
+def test_make_sandbox(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a state_path that is accepted makes a SQLite file there
     for value in HOSTILE:
         call(lambda value=value: make_sandbox(value))
         call(lambda value=value: make_sandbox("juhe", value))  # type: ignore[arg-type]
