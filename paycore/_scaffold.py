@@ -220,12 +220,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 
 @pytest.fixture
 def paycore_provider() -> str:
     return "$name"
+
+
+@pytest.fixture
+def paycore_transport() -> httpx.MockTransport:
+    """Where paycore_gateway and paycore_any_gateway() send requests: replace it with a mock of your gateway."""
+
+    def no_gateway(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"no mock gateway for {request.method} {request.url.path}: override paycore_transport")
+
+    return httpx.MockTransport(no_gateway)
 
 
 @pytest.fixture

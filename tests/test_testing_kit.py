@@ -342,3 +342,55 @@ def test_toml_copies_read_back_the_same():
         },
     }
     assert tomllib.loads(toml_text(data)) == data
+
+
+def test_the_bad_signature_fault_spoils_notification_request_too(paycore_gateway, paycore_fake, paycore_order):
+    order = paycore_order()
+    paycore_gateway.create(order)
+    paycore_fake.set_faults("bad_signature", order_id=order.order_id)  # one fault, not its letters
+    paycore_fake.pay(order.order_id)
+    with pytest.raises(paycore.SignatureError):
+        paycore_gateway.verify_notification(paycore_fake.notification_request(order.order_id))
+    assert paycore_fake.faults(order.order_id) == {FakeFault.BAD_SIGNATURE}
+
+
+def test_an_asgi_app_that_raises_answers_500_not_a_hang_up(paycore_loopback):
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    async def broken(request):
+        raise RuntimeError("the shop's bug")
+
+    async def bare(scope, receive, send):
+        raise RuntimeError("before any answer")
+
+    starlette = paycore_loopback.asgi(Starlette(routes=[Route("/notify/main", broken, methods=["POST"])]))
+    raw = paycore_loopback.asgi(bare)
+    assert httpx.post(f"{starlette.url}/notify/main", content=b"x").status_code == 500
+    answer = httpx.get(f"{raw.url}/anything")
+    assert (answer.status_code, answer.text) == (500, "the application raised RuntimeError")
+
+
+def test_a_transport_fault_over_a_socket_drops_the_connection(paycore_loopback, paycore_fake, paycore_order):
+    server = paycore_loopback.handler(paycore_fake)
+    paycore_fake.set_faults("unreachable")
+    with paycore.Gateway(paycore.testing.FakeProvider, {"base_url": server.url}) as gateway:
+        with pytest.raises(paycore.TransportError) as caught:
+            gateway.create(paycore_order())
+    assert caught.value.may_have_reached_gateway is True  # a dropped connection: as close as a socket gets
+
+
+def test_paycore_transport_says_to_override_it_for_another_provider(pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def paycore_provider():
+            return "juhe"
+        """
+    )
+    pytester.makepyfile(test_other="def test_it(paycore_gateway):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*paycore_transport is the fake gateway, but paycore_provider is 'juhe': override*"])

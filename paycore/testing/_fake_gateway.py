@@ -107,11 +107,15 @@ class FakeGateway:
 
     # -- faults ---------------------------------------------------------------------------------------
 
-    def set_faults(self, faults: Iterable[FakeFault | str], *, order_id: str | None = None) -> None:
-        """Switch faults on for every order, or for ``order_id`` only; an empty list switches them off.
+    def set_faults(self, faults: Iterable[FakeFault | str] | str, *, order_id: str | None = None) -> None:
+        """Switch faults on for every order, or for ``order_id`` only: one fault, or several.
 
-        An order's faults may be set before the order is created. Unknown names are `paycore.InvalidRequest`.
+        An empty list switches off the faults of that scope (the global ones, or the
+        order's own: global faults still apply to the order). An order's faults may be
+        set before the order is created. Unknown names are `paycore.InvalidRequest`.
         """
+        if isinstance(faults, str):  # one fault (FakeFault is a str too), not its letters
+            faults = [faults]
         try:
             chosen = {FakeFault(fault) for fault in faults}
         except ValueError:
@@ -276,7 +280,9 @@ class FakeGateway:
         secret = self._secret()
         if broken == "merchant":
             fields["merchant_id"] = self.settings.merchant_id + "-other"
-        fields["sign"] = fake_sign(fields, secret + "-wrong" if broken == "signature" else secret)
+        # The bad_signature fault spoils this notification as it spoils every one the fake sends.
+        wrong = broken == "signature" or (broken is None and FakeFault.BAD_SIGNATURE in self.faults(order_id))
+        fields["sign"] = fake_sign(fields, secret + "-wrong" if wrong else secret)
         if broken == "amount":
             fields["amount"] = f"{Decimal(order.amount) + 1:.2f}"
         elif broken == "unsigned":
@@ -303,7 +309,8 @@ class FakeGateway:
         times = 2 if FakeFault.DUPLICATE in self.faults(order_id) else 1
         answers: list[httpx.Response | None] = []
         headers = {"content-type": "application/x-www-form-urlencoded"}
-        with httpx.Client(timeout=timeout) as client:
+        # trust_env=False: a proxy from the environment must not stand between a test and its endpoint.
+        with httpx.Client(timeout=timeout, trust_env=False) as client:
             for _ in range(times):
                 try:
                     response: httpx.Response | None = client.post(order.notify_url, content=body, headers=headers)

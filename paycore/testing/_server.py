@@ -90,7 +90,13 @@ class LoopbackServer:
                     headers=list(self.headers.items()),
                     content=self.rfile.read(length) if length else b"",
                 )
-                response = server.handler(request)
+                try:
+                    response = server.handler(request)
+                except httpx.TransportError:
+                    # A fake's transport fault (unreachable, timeout): over a socket the nearest
+                    # thing is a dropped connection, which clients read as "may have been received".
+                    self.close_connection = True
+                    return
                 body = response.read()
                 self.send_response(response.status_code)
                 for name, value in response.headers.items():
@@ -255,8 +261,19 @@ class _AsgiHandler:
             elif message["type"] == "http.response.body":
                 content.extend(message.get("body", b""))
 
+        started = False
+
+        async def tracked_send(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:  # noqa: BLE001  # the app crashed: answer as a server would, not by hanging up
+            if not started:
+                return httpx.Response(500, text=f"the application raised {type(exc).__name__}")
+            # Starlette sends its 500 page, then re-raises: what it sent is the answer.
         finally:
             disconnected.set()
         return httpx.Response(status, headers=headers, content=bytes(content))

@@ -94,10 +94,23 @@ def paycore_fake() -> FakeGateway:
 
 
 @pytest.fixture
-def paycore_transport(paycore_fake: FakeGateway) -> httpx.MockTransport:
-    """The transport the gateway fixtures use: the fake gateway, in memory."""
+def paycore_transport(paycore_fake: FakeGateway, paycore_provider: ProviderRef) -> httpx.MockTransport:
+    """The transport the gateway fixtures use: the fake gateway, in memory, when the provider is the fake.
+
+    For another provider, override it (an ``httpx.MockTransport`` over your peer
+    gateway) or pass a handler to ``paycore_any_gateway(handler)``.
+    """
     import httpx
 
+    from paycore.testing import FakeProvider
+
+    if paycore_provider not in (FakeProvider, "fake"):
+        pytest.fail(
+            f"paycore_transport is the fake gateway, but paycore_provider is {paycore_provider!r}: override "
+            "paycore_transport in your conftest.py (an httpx.MockTransport over your peer gateway), or pass a "
+            "handler to paycore_any_gateway(handler)",
+            pytrace=False,
+        )
     return httpx.MockTransport(paycore_fake)
 
 
@@ -139,7 +152,14 @@ def paycore_async_gateway(
 
     gateway = AsyncGateway(paycore_provider, paycore_settings, account="main", transport=paycore_transport)
     yield gateway
-    asyncio.run(gateway.aclose())  # its in-memory transport holds no connection to any event loop
+    try:
+        asyncio.run(gateway.aclose())  # an in-memory transport holds no connection to any event loop
+    except RuntimeError:
+        pytest.fail(
+            "paycore_async_gateway was left open on a transport bound to the test's event loop, which has ended: "
+            "use it as `async with paycore_async_gateway as gateway:`",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(params=["sync", "async"], ids=["Gateway", "AsyncGateway"])
@@ -151,16 +171,17 @@ def paycore_gateway_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def paycore_any_gateway(
+    request: pytest.FixtureRequest,
     paycore_gateway_kind: str,
     paycore_provider: ProviderRef,
     paycore_settings: dict[str, Any],
-    paycore_transport: httpx.MockTransport,
 ) -> Callable[..., GatewayUnderTest]:
     """A factory of `paycore.testing.GatewayUnderTest` of this run's kind.
 
     ``paycore_any_gateway()`` uses ``paycore_provider``, ``paycore_settings`` and
     ``paycore_transport``; ``paycore_any_gateway(handler_or_transport, provider=..., account=..., **settings)``
-    replaces any of them (keyword settings are merged over ``paycore_settings``).
+    replaces any of them (keyword settings are merged over ``paycore_settings``). For
+    plain (not async) tests: each call blocks, on an event loop of its own.
     """
     from paycore.testing import GatewayUnderTest
 
@@ -176,7 +197,8 @@ def paycore_any_gateway(
             provider or paycore_provider,
             {**paycore_settings, **settings},
             account=account,
-            transport=paycore_transport if transport is None else transport,
+            # paycore_transport only when no transport is given: it is the fake's unless overridden.
+            transport=request.getfixturevalue("paycore_transport") if transport is None else transport,
         )
 
     return make

@@ -172,8 +172,10 @@ class EpaySandbox:
 
     # -- the buyer, faults and what happened --------------------------------------------------------------
 
-    def set_faults(self, faults: Iterable[EpayFault | str]) -> None:
-        """Switch faults on for every order; an empty list switches them off."""
+    def set_faults(self, faults: Iterable[EpayFault | str] | str) -> None:
+        """Switch faults on for every order (one fault, or several); an empty list switches them off."""
+        if isinstance(faults, str):
+            faults = [faults]
         try:
             self._faults = {EpayFault(fault) for fault in faults}
         except ValueError:
@@ -236,7 +238,8 @@ class EpaySandbox:
     def _deliver(self, order: _Order) -> None:
         query = urlencode(self._notification(order))
         url = f"{order.notify_url}{'&' if '?' in order.notify_url else '?'}{query}"
-        with httpx.Client(timeout=5.0) as client:
+        # trust_env=False: the merchant's endpoint is reached directly, never through a proxy from the environment.
+        with httpx.Client(timeout=5.0, trust_env=False) as client:
             for number, delay in enumerate(self._schedule, start=1):
                 if self._stopping.wait(delay):
                     return

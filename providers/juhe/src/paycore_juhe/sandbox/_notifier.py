@@ -90,7 +90,8 @@ class Notifier:
 
     async def _send(self, order: SandboxOrder, faults: set[Fault], attempt: int) -> bool:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=5.0)
+            # trust_env=False: the merchant's endpoint is reached directly, never through a proxy from the environment.
+            self._client = httpx.AsyncClient(timeout=5.0, trust_env=False)
         body = notification_body(order, faults, self._config)
         status_code = response_text = error = None
         try:
