@@ -29,7 +29,7 @@ import pydantic
 from paycore import _deadline, _logs
 from paycore._answers import DEFAULT_MAX_ANSWER_BYTES, aread_capped, read_capped
 from paycore._deadline import DEFAULT_DEADLINE, deadline_scope
-from paycore._plugins import ProviderRuntime, start_provider
+from paycore._plugins import MIN_MASKED_SECRET, ProviderRuntime, start_provider
 from paycore._text import clip
 from paycore.config import load_config, seconds_setting
 from paycore.errors import (
@@ -473,6 +473,17 @@ def _masked(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
+    # A message clipped for length may end inside a secret (a gateway's page echoing a
+    # URL with a key in it): any run of six characters or more that begins a secret goes too.
+    for secret in secrets:
+        head = secret[:MIN_MASKED_SECRET]
+        start = text.find(head)
+        while start != -1:
+            length = MIN_MASKED_SECRET
+            while start + length < len(text) and length < len(secret) and text[start + length] == secret[length]:
+                length += 1
+            text = text[:start] + "***" + text[start + length :]
+            start = text.find(head, start + 3)
     return text
 
 

@@ -35,7 +35,7 @@ from paycore.models import Order
 from paycore.provider import Capabilities, Operation, Provider
 from paycore.sandbox import Sandbox, SandboxOptions
 
-__all__ = ["ProviderRuntime", "load_provider_class", "provider_sandbox", "start_provider"]
+__all__ = ["MIN_MASKED_SECRET", "ProviderRuntime", "load_provider_class", "provider_sandbox", "start_provider"]
 
 
 def _raise_load_failure(manager: object, entry_point: importlib.metadata.EntryPoint, err: BaseException) -> NoReturn:
@@ -154,7 +154,8 @@ class ProviderRuntime:
         return caller
 
 
-_MIN_MASKED_SECRET = 6
+#: the shortest secret masked in messages (and the shortest beginning of one masked on its own)
+MIN_MASKED_SECRET = 6
 
 
 def _secrets_of(settings: pydantic.BaseModel) -> tuple[str, ...]:
@@ -182,7 +183,7 @@ def _secrets_of(settings: pydantic.BaseModel) -> tuple[str, ...]:
     forms = {
         form
         for secret in found
-        if len(secret) >= _MIN_MASKED_SECRET
+        if len(secret) >= MIN_MASKED_SECRET
         for form in (secret, quote(secret, safe=""), quote_plus(secret))
     }
     # Longest first: a redaction must not leave the tail of a longer form behind.

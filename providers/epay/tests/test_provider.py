@@ -325,3 +325,20 @@ def test_browser_return_is_verified(paycore_any_gateway):
     assert shown.amount == Decimal("12.50")
     with pytest.raises(paycore.SignatureError):
         paycore_any_gateway().parse_return(get({**notification(), "money": "0.01"}))
+
+
+@pytest.mark.parametrize("shape", ["page", "refusal"])
+def test_a_platform_echoing_the_query_url_never_shows_the_key_even_clipped(paycore_any_gateway, shape):
+    """An error page or refusal that repeats the request URL, cut by the message's clip in the middle of the key."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        # Prefixes chosen so that the clip (80 characters of a page, 200 of a refusal) falls inside the key.
+        if shape == "page":
+            return httpx.Response(400, text=f"400: {request.url}")
+        return json_text({"code": -1, "msg": "x" * 134 + str(request.url)})
+
+    with pytest.raises(paycore.PaycoreError) as caught:
+        paycore_any_gateway(echo).query("A20261128001")
+    shown = f"{caught.value} {caught.value!r} {getattr(caught.value, 'gateway_message', '')}"
+    assert "api.php" in shown  # the echo is there ...
+    assert KEY[:6] not in shown  # ... without any readable part of the key
