@@ -342,3 +342,35 @@ def test_a_platform_echoing_the_query_url_never_shows_the_key_even_clipped(payco
     shown = f"{caught.value} {caught.value!r} {getattr(caught.value, 'gateway_message', '')}"
     assert "api.php" in shown  # the echo is there ...
     assert KEY[:6] not in shown  # ... without any readable part of the key
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "text"),
+    [
+        ("secret_key", "", "secret_key"),
+        ("secret_key", "abc12", "secret_key"),
+        ("base_url", "http://pay.example.com", "https"),
+        ("base_url", "http://10.0.0.8:8080", "https"),
+    ],
+)
+def test_settings_that_would_let_anyone_forge_or_read_the_key_are_refused(setting, value, text):
+    """An empty or short key signs forgeries anyone can make; plain http shows the key (it travels in api.php URLs)."""
+    settings = {"base_url": BASE, "merchant_id": PID, "secret_key": KEY, setting: value}
+    with pytest.raises(paycore.ConfigError, match=text) as caught:
+        paycore.Gateway("epay", settings)
+    if setting == "secret_key" and value:
+        assert value not in str(caught.value)
+
+
+def test_plain_http_on_this_machine_is_allowed_for_sandboxes():
+    with paycore.Gateway("epay", {"base_url": "http://127.0.0.1:8000", "merchant_id": PID, "secret_key": KEY}):
+        pass
+
+
+def test_an_empty_key_cannot_verify_a_keyless_forgery_even_from_the_environment(monkeypatch, tmp_path):
+    (tmp_path / "paycore.toml").write_text(
+        f'[accounts.shop]\nprovider = "epay"\nbase_url = "{BASE}"\nmerchant_id = "{PID}"\n'
+    )
+    monkeypatch.setenv("PAYCORE_SHOP_SECRET_KEY", "")
+    with pytest.raises(paycore.ConfigError, match="secret_key"):
+        paycore.Gateway.from_config("shop", tmp_path / "paycore.toml")
