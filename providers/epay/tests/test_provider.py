@@ -374,3 +374,15 @@ def test_an_empty_key_cannot_verify_a_keyless_forgery_even_from_the_environment(
     monkeypatch.setenv("PAYCORE_SHOP_SECRET_KEY", "")
     with pytest.raises(paycore.ConfigError, match="secret_key"):
         paycore.Gateway.from_config("shop", tmp_path / "paycore.toml")
+
+
+@pytest.mark.parametrize("message", ["商户不存在", "支付方式不存在", "Not Found"])
+def test_only_a_missing_order_is_order_not_found(paycore_any_gateway, order, message):
+    """OrderNotFound tells reconcile the create never arrived: another merchant or type missing must not say so."""
+    refusal = {"code": -1, "msg": message}
+    with pytest.raises(paycore.GatewayError) as created:
+        paycore_any_gateway(Platform(create_answer=refusal)).create(order())
+    with pytest.raises(paycore.GatewayError) as queried:
+        paycore_any_gateway(Platform(query_answer=refusal)).query("A20261128001")
+    assert not isinstance(created.value, paycore.OrderNotFound)
+    assert not isinstance(queried.value, paycore.OrderNotFound)

@@ -43,7 +43,8 @@ TRADE_STATUSES = {
     "TRADE_CLOSED": PaymentStatus.CLOSED,
 }
 
-_NOT_FOUND_WORDS = ("不存在", "not exist", "not found")
+#: what v1 platforms answer a query about an order they do not have
+_ORDER_MISSING = frozenset({"订单号不存在", "订单不存在", "该订单号不存在"})
 
 
 def answer_object(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -70,15 +71,18 @@ def text_of(data: Mapping[str, Any], name: str) -> str:
     return str(value)
 
 
-def refused(data: Mapping[str, Any], what: str) -> Exception | None:
-    """The refusal in an answer whose ``code`` is not 1, else None."""
+def refused(data: Mapping[str, Any], what: str, *, order_missing_means_not_found: bool = False) -> Exception | None:
+    """The refusal in an answer whose ``code`` is not 1, else None.
+
+    Only a query's "no such order" is `paycore.OrderNotFound` (it tells reconciliation
+    the create never arrived); "no such merchant" or "no such payment type" are not.
+    """
     code = text_of(data, "code")
     if code == "1":
         return None
     message = text_of(data, "msg")
-    kind = OrderNotFound if any(word in message.lower() for word in _NOT_FOUND_WORDS) else None
-    if kind is not None:
-        return toolkit.gateway_refusal(what, message, code=code, kind=kind)
+    if order_missing_means_not_found and message.strip() in _ORDER_MISSING:
+        return toolkit.gateway_refusal(what, message, code=code, kind=OrderNotFound)
     return toolkit.gateway_refusal(what, message, code=code)
 
 

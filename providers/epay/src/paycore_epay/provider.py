@@ -121,7 +121,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
         params = {"act": "order", "pid": self.settings.merchant_id, "key": self._key, "out_trade_no": order_id}
         response = yield httpx.Request("GET", f"{self._base}/api.php", params=params)
         data = answer_object(response, "query")
-        refusal = refused(data, "query")
+        refusal = refused(data, "query", order_missing_means_not_found=True)
         if refusal is not None:
             raise refusal
         if text_of(data, "out_trade_no") != order_id:
