@@ -60,6 +60,7 @@ _MINOR_UNITS = {
 # As gateways write amounts: digits, an optional point and decimals. No sign, exponent,
 # spaces, separators or other digit scripts; at most 15 integer digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _NOT_IN_URLS = frozenset('"<>\\^`{|}')
 _COMPACT_TIME = re.compile(r"[0-9]{14}")
 _SPACED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
@@ -188,9 +189,15 @@ def load_json(data: bytes | str) -> Any:
             raise ValueError("JSON that is not UTF-8") from None
     else:
         text = data
+        if utf8(text) is None:
+            raise ValueError("JSON holding a lone surrogate (half a character)")
     too_deep = False
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        parsed = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        # An escape can still write half a character ("\\ud800"): such text cannot be printed or stored.
+        if _SURROGATE_ESCAPE.search(text) and not _whole_characters(parsed):
+            raise ValueError("JSON holding a lone surrogate (half a character)")
+        return parsed
     except json.JSONDecodeError:
         raise ValueError("not JSON") from None
     except RecursionError:
@@ -198,6 +205,16 @@ def load_json(data: bytes | str) -> Any:
     if too_deep:
         raise ValueError("JSON nested too deeply to read")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _whole_characters(value: Any) -> bool:
+    if isinstance(value, str):
+        return utf8(value) is not None
+    if isinstance(value, dict):
+        return all(_whole_characters(key) and _whole_characters(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_whole_characters(item) for item in value)
+    return True
 
 
 def gateway_time(raw: str, zone: tzinfo) -> datetime:

@@ -258,3 +258,15 @@ def test_unambiguous_pairs_refuses_what_could_be_cut_another_way():
         with pytest.raises(MalformedNotification, match="two readings"):
             toolkit.unambiguous_pairs(fields)
     toolkit.unambiguous_pairs({"note": "a=b"}, separators="&")  # a protocol that only joins with "&"
+
+
+@pytest.mark.parametrize(
+    "text", ['{"trade_no": "T\\ud800"}', '["\\udfff"]', '{"\\ud83d": 1}', '{"a": {"b": ["x\\ud800y"]}}']
+)
+def test_load_json_refuses_lone_surrogates(text):
+    """JSON can escape half a character; such text cannot be printed, stored or signed: a ValueError, not a Payment."""
+    assert "\\ud" in text
+    assert json.loads(text) is not None
+    with pytest.raises(ValueError, match="surrogate"):
+        toolkit.load_json(text)
+    assert toolkit.load_json('{"name": "\\u7eff\\u8336 \\ud83c\\udf75"}') == {"name": "绿茶 🍵"}
