@@ -379,7 +379,11 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     lines = [f"paycore sandbox: the {args.provider!r} protocol on {sandbox.url} (Ctrl-C to stop)", ""]
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         # The admin API can pay any order and has no authentication.
-        lines += [f"WARNING: listening on {args.host}: anyone who reaches it can pay orders through its admin API", ""]
+        lines += [
+            f"WARNING: listening on {args.host}: anyone who reaches it can pay orders through its admin API, "
+            "and make it send notifications to any URL it can reach",
+            "",
+        ]
     lines += ["Paste into paycore.toml:", "", "[accounts.sandbox]", f"provider = {_toml_value(args.provider)}"]
     for key, value in sandbox.account_settings().items():
         if args.secret_key is not None and value == args.secret_key:

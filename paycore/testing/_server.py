@@ -83,7 +83,13 @@ class LoopbackServer:
             disable_nagle_algorithm = True
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    self.send_error(400, "bad Content-Length")
+                    return
                 request = httpx.Request(
                     self.command,
                     f"{server.url}{self.path}",

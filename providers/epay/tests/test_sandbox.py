@@ -216,3 +216,61 @@ def test_options_it_cannot_honour_are_refused_not_ignored(options):
         EpaySandbox(options)
     with pytest.raises(paycore.InvalidRequest, match="profiles are realistic, fast"):
         EpaySandbox(SandboxOptions(profile="document"))
+
+
+def test_the_sandbox_survives_hostile_input(world):
+    """Every bad request gets an answer: a crash would look like a platform that hung up."""
+    import socket
+
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    shop.gateway.create(order)
+    key = sandbox.account_settings()["secret_key"]
+    huge = {"pid": sandbox.merchant_id, "type": "alipay", "out_trade_no": "B1", "notify_url": f"{url}/n", "name": "x"}
+    with httpx.Client(base_url=sandbox.url) as client:
+        for money in ("1e30", "1_000", "NaN", "-0.00", "0.001"):
+            fields = {**huge, "money": money, "clientip": "127.0.0.1"}
+            fields["sign"] = _longhand(fields, key)
+            answer = client.post("/mapi.php", data=fields)
+            assert answer.json() == {"code": -1, "msg": "金额不合法"}, money
+        for faults in (5, None, "duplicate", [["x"]]):
+            assert client.put("/admin/faults", json={"faults": faults}).status_code in (200, 400)
+        assert client.get("/cashier/").status_code == 404
+        assert client.get("/cashier/x/y/z").status_code == 404
+    with socket.create_connection(("127.0.0.1", urlsplit(sandbox.url).port)) as raw:
+        raw.sendall(b"POST /mapi.php HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def test_a_notify_url_that_cannot_be_used_is_recorded_not_lost(world):
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox._orders[order.order_id].notify_url = "http://[::1"  # as a platform would store what it was sent
+    sandbox.pay(order.order_id)
+    attempts = sandbox.wait_for_notifications(order.order_id)
+    assert attempts
+    assert {attempt.error for attempt in attempts} == {"InvalidURL"}
+
+
+def test_the_admin_api_never_shows_what_a_notify_url_answered(world):
+    """Otherwise anyone reaching the sandbox reads internal pages through it (a create names any notify_url)."""
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    sandbox.wait_for_notifications(order.order_id)
+    with httpx.Client(base_url=sandbox.url) as admin:
+        log = admin.get(f"/admin/orders/{order.order_id}/notifications").json()
+    assert log
+    assert all("response" not in entry for entry in log)
+    assert sandbox.attempts(order.order_id)[0].response == "success"  # the Python API, in-process, keeps it
+
+
+def _longhand(fields: dict[str, str], key: str) -> str:
+    import hashlib
+
+    text = "&".join(
+        f"{name}={fields[name]}" for name in sorted(fields) if fields[name] and name not in ("sign", "sign_type")
+    )
+    return hashlib.md5((text + key).encode()).hexdigest()

@@ -24,12 +24,13 @@ import hashlib
 import hmac
 import html
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
@@ -52,6 +53,8 @@ PROFILES: Mapping[str, tuple[float, ...]] = {
     "fast": (0, 0.05, 0.05, 0.05, 0.05),
 }
 _SLOW_SECONDS = 3.0
+#: what platforms accept as an amount: yuan, at most 2 decimals, no exponent, sign or underscore
+_MONEY = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 
 
 class EpayFault(enum.StrEnum):
@@ -253,7 +256,7 @@ class EpaySandbox:
         try:
             response = client.get(url)
             status_code, text = response.status_code, response.text[:200]
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an unusable notify_url is an attempt that failed
             error = type(exc).__name__
         acknowledged = text is not None and text.strip() == "success"
         with self._lock:
@@ -295,12 +298,9 @@ class EpaySandbox:
             return "签名校验失败"
         if fields["type"] not in ("alipay", "wxpay", "qqpay"):
             return "支付方式不存在"
-        try:
-            money = Decimal(fields["money"])
-        except InvalidOperation:
+        if not _MONEY.fullmatch(fields["money"]) or Decimal(fields["money"]) <= 0:
             return "金额不合法"
-        if not money.is_finite() or money <= 0 or money != money.quantize(Decimal("0.01")):
-            return "金额不合法"
+        money = Decimal(fields["money"])
         with self._lock:
             if fields["out_trade_no"] in self._orders:
                 return "订单号已存在"
@@ -369,8 +369,8 @@ class EpaySandbox:
 
     def _cashier(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")
-        order = next((order for order in self._orders.values() if order.trade_no == parts[1]), None)
-        if order is None:
+        order = next((order for order in self._orders.values() if parts[1:2] == [order.trade_no]), None)
+        if order is None or len(parts) > 3:
             return httpx.Response(404, text="no such order")
         if request.method == "POST" and parts[2:] == ["pay"]:
             if order.status != 1:
@@ -392,13 +392,21 @@ class EpaySandbox:
         parts = request.url.path.strip("/").split("/")
         try:
             if parts == ["admin", "faults"] and request.method == "PUT":
-                self.set_faults(json.loads(request.content or b"{}").get("faults", []))
+                faults = json.loads(request.content or b"{}").get("faults", [])
+                if not isinstance(faults, list) or not all(isinstance(fault, str) for fault in faults):
+                    return httpx.Response(400, json={"error": "faults is a list of fault names"})
+                self.set_faults(faults)
                 return httpx.Response(200, json={"faults": sorted(self._faults)})
             if len(parts) == 4 and parts[1] == "orders" and request.method == "POST" and parts[3] in ("pay", "fail"):
                 (self.pay if parts[3] == "pay" else self.fail)(parts[2])
                 return httpx.Response(200, json={"order_id": parts[2], "done": parts[3]})
             if len(parts) == 4 and parts[1] == "orders" and parts[3] == "notifications":
-                return httpx.Response(200, json=[asdict(attempt) for attempt in self.attempts(parts[2])])
+                # What the notify URL answered stays out: the sandbox must not read pages for whoever reaches it.
+                shown = [
+                    {name: value for name, value in asdict(attempt).items() if name != "response"}
+                    for attempt in self.attempts(parts[2])
+                ]
+                return httpx.Response(200, json=shown)
         except (paycore.InvalidRequest, ValueError, AttributeError) as exc:
             return httpx.Response(400, json={"error": str(exc)})
         return httpx.Response(404, json={"error": "no such admin endpoint"})
