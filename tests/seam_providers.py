@@ -20,7 +20,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
@@ -37,7 +37,7 @@ KEY = "seam-provider-test-key"
 class SeamSettings(paycore.ProviderSettings):
     base_url: str
     merchant_id: str = "m1"
-    secret_key: pydantic.SecretStr = pydantic.SecretStr(KEY)
+    secret_key: Annotated[pydantic.SecretStr, pydantic.Field(min_length=1)] = pydantic.SecretStr(KEY)
 
 
 def md5_sign(fields: dict[str, str], key: str) -> str:
@@ -309,6 +309,7 @@ class MiniSandbox:
         self, options: SandboxOptions, *, create: Callable[[dict[str, str], str], dict[str, Any]], notify: Notify
     ) -> None:
         self._create, self._notify = create, notify
+        self.merchant_id = options.merchant_id or "m1"
         self.orders: dict[str, dict[str, str]] = {}
         #: each notification sent and the merchant's answer to it
         self.deliveries: list[tuple[httpx.Request, httpx.Response]] = []
@@ -320,7 +321,7 @@ class MiniSandbox:
         return self._server.url
 
     def account_settings(self) -> dict[str, Any]:
-        return {"base_url": self.url, "merchant_id": "m1", "secret_key": KEY}
+        return {"base_url": self.url, "merchant_id": self.merchant_id, "secret_key": KEY}
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         fields = paycore.NotificationRequest(body=request.read()).form_fields()
@@ -340,7 +341,7 @@ class MiniSandbox:
             order = self.orders[order_id]
             order["status"] = status
         fields = {
-            "merchant_id": "m1",
+            "merchant_id": self.merchant_id,
             "order_id": order_id,
             "amount": order["amount"],
             "status": status,

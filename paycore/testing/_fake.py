@@ -66,7 +66,7 @@ class FakeSettings(ProviderSettings):
 
     base_url: Annotated[str, pydantic.AfterValidator(toolkit.base_url)] = "https://fake-gateway.invalid"
     merchant_id: str = "fake-merchant"
-    secret_key: pydantic.SecretStr = pydantic.SecretStr("fake-secret")
+    secret_key: Annotated[pydantic.SecretStr, pydantic.Field(min_length=1)] = pydantic.SecretStr("fake-secret")
     ack: str = "ok"
 
 
@@ -164,6 +164,8 @@ class FakeProvider(Provider[FakeSettings]):
         missing = [key for key in ("merchant_id", "order_id", "amount", "status", "sign") if not fields.get(key)]
         if missing:
             raise MissingField(f"notification lacks {', '.join(missing)}")
+        # The signed string joins raw "k=v" pairs: a value holding "&" or "=" could stand for two fields.
+        toolkit.unambiguous_pairs({name: value for name, value in fields.items() if name != "sign"})
         expected = fake_sign(fields, self.settings.secret_key.get_secret_value())
         if not hmac.compare_digest(expected.encode(), fields["sign"].lower().encode()):
             raise SignatureError("notification signature does not match")

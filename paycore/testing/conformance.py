@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import queue
+import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +65,8 @@ __all__ = ["ConformanceWorld", "ProviderConformance"]
 
 _WAIT_FOR_NOTIFICATION = 15.0
 _SECRET_NAMES = ("key", "secret", "password", "token", "private")
+_OTHER_MERCHANT = "20001"
+_NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
 @dataclass
@@ -79,6 +83,9 @@ class ConformanceWorld:
     transport: httpx.MockTransport | None = None
     #: the hosts a gateway of these settings may contact; anything else is a leak to the network
     hosts: frozenset[str] = field(default_factory=frozenset)
+    #: settings of *another* merchant signing with the same key, and how to pay an order created with
+    #: them: the account under test must refuse that notification (None skips the check)
+    other_merchant: tuple[dict[str, Any], Callable[[Order], NotificationRequest]] | None = None
 
 
 class _Endpoint:
@@ -138,18 +145,33 @@ class ProviderConformance:
                 f"{provider_class.__name__} has no make_sandbox hook: override world() in "
                 f"{type(self).__name__} to give settings, an httpx.MockTransport and a way to pay"
             )
-        with make_sandbox(self.provider, SandboxOptions(profile="fast")) as sandbox:
+        with contextlib.ExitStack() as stack:
+            sandbox = stack.enter_context(make_sandbox(self.provider, SandboxOptions(profile="fast")))
             settings = dict(sandbox.account_settings())
-            with Gateway(self.provider, settings, account="conformance") as verifier:
-                endpoint = _Endpoint(verifier)
-                with LoopbackServer(endpoint) as merchant:
-                    self._notify_base = merchant.url
+            verifier = stack.enter_context(Gateway(self.provider, settings, account="conformance"))
+            endpoint = _Endpoint(verifier)
+            merchant = stack.enter_context(LoopbackServer(endpoint))
+            self._notify_base = merchant.url
 
-                    def pay(order: Order) -> NotificationRequest:
-                        sandbox.pay(order.order_id)
-                        return endpoint.wait_for(order.order_id)
+            def pay(order: Order) -> NotificationRequest:
+                sandbox.pay(order.order_id)
+                return endpoint.wait_for(order.order_id)
 
-                    yield ConformanceWorld(settings=settings, pay=pay, hosts=frozenset({"127.0.0.1", "localhost"}))
+            other_merchant = None
+            key = settings.get("secret_key")
+            if isinstance(key, str):
+                # A second platform account: another merchant id, the same key (keys do get reused).
+                options = SandboxOptions(profile="fast", merchant_id=_OTHER_MERCHANT, secret_key=key)
+                other = stack.enter_context(make_sandbox(self.provider, options))
+
+                def pay_other(order: Order) -> NotificationRequest:
+                    other.pay(order.order_id)
+                    return endpoint.wait_for(order.order_id)
+
+                other_merchant = (dict(other.account_settings()), pay_other)
+            yield ConformanceWorld(
+                settings=settings, pay=pay, hosts=frozenset({"127.0.0.1", "localhost"}), other_merchant=other_merchant
+            )
 
     # -- helpers ------------------------------------------------------------------------------------------
 
@@ -171,6 +193,7 @@ class ProviderConformance:
             "subject": "conformance",
             "notify_url": f"{self._notify_base}/notify/conformance",
             "return_url": f"{self._notify_base}/return",
+            "attach": "conformance",  # a non-empty field more, to fold into its neighbours
             **order_fields_for(self._provider_class(), chosen),
         }
         values.update(fields)
@@ -218,6 +241,15 @@ class ProviderConformance:
                     f"setting {name!r} looks secret but is {annotation}: declare it pydantic.SecretStr"
                 )
 
+    def test_empty_secrets_are_refused(self, conformance_world: ConformanceWorld) -> None:
+        from paycore.errors import ConfigError
+
+        model = self._provider_class().settings_model
+        secret_fields = [name for name, info in model.model_fields.items() if "Secret" in str(info.annotation)]
+        for name in secret_fields:
+            with pytest.raises(ConfigError, match=name):
+                Gateway(self.provider, {**conformance_world.settings, name: ""}, account="conformance")
+
     def test_capabilities_are_declared(self) -> None:
         provider_class = self._provider_class()
         assert provider_class.channels, f"{provider_class.__name__}.channels is empty: declare the channels it serves"
@@ -253,6 +285,8 @@ class ProviderConformance:
         assert payment.order_id == order.order_id
         assert payment.status is PaymentStatus.PENDING, f"create returned {payment.status}, not pending"
         assert payment.next_action is not None, "create must say what the buyer does next (Payment.next_action)"
+        unpaid = under_test.query(order.order_id)
+        assert unpaid.status is not PaymentStatus.PAID, "query says paid before the buyer paid"
         received = conformance_world.pay(order)
         notification = under_test.verify_notification(received)
         assert notification.order_id == order.order_id
@@ -307,7 +341,10 @@ class ProviderConformance:
         under_test.create(order)
         genuine = conformance_world.pay(order)
         verified = under_test.verify_notification(genuine)
-        for label, forged in _forgeries(genuine):
+        forgeries = itertools.chain(
+            _forgeries(genuine), unsigned_with_trusted(genuine, self.unsigned_notification_fields)
+        )
+        for label, forged in forgeries:
             try:
                 notification = under_test.verify_notification(forged)
             except VerificationError:
@@ -323,6 +360,18 @@ class ProviderConformance:
                 f"a tampered notification was accepted ({label}; changed: {sorted(changed)}): every field that is "
                 "trusted must be signed, and the verifier must accept exactly one reading of what it received"
             )
+
+    def test_another_merchants_notification_is_refused(self, conformance_world: ConformanceWorld) -> None:
+        if conformance_world.other_merchant is None:
+            pytest.skip("the world gives no second merchant (ConformanceWorld.other_merchant)")
+        other_settings, pay_other = conformance_world.other_merchant
+        other = self._under_test("sync", ConformanceWorld(settings=other_settings, pay=pay_other))
+        order = self.order()
+        other.create(order)
+        received = pay_other(order)
+        assert other.verify_notification(received).order_id == order.order_id  # genuine, for its own merchant
+        with pytest.raises(VerificationError):
+            self._under_test("sync", conformance_world).verify_notification(received)
 
     def test_malformed_and_oversized_notifications_are_typed_errors(self, conformance_world: ConformanceWorld) -> None:
         under_test = self._under_test("sync", conformance_world)
@@ -509,12 +558,62 @@ def _forgeries(genuine: NotificationRequest) -> Iterator[tuple[str, Notification
                 )
         return
     for position, (name, value) in enumerate(pairs):
-        changed = [*pairs]
-        changed[position] = (name, value + "1" if value else "1")
-        yield f"field {name} changed", variant(urlencode(changed))
+        for label, other in _other_values(value):
+            changed = [*pairs]
+            changed[position] = (name, other)
+            yield f"field {name} {label}", variant(urlencode(changed))
         yield f"field {name} dropped", variant(urlencode(pairs[:position] + pairs[position + 1 :]))
         yield f"field {name} given twice", variant(urlencode([*pairs, (name, value + "9")]))
-    for position in range(len(pairs) - 1):  # fold a field into its neighbour: "a=1&b=2" read as a="1&b=2"
-        (left, left_value), (right, right_value) = pairs[position], pairs[position + 1]
-        folded = [*pairs[:position], (left, f"{left_value}&{right}={right_value}"), *pairs[position + 2 :]]
-        yield f"field {right} folded into {left}", variant(urlencode(folded))
+    # Fold a field into its neighbour ("a=1&b=2" read as a="1&b=2"): neighbours as received, and as sorted
+    # (the order a "k=v&k=v" signed string is usually built in).
+    orders = [list(range(len(pairs))), sorted(range(len(pairs)), key=lambda index: pairs[index][0])]
+    folded_pairs: set[tuple[int, int]] = set()
+    for order in orders:
+        for left_index, right_index in itertools.pairwise(order):
+            if (left_index, right_index) in folded_pairs:
+                continue
+            folded_pairs.add((left_index, right_index))
+            (left, left_value), (right, right_value) = pairs[left_index], pairs[right_index]
+            folded = [pair for index, pair in enumerate(pairs) if index != right_index]
+            folded[folded.index((left, left_value))] = (left, f"{left_value}&{right}={right_value}")
+            yield f"field {right} folded into {left}", variant(urlencode(folded))
+
+
+def unsigned_with_trusted(
+    genuine: NotificationRequest, unsigned: frozenset[str]
+) -> Iterator[tuple[str, NotificationRequest]]:
+    """Each unsigned field changed together with each other field: a verifier must not let one excuse the other."""
+    in_query = bool(genuine.query) and not genuine.body
+    text = genuine.query if in_query else genuine.body.decode("utf-8", "replace")
+    pairs = parse_qsl(text, keep_blank_values=True) if "=" in text else []
+    for loose in (index for index, (name, _) in enumerate(pairs) if name in unsigned):
+        loose_name, loose_value = pairs[loose]
+        for target, (name, value) in enumerate(pairs):
+            if target == loose or name in unsigned:
+                continue
+            for label, other in _other_values(value):
+                changed = [*pairs]
+                changed[loose] = (loose_name, _other_values(loose_value)[0][1])
+                changed[target] = (name, other)
+                new_text = urlencode(changed)
+                yield (
+                    f"field {loose_name} and field {name} {label}",
+                    NotificationRequest(
+                        method=genuine.method,
+                        path=genuine.path,
+                        query=new_text if in_query else genuine.query,
+                        headers=genuine.headers,
+                        body=b"" if in_query else new_text.encode(),
+                    ),
+                )
+
+
+def _other_values(value: str) -> list[tuple[str, str]]:
+    """Other values a forger would try: one character more, and for a number another well-formed number."""
+    variants = [("changed", value + "1" if value else "1")]
+    number = _NUMBER.fullmatch(value)
+    if number:
+        places = len(number.group(2) or "")
+        bigger = Decimal(value) + 1
+        variants.append(("changed to another number", f"{bigger:.{places}f}"))
+    return variants
