@@ -30,6 +30,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from paycore._text import clip
 from paycore.errors import GatewayError, MalformedNotification
 
@@ -101,6 +103,10 @@ def is_http_url(value: str, *, allow_query: bool = True) -> str | None:
         return "must have a port from 1 to 65535"
     if not allow_query and (parts.query or parts.fragment or "?" in value or "#" in value):
         return "must have no query or fragment"
+    try:
+        httpx.URL(value)  # what will send it: a host IDNA refuses ("xn--a.example") is refused now, not at a call
+    except (httpx.InvalidURL, ValueError):
+        return "must have a host name that can be looked up (IDNA)"
     return None
 
 
@@ -261,6 +267,10 @@ def unambiguous_pairs(fields: Mapping[str, str], separators: str = "&=") -> None
     you send (`paycore.InvalidRequest`), or the gateway's notifications about
     such an order can never be verified.
     """
+    if not separators:
+        raise ValueError("unambiguous_pairs needs the separators of the signed string")
+    if not all(isinstance(name, str) and isinstance(value, str) for name, value in fields.items()):
+        raise MalformedNotification("a field name or value is not text")
     # One C-level search over everything first: this runs on every notification.
     joined = "\x00".join(itertools.chain.from_iterable(fields.items()))
     if not any(separator in joined for separator in separators):

@@ -270,3 +270,18 @@ def test_load_json_refuses_lone_surrogates(text):
     with pytest.raises(ValueError, match="surrogate"):
         toolkit.load_json(text)
     assert toolkit.load_json('{"name": "\\u7eff\\u8336 \\ud83c\\udf75"}') == {"name": "绿茶 🍵"}
+
+
+@pytest.mark.parametrize("url", ["https://xn--a.example", "https://\u2488.com"])
+def test_base_url_refuses_hosts_that_cannot_be_sent_to(url):
+    """Refused when the account loads (a ConfigError), not at the first payment (a ProviderError)."""
+    with pytest.raises(ValueError, match="IDNA"):
+        toolkit.base_url(url)
+
+
+def test_unambiguous_pairs_refuses_what_is_not_text():
+    for fields in ({"a": None}, {"a": 1}, {1: "a"}):
+        with pytest.raises(MalformedNotification, match="not text"):
+            toolkit.unambiguous_pairs(fields)
+    with pytest.raises(ValueError, match="separators"):
+        toolkit.unambiguous_pairs({"a": "b"}, separators="")
