@@ -104,8 +104,9 @@ def is_http_url(value: str, *, allow_query: bool = True) -> str | None:
     if not allow_query and (parts.query or parts.fragment or "?" in value or "#" in value):
         return "must have no query or fragment"
     try:
-        httpx.URL(value)  # what will send it: a host IDNA refuses ("xn--a.example") is refused now, not at a call
-    except (httpx.InvalidURL, ValueError):
+        # What will send it: a host IDNA refuses ("xn--a.example") is refused now, not at the first call.
+        httpx.URL(value).host  # noqa: B018  # reading .host decodes it
+    except (httpx.InvalidURL, ValueError):  # idna's errors are UnicodeError, a ValueError
         return "must have a host name that can be looked up (IDNA)"
     return None
 
