@@ -174,6 +174,13 @@ class ${camel}Sandbox:
     """A $name gateway on a loopback socket."""
 
     def __init__(self, options: SandboxOptions) -> None:
+        # Refused, not ignored, until written: a user passing them expects an effect. The "fast"
+        # profile (what the conformance suite and the demo ask for) is the only one there is.
+        unsupported = [name for name in ("faults", "state_path", "channels", "strict") if getattr(options, name)]
+        if options.profile not in (None, "fast"):
+            unsupported.append(f"profile {options.profile!r}")
+        if unsupported:
+            raise paycore.InvalidRequest(f"the $name sandbox does not support {', '.join(unsupported)} yet")
         self.options = options
         self.merchant_id = options.merchant_id or "sandbox-merchant"
         self._key = options.secret_key or PUBLIC_SANDBOX_KEY
@@ -310,6 +317,9 @@ def new_provider(name: str, target: Path) -> list[Path]:
         raise InvalidRequest(
             "a provider name is 2 to 31 lower-case letters, digits or underscores, starting with a letter"
         )
+    taken = _taken_names()
+    if name in taken:
+        raise InvalidRequest(f"a provider named {name!r} exists already ({taken[name]}): choose another name")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InvalidRequest(f"{target} exists and is not an empty folder: nothing was written")
     names = _names(name)
@@ -340,4 +350,29 @@ def new_provider(name: str, target: Path) -> list[Path]:
     docs_page.parent.mkdir(parents=True, exist_ok=True)
     docs_page.write_text(Template(_DOCS).substitute(names), encoding="utf-8")
     written.append(docs_page)
+    site = target.parent.parent / "docs" / "mkdocs.yml"
+    if in_checkout and site.is_file() and _add_to_nav(site, name):
+        written.append(site)
     return written
+
+
+def _taken_names() -> dict[str, str]:
+    """Provider names in use: installed providers, and the fake."""
+    from paycore._discovery import installed_providers
+
+    taken = {"fake": "paycore's test fake"}
+    taken.update({info.name: f"installed from {info.distribution}" for info in installed_providers()})
+    return taken
+
+
+def _add_to_nav(site: Path, name: str) -> bool:
+    """Add the page after the last providers/ page of the site's nav; False when there is none to follow."""
+    lines = site.read_text(encoding="utf-8").splitlines(keepends=True)
+    entries = [index for index, line in enumerate(lines) if re.search(r":\s*providers/[^/]+\.md\s*$", line)]
+    if not entries:
+        return False
+    last = lines[entries[-1]]
+    indent = last[: len(last) - len(last.lstrip())]
+    lines.insert(entries[-1] + 1, f"{indent}- {name}: providers/{name}.md\n")
+    site.write_text("".join(lines), encoding="utf-8")
+    return True

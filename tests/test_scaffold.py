@@ -79,3 +79,26 @@ def test_an_existing_folder_is_never_overwritten(tmp_path, capsys):
     assert main(["new-provider", "acme", "--path", str(tmp_path / "acme")]) == 2
     assert "exists and is not an empty folder" in capsys.readouterr().err
     assert sorted(path.name for path in (tmp_path / "acme").iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.parametrize("name", ["juhe", "epay", "fake"])
+def test_a_name_in_use_is_refused(tmp_path, name):
+    with pytest.raises(InvalidRequest, match="exists already"):
+        new_provider(name, tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_in_a_checkout_the_page_joins_the_nav(tmp_path, monkeypatch, capsys):
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "docs" / "providers").mkdir(parents=True)
+    site = tmp_path / "docs" / "mkdocs.yml"
+    site.write_text(
+        "nav:\n  - Home: index.md\n  - Providers:\n      - juhe (聚合支付): providers/juhe.md\n  - API: api.md\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["new-provider", "acme"]) == 0
+    assert site.read_text() == (
+        "nav:\n  - Home: index.md\n  - Providers:\n      - juhe (聚合支付): providers/juhe.md\n"
+        "      - acme: providers/acme.md\n  - API: api.md\n"
+    )
+    assert str(site) in capsys.readouterr().out
