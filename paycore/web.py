@@ -322,7 +322,8 @@ def wsgi_app(handler: NotificationHandler) -> Callable[[Mapping[str, Any], Calla
         try:
             request = from_wsgi(environ)
         except PaycoreError as exc:
-            return to_wsgi(handler.accounts.failure_reply(exc))(environ, start_response)
+            account = _last_segment(environ.get("PATH_INFO")) if isinstance(environ, Mapping) else None
+            return to_wsgi(handler.accounts.failure_reply(exc, account=account))(environ, start_response)
         return to_wsgi(handler.handle(request))(environ, start_response)
 
     return application
@@ -339,7 +340,7 @@ def django_view(handler: NotificationHandler) -> Callable[..., Any]:
         try:
             received = from_django(request)
         except PaycoreError as exc:
-            return to_django(handler.accounts.failure_reply(exc))
+            return to_django(handler.accounts.failure_reply(exc, account=account))
         return to_django(handler.handle(received))
 
     exempt: Callable[..., Any] = csrf_exempt(view)
