@@ -498,3 +498,26 @@ def test_the_asgi_endpoint_refuses_websockets_and_reads_sparse_scopes():
         asyncio.run(app({"type": "http", "method": "POST", "path": "/notify/main"}, receive, send))  # no headers
         assert sent[0]["status"] == 400
         assert b"ok" not in sent[1]["body"].lower()
+
+
+def test_wsgi_app_answers_an_unreadable_notification_as_the_account_in_its_path():
+    from paycore.handler import NotificationHandler
+    from paycore.stores import MemoryStore
+    from tests.seam_providers import GetPay
+
+    with (
+        paycore.Gateway(FakeProvider, account="main") as main,
+        paycore.Gateway(GetPay, {"base_url": "https://getpay.example"}, account="getpay") as getpay,
+    ):
+        accounts = paycore.Accounts({"main": main, "getpay": getpay}, default="main")
+        app = web.wsgi_app(NotificationHandler(accounts, lookup=dict.get, on_paid=print, store=MemoryStore()))
+        answers: list[str] = []
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/notify/getpay",
+            "CONTENT_LENGTH": "not a number",
+            "wsgi.input": io.BytesIO(b"x"),
+        }
+        body = b"".join(app(environ, lambda status, headers, exc_info=None: answers.append(status)))
+    # GetPay's failure reply (200 "fail"), not the default account's (400 "fail: ...")
+    assert (answers[0], body) == ("200 OK", b"fail")
