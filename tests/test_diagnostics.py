@@ -176,9 +176,9 @@ def test_check_reports_errors_and_warnings_without_secrets(capsys, tmp_path):
     path.write_text(
         """
 [accounts.weak]
-provider = "epay"
+provider = "juhe"
 base_url = "http://pay.example.com"
-merchant_id = "1001"
+merchant_id = "10002"
 secret_key = "changeme-please"
 
 [accounts.sandboxed]

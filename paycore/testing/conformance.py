@@ -342,7 +342,7 @@ class ProviderConformance:
         genuine = conformance_world.pay(order)
         verified = under_test.verify_notification(genuine)
         forgeries = itertools.chain(
-            _forgeries(genuine), unsigned_with_trusted(genuine, self.unsigned_notification_fields)
+            _forgeries(genuine), _unsigned_with_trusted(genuine, self.unsigned_notification_fields)
         )
         for label, forged in forgeries:
             try:
@@ -579,7 +579,7 @@ def _forgeries(genuine: NotificationRequest) -> Iterator[tuple[str, Notification
             yield f"field {right} folded into {left}", variant(urlencode(folded))
 
 
-def unsigned_with_trusted(
+def _unsigned_with_trusted(
     genuine: NotificationRequest, unsigned: frozenset[str]
 ) -> Iterator[tuple[str, NotificationRequest]]:
     """Each unsigned field changed together with each other field: a verifier must not let one excuse the other."""
