@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 
 from paycore import NotificationRequest, Order
-from paycore.testing import FakeGateway, FakeProvider
+from paycore.testing import FakeGateway, FakeProvider, FakeSettings
 from paycore.testing.conformance import ConformanceWorld, ProviderConformance
 from tests.seam_providers import GetPay, HookPay, QrPay
 
@@ -19,12 +19,21 @@ class TestFakeConformance(ProviderConformance):
     @contextlib.contextmanager
     def world(self) -> Iterator[ConformanceWorld]:
         fake = FakeGateway()
+        # Another merchant on the same fake platform, signing with the same (default) key.
+        other = FakeGateway(FakeSettings(merchant_id="another-merchant"))
 
         def pay(order: Order) -> NotificationRequest:
             fake.pay(order.order_id)
             return fake.notification_request(order.order_id, path="/notify/conformance")
 
-        yield ConformanceWorld(settings={}, pay=pay, transport=httpx.MockTransport(fake))
+        def pay_other(order: Order) -> NotificationRequest:
+            other.pay(order.order_id)
+            return other.notification_request(order.order_id, path="/notify/conformance")
+
+        other_merchant = ConformanceWorld(
+            settings={"merchant_id": "another-merchant"}, pay=pay_other, transport=httpx.MockTransport(other)
+        )
+        yield ConformanceWorld(settings={}, pay=pay, transport=httpx.MockTransport(fake), other_merchant=other_merchant)
 
 
 BROKEN_PROVIDER = """

@@ -83,9 +83,9 @@ class ConformanceWorld:
     transport: httpx.MockTransport | None = None
     #: the hosts a gateway of these settings may contact; anything else is a leak to the network
     hosts: frozenset[str] = field(default_factory=frozenset)
-    #: settings of *another* merchant signing with the same key, and how to pay an order created with
-    #: them: the account under test must refuse that notification (None skips the check)
-    other_merchant: tuple[dict[str, Any], Callable[[Order], NotificationRequest]] | None = None
+    #: *another* merchant's account signing with the same key: the account under test must refuse
+    #: its notifications (None skips the check)
+    other_merchant: ConformanceWorld | None = None
 
 
 class _Endpoint:
@@ -168,7 +168,7 @@ class ProviderConformance:
                     other.pay(order.order_id)
                     return endpoint.wait_for(order.order_id)
 
-                other_merchant = (dict(other.account_settings()), pay_other)
+                other_merchant = ConformanceWorld(settings=dict(other.account_settings()), pay=pay_other)
             yield ConformanceWorld(
                 settings=settings, pay=pay, hosts=frozenset({"127.0.0.1", "localhost"}), other_merchant=other_merchant
             )
@@ -364,11 +364,11 @@ class ProviderConformance:
     def test_another_merchants_notification_is_refused(self, conformance_world: ConformanceWorld) -> None:
         if conformance_world.other_merchant is None:
             pytest.skip("the world gives no second merchant (ConformanceWorld.other_merchant)")
-        other_settings, pay_other = conformance_world.other_merchant
-        other = self._under_test("sync", ConformanceWorld(settings=other_settings, pay=pay_other))
+        other_world = conformance_world.other_merchant
+        other = self._under_test("sync", other_world)
         order = self.order()
         other.create(order)
-        received = pay_other(order)
+        received = other_world.pay(order)
         assert other.verify_notification(received).order_id == order.order_id  # genuine, for its own merchant
         with pytest.raises(VerificationError):
             self._under_test("sync", conformance_world).verify_notification(received)
