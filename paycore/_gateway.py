@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Generator, Mapping
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -49,9 +50,20 @@ from paycore.errors import (
     VerificationError,
 )
 from paycore.http import NotificationRequest, Reply
-from paycore.models import BrowserReturn, Channel, CreateFlow, Notification, Order, Payment
+from paycore.models import (
+    MAX_ORDER_AMOUNT,
+    REFUND_ID_PATTERN,
+    BrowserReturn,
+    Channel,
+    CreateFlow,
+    Notification,
+    Order,
+    Payment,
+    Refund,
+)
 from paycore.provider import Capabilities, Operation, Provider
 from paycore.signatures import KEY_PLACEHOLDER, SignatureExplanation
+from paycore.toolkit import utf8
 
 __all__ = ["DEFAULT_FAILURE_REPLY", "DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
 
@@ -85,6 +97,7 @@ _Flow = Generator[httpx.Request, httpx.Response, _T]
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # An order id as any gateway may hold one: printable ASCII, no spaces, bounded.
 _ORDER_REFERENCE = re.compile(r"[\x21-\x7e]{1,128}")
+_REFUND_ID = re.compile(REFUND_ID_PATTERN.strip("^$"))
 
 # Failures that happen before a single byte can have reached the gateway: a retry
 # after one of these cannot create a second payment.
@@ -231,6 +244,29 @@ class _BaseGateway:
             raise InvalidRequest("order_id must be 1 to 128 printable ASCII characters without spaces")
         hook = self._runtime.hook(operation)
         return self._checked_flow(hook(order_id=order_id))
+
+    def _refund_flow(self, order_id: str, refund_id: str, amount: Decimal | None, reason: str | None) -> _Flow[Refund]:
+        if not isinstance(order_id, str) or not _ORDER_REFERENCE.fullmatch(order_id):
+            raise InvalidRequest("order_id must be 1 to 128 printable ASCII characters without spaces")
+        if not isinstance(refund_id, str) or not _REFUND_ID.fullmatch(refund_id):
+            raise InvalidRequest("refund_id must be 1 to 64 letters, digits, '_' or '-' (store it before asking)")
+        if amount is None:
+            return self._checked_refund_flow(
+                self._runtime.hook(Operation.REFUND_QUERY)(order_id=order_id, refund_id=refund_id)
+            )
+        if type(amount) is not Decimal or not amount.is_finite() or amount <= 0 or amount > MAX_ORDER_AMOUNT:
+            raise InvalidRequest(
+                f"a refund amount is a positive Decimal of at most {MAX_ORDER_AMOUNT} (money is never a float)"
+            )
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 256 or utf8(reason) is None):
+            raise InvalidRequest("a refund reason is text of at most 256 characters")
+        hook = self._runtime.hook(Operation.REFUND)
+        return self._checked_refund_flow(hook(order_id=order_id, refund_id=refund_id, amount=amount, reason=reason))
+
+    def _checked_refund_flow(self, flow: object) -> _Flow[Refund]:
+        if not isinstance(flow, Generator):
+            raise ProviderError(f"provider {self.provider_name!r} returned {type(flow).__name__}, not a flow generator")
+        return flow
 
     def _checked_flow(self, flow: object) -> _Flow[Payment]:
         if not isinstance(flow, Generator):
@@ -693,6 +729,25 @@ class Gateway(_BaseGateway):
             return self._run(self._order_flow(Operation.CLOSE, order_id), observed)
         raise observed.failure()
 
+    def refund(self, order_id: str, *, refund_id: str, amount: Decimal, reason: str | None = None) -> Refund:
+        """Refund ``amount`` of the paid ``order_id`` as the merchant's refund ``refund_id``.
+
+        Store ``refund_id`` before calling, and call again with the same id after
+        any failure (``may_have_reached_gateway`` or not): the gateway refunds once.
+        NotSupported if the provider cannot refund.
+        """
+        observed = self._observed(Operation.REFUND, order_id)
+        with observed:
+            return self._run(self._refund_flow(order_id, refund_id, amount, reason), observed)
+        raise observed.failure()
+
+    def query_refund(self, order_id: str, refund_id: str) -> Refund:
+        """Where the refund ``refund_id`` of ``order_id`` stands."""
+        observed = self._observed(Operation.REFUND_QUERY, order_id)
+        with observed:
+            return self._run(self._refund_flow(order_id, refund_id, None, None), observed)
+        raise observed.failure()
+
     def _run(self, flow: _Flow[_T], observed: _Observed) -> _T:
         try:
             with deadline_scope(self._deadline):
@@ -826,6 +881,20 @@ class AsyncGateway(_BaseGateway):
         observed = self._observed(Operation.CLOSE, order_id)
         with observed:
             return await self._run(self._order_flow(Operation.CLOSE, order_id), observed)
+        raise observed.failure()
+
+    async def refund(self, order_id: str, *, refund_id: str, amount: Decimal, reason: str | None = None) -> Refund:
+        """Refund ``amount`` of the paid ``order_id`` as the merchant's refund ``refund_id`` (see `Gateway.refund`)."""
+        observed = self._observed(Operation.REFUND, order_id)
+        with observed:
+            return await self._run(self._refund_flow(order_id, refund_id, amount, reason), observed)
+        raise observed.failure()
+
+    async def query_refund(self, order_id: str, refund_id: str) -> Refund:
+        """Where the refund ``refund_id`` of ``order_id`` stands."""
+        observed = self._observed(Operation.REFUND_QUERY, order_id)
+        with observed:
+            return await self._run(self._refund_flow(order_id, refund_id, None, None), observed)
         raise observed.failure()
 
     async def _run(self, flow: _Flow[_T], observed: _Observed) -> _T:

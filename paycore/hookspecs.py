@@ -32,7 +32,8 @@ signs over headers and a JSON body, fits as well as a POSTed form.
 
 Required hooks: ``create_payment``, ``query_payment``, ``verify_notification``.
 Optional: ``close_payment``, ``failure_reply``, ``parse_return``,
-``notification_order_id``, ``explain_signature``, and ``make_sandbox`` (a classmethod); asking a
+``notification_order_id``, ``explain_signature``, ``refund_payment``,
+``query_refund``, and ``make_sandbox`` (a classmethod); asking a
 provider for an operation it lacks raises `paycore.NotSupported` before any
 I/O (``failure_reply`` has a default instead).
 """
@@ -40,13 +41,14 @@ I/O (``failure_reply`` has a default instead).
 from __future__ import annotations
 
 from collections.abc import Generator
+from decimal import Decimal
 from typing import TypeAlias, TypeVar
 
 import httpx
 import pluggy
 
 from paycore.http import NotificationRequest, Reply
-from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment
+from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment, Refund
 from paycore.sandbox import Sandbox, SandboxOptions
 from paycore.signatures import SignatureExplanation
 
@@ -148,6 +150,23 @@ class ProviderSpec:
     @hookspec(firstresult=True)
     def close_payment(self, order_id: str) -> Flow[Payment]:  # type: ignore[empty-body]  # a spec has no body
         """Close the unpaid payment of ``order_id`` so it can no longer be paid."""
+
+    @hookspec(firstresult=True)
+    def refund_payment(  # type: ignore[empty-body]  # a spec has no body
+        self, order_id: str, refund_id: str, amount: Decimal, reason: str | None
+    ) -> Flow[Refund]:
+        """Refund ``amount`` of the paid order ``order_id``, as the merchant's refund ``refund_id``.
+
+        Send ``refund_id`` as the gateway's idempotency key (Alipay's
+        ``out_request_no``, WeChat Pay's ``out_refund_no``): the merchant asks again
+        with the same id after any failure, and the gateway must refund once. A
+        gateway that answers "already refunded" for the same id is a success, not an
+        error. ``amount`` is a positive Decimal the core has checked.
+        """
+
+    @hookspec(firstresult=True)
+    def query_refund(self, order_id: str, refund_id: str) -> Flow[Refund]:  # type: ignore[empty-body]  # a spec has no body
+        """Ask the gateway where the refund ``refund_id`` of ``order_id`` stands."""
 
     @hookspec(firstresult=True)
     def make_sandbox(self, options: SandboxOptions) -> Sandbox:  # type: ignore[empty-body]  # a spec has no body

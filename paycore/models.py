@@ -50,6 +50,8 @@ __all__ = [
     "PaymentStatus",
     "QrCode",
     "Redirect",
+    "Refund",
+    "RefundStatus",
     "SdkParameters",
     "Surface",
     "Wallet",
@@ -453,6 +455,40 @@ class SdkParameters(_Model):
 
 #: What the buyer must do next to pay: one of a small closed set, told apart by ``kind``.
 NextAction = Annotated[Redirect | PaymentForm | QrCode | AppLink | SdkParameters, Field(discriminator="kind")]
+
+
+class RefundStatus(enum.StrEnum):
+    """Where a refund stands."""
+
+    PENDING = "pending"  # accepted, the money not yet back: query it later
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+#: A merchant's own id for one refund: asking again with the same id never refunds twice.
+REFUND_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class Refund(_Model):
+    """A refund as the gateway reports it (`paycore.Gateway.refund`, `paycore.Gateway.query_refund`).
+
+    ``refund_id`` is the merchant's id for this refund (Alipay's ``out_request_no``,
+    WeChat Pay's ``out_refund_no``): store it before asking, and ask again with the
+    same id after a failure, so that a refund is made once however often it is asked.
+    """
+
+    order_id: str
+    refund_id: Annotated[str, Field(pattern=REFUND_ID_PATTERN)]
+    status: RefundStatus
+    amount: Amount
+    #: ISO 4217 code, when the gateway says
+    currency: str | None = None
+    #: the gateway's id of the refunded payment, when it says
+    transaction_id: str | None = None
+    refunded_at: AwareDatetime | None = None
+    provider: str
+    account: str
+    raw: dict[str, Any] = Field(default_factory=dict)
 
 
 class Payment(_Model):

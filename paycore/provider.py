@@ -50,6 +50,9 @@ class Operation(enum.StrEnum):
     ROUTE = "route"
     #: explaining a received signature (``paycore sign explain``)
     EXPLAIN = "explain"
+    #: refunding a paid order, and asking where a refund stands
+    REFUND = "refund"
+    REFUND_QUERY = "refund_query"
 
     @property
     def hook_name(self) -> str:
@@ -66,6 +69,8 @@ _HOOK_NAMES = {
     Operation.RETURN: "parse_return",
     Operation.ROUTE: "notification_order_id",
     Operation.EXPLAIN: "explain_signature",
+    Operation.REFUND: "refund_payment",
+    Operation.REFUND_QUERY: "query_refund",
 }
 
 

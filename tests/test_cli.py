@@ -99,6 +99,8 @@ def test_providers_lists_installed_with_distribution(config):
         "explain",
         "failure_reply",
         "query",
+        "refund",
+        "refund_query",
         "return",
         "route",
         "verify",

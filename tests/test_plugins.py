@@ -161,6 +161,8 @@ def test_capabilities_are_read_off_the_hooks():
         "query",
         "verify",
         "explain",
+        "refund",
+        "refund_query",
         "close",
         "failure_reply",
         "return",

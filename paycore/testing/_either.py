@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -22,8 +23,9 @@ import httpx
 from paycore._gateway import AsyncGateway, Gateway
 from paycore.errors import InvalidRequest
 from paycore.http import NotificationRequest, Reply
-from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment
+from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment, Refund
 from paycore.provider import Provider
+from paycore.signatures import SignatureExplanation
 
 __all__ = ["GatewayKind", "GatewayUnderTest"]
 
@@ -97,6 +99,18 @@ class GatewayUnderTest:
 
     def close_payment(self, order_id: str) -> Payment:
         result: Payment = self._call("close_payment", order_id)
+        return result
+
+    def refund(self, order_id: str, *, refund_id: str, amount: Decimal, reason: str | None = None) -> Refund:
+        result: Refund = self._call("refund", order_id, refund_id=refund_id, amount=amount, reason=reason)
+        return result
+
+    def query_refund(self, order_id: str, refund_id: str) -> Refund:
+        result: Refund = self._call("query_refund", order_id, refund_id)
+        return result
+
+    def explain_signature(self, request: _Received) -> SignatureExplanation:
+        result: SignatureExplanation = self._call("explain_signature", request)
         return result
 
     def verify_notification(self, request: _Received) -> Notification:

@@ -48,6 +48,8 @@ from paycore.models import (
     Payment,
     PaymentForm,
     PaymentStatus,
+    Refund,
+    RefundStatus,
 )
 from paycore.provider import Provider, ProviderSettings
 from paycore.signatures import KEY_PLACEHOLDER, SignatureCandidate, SignatureExplanation
@@ -157,6 +159,36 @@ class FakeProvider(Provider[FakeSettings]):
     def close_payment(self, order_id: str) -> Flow[Payment]:
         answer = self._answer((yield self._post("/orders/close", {"order_id": order_id})))
         return self._payment(answer.get("order", {}), answer)
+
+    @hookimpl
+    def refund_payment(self, order_id: str, refund_id: str, amount: Decimal, reason: str | None) -> Flow[Refund]:
+        fields = {"order_id": order_id, "refund_id": refund_id, "amount": f"{amount:.2f}"}
+        if reason:
+            fields["reason"] = reason
+        answer = self._answer((yield self._post("/orders/refund", fields)))
+        return self._refund(order_id, answer.get("refund", {}), answer)
+
+    @hookimpl
+    def query_refund(self, order_id: str, refund_id: str) -> Flow[Refund]:
+        answer = self._answer(
+            (yield self._post("/orders/refund/query", {"order_id": order_id, "refund_id": refund_id}))
+        )
+        return self._refund(order_id, answer.get("refund", {}), answer)
+
+    def _refund(self, order_id: str, refund: Mapping[str, Any], raw: dict[str, Any]) -> Refund:
+        try:
+            return Refund(
+                order_id=order_id,
+                refund_id=str(refund["refund_id"]),
+                status=RefundStatus(refund["status"]),
+                amount=Decimal(str(refund["amount"])),
+                refunded_at=datetime.fromisoformat(refund["refunded_at"]) if refund.get("refunded_at") else None,
+                provider=self.name,
+                account=self.account,
+                raw=raw,
+            )
+        except (KeyError, ValueError, InvalidOperation) as exc:
+            raise ProtocolError(f"fake gateway answered a malformed refund ({type(exc).__name__})") from None
 
     @hookimpl
     def verify_notification(self, request: NotificationRequest) -> Notification:

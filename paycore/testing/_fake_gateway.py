@@ -19,7 +19,7 @@ import enum
 import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -73,6 +73,8 @@ class _FakeOrder:
     transaction_id: str | None = None
     paid_at: str | None = None
     notification: bytes | None = None
+    #: refund id → (amount, refunded at)
+    refunds: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def as_json(self, base_url: str) -> dict[str, Any]:
         return {
@@ -150,7 +152,13 @@ class FakeGateway:
     def _route(
         self, request: httpx.Request, fields: dict[str, str] | None, faults: frozenset[FakeFault]
     ) -> httpx.Response:
-        routes = {"/orders": self._create, "/orders/query": self._query, "/orders/close": self._close}
+        routes = {
+            "/orders": self._create,
+            "/orders/query": self._query,
+            "/orders/close": self._close,
+            "/orders/refund": self._refund,
+            "/orders/refund/query": self._refund_query,
+        }
         route = routes.get(request.url.path)
         if request.method != "POST" or route is None:
             return httpx.Response(404, text="not found")
@@ -201,6 +209,39 @@ class FakeGateway:
             return self._error(f"order is {order.status}")
         order.status = "closed"
         return self._ok(order)
+
+    def _refund_answer(self, refund_id: str, amount: str, refunded_at: str) -> httpx.Response:
+        refund = {"refund_id": refund_id, "amount": amount, "status": "succeeded", "refunded_at": refunded_at}
+        return httpx.Response(200, json={"ok": True, "refund": refund})
+
+    def _refund(self, fields: dict[str, str]) -> httpx.Response:
+        order = self.orders.get(fields.get("order_id", ""))
+        if order is None:
+            return self._error("no such order")
+        refund_id, amount = fields.get("refund_id", ""), fields.get("amount", "")
+        if refund_id in order.refunds:  # asked again: the same refund, made once
+            known_amount, refunded_at = order.refunds[refund_id]
+            if known_amount != amount:
+                return self._error("refund id used before with another amount", code="REFUND_ID_REUSED")
+            return self._refund_answer(refund_id, known_amount, refunded_at)
+        if order.status not in ("paid", "refunded"):
+            return self._error(f"order is {order.status}: nothing to refund", code="NOT_PAID")
+        refunded = sum((Decimal(known) for known, _ in order.refunds.values()), Decimal(0))
+        if refunded + Decimal(amount) > Decimal(order.paid_amount or order.amount):
+            return self._error("refund exceeds what was paid", code="REFUND_EXCEEDS_PAID")
+        refunded_at = datetime.now(UTC).isoformat()
+        order.refunds[refund_id] = (amount, refunded_at)
+        if refunded + Decimal(amount) == Decimal(order.paid_amount or order.amount):
+            order.status = "refunded"
+        return self._refund_answer(refund_id, amount, refunded_at)
+
+    def _refund_query(self, fields: dict[str, str]) -> httpx.Response:
+        order = self.orders.get(fields.get("order_id", ""))
+        refund_id = fields.get("refund_id", "")
+        if order is None or refund_id not in order.refunds:
+            return self._error("no such refund")
+        amount, refunded_at = order.refunds[refund_id]
+        return self._refund_answer(refund_id, amount, refunded_at)
 
     # -- the buyer's side and the notifications -------------------------------------------------------
 

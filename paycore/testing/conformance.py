@@ -55,7 +55,7 @@ from paycore.errors import (
 )
 from paycore.hookspecs import REQUIRED_HOOKS, ProviderSpec
 from paycore.http import MAX_NOTIFICATION_BYTES, NotificationRequest
-from paycore.models import Channel, CreateFlow, Order, PaymentStatus
+from paycore.models import Channel, CreateFlow, Order, PaymentStatus, RefundStatus
 from paycore.provider import Operation, Provider, ProviderSettings
 from paycore.sandbox import SandboxOptions, make_sandbox
 from paycore.testing._either import GatewayUnderTest
@@ -304,6 +304,23 @@ class ProviderConformance:
         order = self.order()
         under_test.create(order)
         assert under_test.close_payment(order.order_id).status is PaymentStatus.CLOSED
+
+    def test_refund_where_declared(self, conformance_world: ConformanceWorld, paycore_gateway_kind: str) -> None:
+        operations = self._provider_class().operations()
+        if Operation.REFUND not in operations:
+            pytest.skip("the provider declares no refund_payment")
+        under_test = self._under_test(paycore_gateway_kind, conformance_world)
+        order = self.order()
+        under_test.create(order)
+        under_test.verify_notification(conformance_world.pay(order))
+        refund = under_test.refund(order.order_id, refund_id="cf-refund-1", amount=order.amount)
+        assert (refund.order_id, refund.refund_id, refund.amount) == (order.order_id, "cf-refund-1", order.amount)
+        assert refund.status is not RefundStatus.FAILED, f"the refund {refund.status}"
+        again = under_test.refund(order.order_id, refund_id="cf-refund-1", amount=order.amount)
+        assert again.refund_id == "cf-refund-1", "asking again with the same refund id must answer that refund"
+        if Operation.REFUND_QUERY in operations:
+            queried = under_test.query_refund(order.order_id, "cf-refund-1")
+            assert (queried.refund_id, queried.amount) == ("cf-refund-1", order.amount)
 
     @pytest.mark.parametrize("flow", list(CreateFlow))
     def test_each_declared_flow(self, conformance_world: ConformanceWorld, flow: CreateFlow) -> None:
