@@ -15,14 +15,18 @@ classmethod: a sandbox belongs to no account) and returns a `Sandbox`::
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
+    import httpx
+
     from paycore.provider import Provider
 
-__all__ = ["PUBLIC_SANDBOX_KEY", "Sandbox", "SandboxOptions", "make_sandbox"]
+__all__ = ["PUBLIC_SANDBOX_KEY", "Attempt", "Resender", "Sandbox", "SandboxOptions", "make_sandbox"]
 
 #: The sandbox's default key: public and documented, a test key like any
 #: "sk_test" key, so printing it leaks nothing. A key passed by the user is never printed.
@@ -95,3 +99,103 @@ def make_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions | 
     if options is not None and not isinstance(options, SandboxOptions):
         raise InvalidRequest(f"make_sandbox() takes SandboxOptions, not {type(options).__name__}")
     return provider_sandbox(provider, options or SandboxOptions())
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One notification try, as a sandbox saw it."""
+
+    order_id: str
+    attempt: int
+    url: str
+    status_code: int | None
+    #: what the merchant answered (the first 200 characters); keep it out of anything served over HTTP
+    response: str | None
+    #: the transport error's class name, when the try did not get an answer
+    error: str | None
+    acknowledged: bool
+
+
+class Resender:
+    """Notifications for a sandbox: each order's in a thread of its own, resent on a schedule until acknowledged.
+
+    ``schedule`` is the wait before each try (the first usually 0): its length is
+    the number of tries. ``acknowledged(answer)`` says whether the merchant's answer
+    stops the resends. ``send(client)`` makes one try (it may sign anew each time)
+    and returns the merchant's response::
+
+        resender = Resender((0, 0.05, 0.05), acknowledged=lambda text: text.strip() == "success")
+        resender.deliver(order_id, notify_url, lambda client: client.post(notify_url, data=signed_fields()))
+        attempts = resender.wait(order_id)
+    """
+
+    def __init__(self, schedule: Sequence[float], acknowledged: Callable[[str], bool]) -> None:
+        self.schedule = tuple(schedule)
+        self._acknowledged = acknowledged
+        self._attempts: list[Attempt] = []
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def deliver(
+        self, order_id: str, url: str, send: Callable[[httpx.Client], httpx.Response], *, duplicate: bool = False
+    ) -> None:
+        """Start delivering; ``duplicate`` sends once more after the acknowledgement (as real gateways sometimes do)."""
+        thread = threading.Thread(
+            target=self._run, args=(order_id, url, send, duplicate), name=f"sandbox-notify-{order_id}", daemon=True
+        )
+        with self._lock:
+            self._threads[order_id] = thread
+        thread.start()
+
+    def _run(self, order_id: str, url: str, send: Callable[[httpx.Client], httpx.Response], duplicate: bool) -> None:
+        import httpx  # on first use: listing providers loads no HTTP client
+
+        # trust_env=False: the merchant's endpoint is reached directly, never through a proxy from the environment.
+        with httpx.Client(timeout=5.0, trust_env=False) as client:
+            for number, delay in enumerate(self.schedule, start=1):
+                if self._stopping.wait(delay):
+                    return
+                if self._try(client, order_id, url, send, number):
+                    if duplicate:
+                        self._try(client, order_id, url, send, number + 1)
+                    return
+
+    def _try(
+        self, client: httpx.Client, order_id: str, url: str, send: Callable[[httpx.Client], httpx.Response], number: int
+    ) -> bool:
+        import httpx
+
+        status_code = text = error = None
+        try:
+            response = send(client)
+            status_code, text = response.status_code, response.text[:200]
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an unusable notify_url is a try that failed
+            error = type(exc).__name__
+        acknowledged = text is not None and self._acknowledged(text)
+        with self._lock:
+            self._attempts.append(Attempt(order_id, number, url, status_code, text, error, acknowledged))
+        return acknowledged
+
+    def attempts(self, order_id: str | None = None) -> list[Attempt]:
+        """Every try so far, oldest first."""
+        with self._lock:
+            return [attempt for attempt in self._attempts if order_id is None or attempt.order_id == order_id]
+
+    def wait(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
+        """Block until the order's delivery is over (acknowledged, or out of tries); its tries."""
+        with self._lock:
+            thread = self._threads.get(order_id)
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"notifications for order {order_id!r} still going after {timeout} s")
+        return self.attempts(order_id)
+
+    def stop(self) -> None:
+        """Stop resending and wait for the threads."""
+        self._stopping.set()
+        with self._lock:
+            threads = list(self._threads.values())
+        for thread in threads:
+            thread.join(timeout=10)

@@ -38,10 +38,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 import paycore
-from paycore.sandbox import PUBLIC_SANDBOX_KEY, SandboxOptions
+from paycore.sandbox import PUBLIC_SANDBOX_KEY, Attempt, Resender, SandboxOptions
 from paycore.testing import LoopbackServer
 
-__all__ = ["PROFILES", "Attempt", "EpayFault", "EpaySandbox"]
+__all__ = ["PROFILES", "EpayFault", "EpaySandbox"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_MERCHANT_ID = "1000"
@@ -68,19 +68,6 @@ class EpayFault(enum.StrEnum):
     REFUSE = "refuse"
     #: ``mapi.php`` and ``api.php`` answer after 3 seconds
     SLOW = "slow"
-
-
-@dataclass
-class Attempt:
-    """One notification try, as the sandbox saw it."""
-
-    order_id: str
-    attempt: int
-    url: str
-    status_code: int | None
-    response: str | None
-    error: str | None
-    acknowledged: bool
 
 
 @dataclass
@@ -127,14 +114,12 @@ class EpaySandbox:
         schedule = PROFILES[profile]
         if self.options.notify_interval is not None:
             schedule = (0, *([self.options.notify_interval] * (len(schedule) - 1)))
-        self._schedule = schedule
         self._faults: set[EpayFault] = set()
         self.set_faults(self.options.faults)
         self._orders: dict[str, _Order] = {}
-        self._attempts: list[Attempt] = []
-        self._deliveries: dict[str, threading.Thread] = {}
+        # v1 platforms stop resending when the answer is exactly "success".
+        self._resender = Resender(schedule, acknowledged=lambda answer: answer.strip() == "success")
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._trades = 0
         self._server = LoopbackServer(self._handle, host=self.options.host, port=self.options.port)
 
@@ -155,16 +140,14 @@ class EpaySandbox:
         self._server.start()
 
     def stop(self) -> None:
-        self._stopping.set()
         self._server.stop()
-        for thread in list(self._deliveries.values()):
-            thread.join(timeout=10)
+        self._resender.stop()
 
     def serve_forever(self) -> None:
         try:
             self._server.serve_forever()
         finally:
-            self._stopping.set()
+            self._resender.stop()
 
     def __enter__(self) -> Self:
         self.start()
@@ -199,9 +182,10 @@ class EpaySandbox:
                 raise paycore.InvalidRequest(f"order {order_id!r} is paid already")
             order.status = 1
             order.ended = datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
-            thread = threading.Thread(target=self._deliver, args=(order,), name=f"epay-notify-{order_id}", daemon=True)
-            self._deliveries[order_id] = thread
-        thread.start()
+        query = urlencode(self._notification(order))
+        url = f"{order.notify_url}{'&' if '?' in order.notify_url else '?'}{query}"
+        duplicate = EpayFault.DUPLICATE in self._faults
+        self._resender.deliver(order_id, url, lambda client: client.get(url), duplicate=duplicate)
 
     def fail(self, order_id: str) -> None:
         """The buyer gives up: v1 platforms notify successes only, so nothing is sent and the order stays unpaid."""
@@ -210,17 +194,11 @@ class EpaySandbox:
 
     def attempts(self, order_id: str | None = None) -> list[Attempt]:
         """Every notification try so far, oldest first."""
-        with self._lock:
-            return [attempt for attempt in self._attempts if order_id is None or attempt.order_id == order_id]
+        return self._resender.attempts(order_id)
 
     def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
         """Block until the order's notifications are over (acknowledged, or out of tries); return them."""
-        thread = self._deliveries.get(order_id)
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"notifications for order {order_id!r} still going after {timeout} s")
-        return self.attempts(order_id)
+        return self._resender.wait(order_id, timeout)
 
     # -- notifications ----------------------------------------------------------------------------------
 
@@ -237,31 +215,6 @@ class EpaySandbox:
         }
         key = self._key + "-not-the-key" if EpayFault.WRONG_SIGN in self._faults else self._key
         return {**fields, "sign": _sign(fields, key), "sign_type": "MD5"}
-
-    def _deliver(self, order: _Order) -> None:
-        query = urlencode(self._notification(order))
-        url = f"{order.notify_url}{'&' if '?' in order.notify_url else '?'}{query}"
-        # trust_env=False: the merchant's endpoint is reached directly, never through a proxy from the environment.
-        with httpx.Client(timeout=5.0, trust_env=False) as client:
-            for number, delay in enumerate(self._schedule, start=1):
-                if self._stopping.wait(delay):
-                    return
-                if self._send(client, order, url, number):
-                    if EpayFault.DUPLICATE in self._faults:
-                        self._send(client, order, url, number + 1)
-                    return
-
-    def _send(self, client: httpx.Client, order: _Order, url: str, number: int) -> bool:
-        status_code = text = error = None
-        try:
-            response = client.get(url)
-            status_code, text = response.status_code, response.text[:200]
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an unusable notify_url is an attempt that failed
-            error = type(exc).__name__
-        acknowledged = text is not None and text.strip() == "success"
-        with self._lock:
-            self._attempts.append(Attempt(order.order_id, number, url, status_code, text, error, acknowledged))
-        return acknowledged
 
     # -- the platform's HTTP side --------------------------------------------------------------------------
 
