@@ -1,0 +1,141 @@
+"""Reading Alipay's answers (signed envelopes) and notifications (signed forms, UTF-8 or GBK)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from paycore import (
+    GatewayError,
+    MalformedAmount,
+    MalformedNotification,
+    NotificationRequest,
+    OrderNotFound,
+    PaymentStatus,
+    ProtocolError,
+    SignatureError,
+    toolkit,
+)
+from paycore_alipay._envelope import read_envelope
+from paycore_alipay._signing import verify
+
+__all__ = [
+    "SHANGHAI",
+    "TRADE_STATUSES",
+    "answer",
+    "gateway_time",
+    "received_fields",
+    "text",
+    "yuan",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SUCCESS = "10000"
+
+#: ``trade_status`` of notifications and queries
+TRADE_STATUSES = {
+    "WAIT_BUYER_PAY": PaymentStatus.PENDING,
+    "TRADE_SUCCESS": PaymentStatus.PAID,
+    "TRADE_FINISHED": PaymentStatus.PAID,
+    "TRADE_CLOSED": PaymentStatus.CLOSED,
+}
+#: what a notification's ``charset`` may say
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk", "gb2312": "gbk"}
+#: sub codes that mean "there is no such trade"
+_NOT_FOUND = frozenset({"ACQ.TRADE_NOT_EXIST"})
+
+
+def text(data: Mapping[str, Any], name: str) -> str:
+    """A scalar field as text ("" when absent); JSON numbers are Decimal, kept exact."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ProtocolError(f"Alipay answered {name!r} as {type(value).__name__}, not text")
+    return str(value)
+
+
+def answer(response: httpx.Response, method: str, public_key: rsa.RSAPublicKey) -> dict[str, Any]:
+    """The verified response object of ``method``'s answer; a refusal as GatewayError."""
+    try:
+        envelope = read_envelope(response.content, method)
+    except ValueError as exc:
+        page = toolkit.clip(response.content.decode("utf-8", "replace").strip(), 80)
+        raise ProtocolError(f"Alipay answered {method} with HTTP {response.status_code}: {exc} ({page!r})") from None
+    data = envelope.response
+    code = text(data, "code")
+    if envelope.sign is None:
+        if code == SUCCESS:
+            raise SignatureError(f"Alipay's answer to {method} claims success without a signature")
+        # Alipay leaves some refusals unsigned (an unknown app_id, say): a refusal moves no money.
+        raise _refusal(data, method)
+    if not verify(envelope.response_text, envelope.sign, public_key):
+        raise SignatureError(f"Alipay's answer to {method} is not signed by the configured alipay_public_key")
+    if code != SUCCESS:
+        raise _refusal(data, method)
+    return data
+
+
+def _refusal(data: Mapping[str, Any], method: str) -> GatewayError:
+    sub_code = text(data, "sub_code")
+    message = text(data, "sub_msg") or text(data, "msg")
+    kind = OrderNotFound if sub_code in _NOT_FOUND else GatewayError
+    return toolkit.gateway_refusal(method, message, code=sub_code or text(data, "code"), kind=kind)
+
+
+def yuan(raw: str, name: str, *, notification: bool) -> Decimal:
+    """Yuan with at most 2 decimals, positive; MalformedAmount (notification) or ProtocolError (answer)."""
+    value = toolkit.plain_amount(raw, places=2)
+    if value is None or value <= 0:
+        message = f"Alipay's {name} {toolkit.clip(raw, 20)!r} is not yuan with 2 decimals"
+        raise MalformedAmount(message) if notification else ProtocolError(message)
+    return value
+
+
+def gateway_time(raw: str, name: str, *, notification: bool) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return toolkit.gateway_time(raw, SHANGHAI)
+    except ValueError:
+        message = f"Alipay's {name} {toolkit.clip(raw, 32)!r} is not yyyy-MM-dd HH:mm:ss"
+        raise MalformedNotification(message) if notification else ProtocolError(message) from None
+
+
+def received_fields(request: NotificationRequest) -> tuple[dict[str, str], str]:
+    """The fields of a notification (POSTed form) or return (query), decoded in their ``charset``; and the charset.
+
+    Each field once. The charset is read from the raw pairs first (its own value
+    is ASCII), then every value is decoded with it: a GBK notification signs its
+    GBK bytes.
+    """
+    if request.form is not None:
+        return dict(request.form), "utf-8"
+    raw = request.body if request.body else request.query.encode("ascii", "replace")
+    try:
+        body = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedNotification("an Alipay notification is URL-encoded ASCII") from None
+    declared = [
+        value for name, value in parse_qsl(body, keep_blank_values=True, encoding="latin-1") if name == "charset"
+    ]
+    charset = CHARSETS.get(declared[0].lower() if declared else "utf-8")
+    if charset is None or len(declared) > 1:
+        raise MalformedNotification("an Alipay notification declares one charset, UTF-8 or GBK")
+    try:
+        pairs = parse_qsl(body, keep_blank_values=True, encoding=charset, errors="strict")
+    except UnicodeDecodeError:
+        raise MalformedNotification(f"a field is not valid {charset}") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise MalformedNotification(f"field {toolkit.clip(name)!r} is given more than once")
+        fields[name] = value
+    return fields, charset

@@ -1,0 +1,493 @@
+"""Every branch of the Alipay provider under Gateway and AsyncGateway, against a mock Alipay signing with openssl."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from paycore_alipay._signing import sign, sign_content, verify
+
+import paycore
+from paycore import CreateFlow, PaymentStatus, RefundStatus
+
+APP_ID = "2021000000000001"
+
+
+def longhand(fields: dict[str, str], unsigned: tuple[str, ...] = ("sign",)) -> str:
+    return "&".join(f"{name}={fields[name]}" for name in sorted(fields) if name not in unsigned and fields[name])
+
+
+@pytest.fixture
+def order(paycore_order):
+    def make(**fields):
+        return paycore_order(**{"amount": Decimal("88.80"), "attach": "cart 7/会员", **fields})
+
+    return make
+
+
+# -- signing, cross-checked with the openssl command line -------------------------------------------------------
+
+
+def test_our_signature_verifies_with_openssl_and_openssls_with_ours(keys):
+    fields = {"app_id": APP_ID, "method": "alipay.trade.query", "biz_content": '{"out_trade_no":"A1"}', "sign": "x"}
+    text = sign_content(fields)
+    assert text == longhand(fields)
+    private = serialization.load_pem_private_key(keys.merchant_private.read_bytes(), password=None)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    assert keys.openssl_verify(text.encode(), sign(text, private), keys.merchant_public)
+    public = serialization.load_pem_public_key(keys.alipay_public.read_bytes())
+    assert isinstance(public, rsa.RSAPublicKey)
+    assert verify(text, keys.openssl_sign(text.encode(), keys.alipay_private), public)
+    assert not verify(text + "x", keys.openssl_sign(text.encode(), keys.alipay_private), public)
+    assert not verify(text, "not base64!", public)
+
+
+@hypothesis_settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.text("abcdefghij_", min_size=1, max_size=8), st.text(max_size=12), max_size=6))
+def test_any_content_verifies_across_implementations(keys, fields):
+    text = sign_content(fields)
+    public = serialization.load_pem_public_key(keys.alipay_public.read_bytes())
+    assert isinstance(public, rsa.RSAPublicKey)
+    assert verify(
+        text.encode("utf-8", "surrogatepass"),
+        keys.openssl_sign(text.encode("utf-8", "surrogatepass"), keys.alipay_private),
+        public,
+    )
+
+
+# -- create --------------------------------------------------------------------------------------------------
+
+
+def test_precreate_sends_signed_common_parameters_and_reads_the_qr_code(paycore_any_gateway, mock_alipay, order):
+    placed = order()
+    mock_alipay.answers["alipay.trade.precreate"] = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": placed.order_id,
+        "qr_code": "https://qr.alipay.com/bax08431",
+    }
+    payment = paycore_any_gateway().create(placed)
+    assert payment.next_action == paycore.QrCode(content="https://qr.alipay.com/bax08431")
+    sent = mock_alipay.requests[-1]
+    assert {name: sent[name] for name in ("app_id", "method", "format", "charset", "sign_type", "version")} == {
+        "app_id": APP_ID,
+        "method": "alipay.trade.precreate",
+        "format": "JSON",
+        "charset": "utf-8",
+        "sign_type": "RSA2",
+        "version": "1.0",
+    }
+    assert len(sent["timestamp"]) == 19
+    assert sent["notify_url"] == placed.notify_url
+    assert json.loads(sent["biz_content"]) == {
+        "out_trade_no": placed.order_id,
+        "total_amount": "88.80",
+        "subject": "Green tea",
+        "passback_params": quote("cart 7/会员", safe=""),
+    }
+
+
+@pytest.mark.parametrize(
+    ("channel", "method", "product"),
+    [
+        ("alipay_page", "alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
+        ("alipay_wap", "alipay.trade.wap.pay", "QUICK_WAP_WAY"),
+    ],
+)
+def test_browser_payments_are_signed_links_or_forms_without_a_request(
+    paycore_any_gateway, mock_alipay, keys, order, channel, method, product
+):
+    placed = order(channel=channel)
+    link = paycore_any_gateway().create(placed).next_action
+    assert isinstance(link, paycore.Redirect)
+    parts = urlsplit(str(link.url))
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://openapi.alipay.com/gateway.do"
+    params = dict(parse_qsl(parts.query))
+    assert params["method"] == method
+    assert json.loads(params["biz_content"])["product_code"] == product
+    assert keys.openssl_verify(longhand(params).encode(), params["sign"], keys.merchant_public)
+    form = paycore_any_gateway().create(order(channel=channel), flow=CreateFlow.FORM).next_action
+    assert isinstance(form, paycore.PaymentForm)
+    assert keys.openssl_verify(longhand(form.fields).encode(), form.fields["sign"], keys.merchant_public)
+    assert mock_alipay.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"subject": "tea & cake"}, "no '/', '=' or '&'"),
+        ({"subject": "a/b"}, "no '/', '=' or '&'"),
+        ({"description": "x=y"}, "no '/', '=' or '&'"),
+        ({"attach": "会" * 100}, "512"),
+        ({"currency": "USD"}, "CNY"),
+        ({"channel": "wechat_qr"}, "wechat_qr"),
+        ({"amount": Decimal("100000000.01")}, "at most"),
+    ],
+)
+def test_orders_alipay_would_refuse_are_refused_before_sending(paycore_any_gateway, mock_alipay, order, fields, text):
+    with pytest.raises(paycore.InvalidRequest, match=text):
+        paycore_any_gateway().create(order(**fields))
+    assert mock_alipay.requests == []
+
+
+# -- answers: the envelope's signature over the exact text ------------------------------------------------------
+
+
+def test_a_tampered_envelope_text_is_refused(paycore_any_gateway, mock_alipay, order):
+    placed = order()
+    mock_alipay.answers["alipay.trade.precreate"] = {
+        "code": "10000",
+        "msg": "Success",
+        "qr_code": "https://qr.alipay.com/a",
+    }
+    mock_alipay.envelope = lambda name, text, sign: f'{{"{name}": {text.replace("/a", "/b")}, "sign": "{sign}"}}'
+    with pytest.raises(paycore.SignatureError, match="not signed by the configured alipay_public_key"):
+        paycore_any_gateway().create(placed)
+
+
+def test_an_envelope_signed_with_another_key_is_refused(paycore_any_gateway, mock_alipay, keys, order):
+    mock_alipay.sign_with = keys.merchant_private  # not Alipay's key
+    with pytest.raises(paycore.SignatureError):
+        paycore_any_gateway().create(order())
+
+
+def test_an_unsigned_success_is_refused_and_an_unsigned_refusal_is_a_refusal(paycore_any_gateway, mock_alipay, order):
+    mock_alipay.envelope = lambda name, text, sign: f'{{"{name}": {text}}}'
+    mock_alipay.answers["alipay.trade.precreate"] = {
+        "code": "10000",
+        "msg": "Success",
+        "qr_code": "https://qr.alipay.com/a",
+    }
+    with pytest.raises(paycore.SignatureError, match="without a signature"):
+        paycore_any_gateway().create(order())
+    mock_alipay.answers["alipay.trade.precreate"] = {
+        "code": "40002",
+        "msg": "Invalid Arguments",
+        "sub_code": "isv.invalid-app-id",
+        "sub_msg": "无效的AppID参数",
+    }
+    with pytest.raises(paycore.GatewayError) as caught:
+        paycore_any_gateway().create(order())
+    assert caught.value.gateway_code == "isv.invalid-app-id"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>502</html>",
+        '{"other_response": {"code": "10000"}, "sign": "x"}',
+        '{"alipay_trade_query_response": {"code": "10000"}, '
+        '"alipay_trade_query_response": {"code": "10000"}, "sign": "x"}',
+        '{"alipay_trade_query_response": {"code": "10000"}, "sign": 5}',
+        '{"alipay_trade_query_response": [], "sign": "x"}',
+        '{"alipay_trade_query_response": {"code": "10000"}} trailing',
+        "\ufeff",
+    ],
+)
+def test_answers_that_are_no_envelope_are_protocol_errors(paycore_any_gateway, mock_alipay, body):
+    mock_alipay.envelope = lambda name, text, sign: body
+    with pytest.raises(paycore.ProtocolError):
+        paycore_any_gateway().query("A1")
+
+
+# -- query, close, refunds ------------------------------------------------------------------------------------
+
+
+def test_query_of_a_paid_trade(paycore_any_gateway, mock_alipay):
+    mock_alipay.answers["alipay.trade.query"] = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": "A1",
+        "trade_no": "2026112822001",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "88.80",
+        "receipt_amount": "88.00",
+        "send_pay_date": "2026-11-28 12:00:01",
+    }
+    payment = paycore_any_gateway().query("A1")
+    assert (payment.status, payment.amount, payment.paid_amount) == (
+        PaymentStatus.PAID,
+        Decimal("88.80"),
+        Decimal("88.00"),
+    )
+    assert payment.paid_at is not None
+    assert payment.paid_at.isoformat() == "2026-11-28T12:00:01+08:00"
+    assert json.loads(mock_alipay.requests[-1]["biz_content"]) == {"out_trade_no": "A1"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "text"),
+    [
+        (
+            {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"},
+            paycore.OrderNotFound,
+            "交易不存在",
+        ),
+        (
+            {"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error"},
+            paycore.GatewayError,
+            "Service",
+        ),
+        (
+            {"code": "10000", "out_trade_no": "B2", "trade_status": "TRADE_SUCCESS", "total_amount": "1.00"},
+            paycore.ProtocolError,
+            "another order",
+        ),
+        (
+            {"code": "10000", "out_trade_no": "A1", "trade_status": "PAID?", "total_amount": "1.00"},
+            paycore.ProtocolError,
+            "unknown trade_status",
+        ),
+        (
+            {"code": "10000", "out_trade_no": "A1", "trade_status": "TRADE_SUCCESS", "total_amount": "1.001"},
+            paycore.ProtocolError,
+            "2 decimals",
+        ),
+        (
+            {"code": "10000", "out_trade_no": "A1", "trade_status": "TRADE_SUCCESS", "total_amount": 1.505},
+            paycore.ProtocolError,
+            "2 decimals",
+        ),
+    ],
+)
+def test_query_refusals_and_bad_answers(paycore_any_gateway, mock_alipay, answer, error, text):
+    mock_alipay.answers["alipay.trade.query"] = answer
+    with pytest.raises(error, match=text):
+        paycore_any_gateway().query("A1")
+
+
+def test_unpaid_and_closed_trades(paycore_any_gateway, mock_alipay):
+    for status, expected in (("WAIT_BUYER_PAY", PaymentStatus.PENDING), ("TRADE_CLOSED", PaymentStatus.CLOSED)):
+        mock_alipay.answers["alipay.trade.query"] = {
+            "code": "10000",
+            "out_trade_no": "A1",
+            "trade_status": status,
+            "total_amount": "5.00",
+        }
+        payment = paycore_any_gateway().query("A1")
+        assert (payment.status, payment.paid_amount, payment.paid_at) == (expected, None, None)
+    mock_alipay.answers["alipay.trade.close"] = {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": "T1",
+        "out_trade_no": "A1",
+    }
+    assert paycore_any_gateway().close_payment("A1").status is PaymentStatus.CLOSED
+
+
+def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
+    mock_alipay.answers["alipay.trade.refund"] = {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": "T1",
+        "out_trade_no": "A1",
+        "fund_change": "N",
+        "refund_fee": "10.00",
+        "gmt_refund_pay": "2026-11-28 13:00:00",
+    }
+    refund = paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"), reason="returned")
+    assert (refund.status, refund.amount, refund.refund_id) == (RefundStatus.SUCCEEDED, Decimal("10.00"), "A1-r1")
+    assert json.loads(mock_alipay.requests[-1]["biz_content"]) == {
+        "out_trade_no": "A1",
+        "refund_amount": "10.00",
+        "out_request_no": "A1-r1",
+        "refund_reason": "returned",
+    }
+    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {
+        "code": "10000",
+        "msg": "Success",
+        "out_request_no": "A1-r1",
+        "refund_amount": "10.00",
+        "refund_status": "REFUND_SUCCESS",
+    }
+    assert paycore_any_gateway().query_refund("A1", "A1-r1").status is RefundStatus.SUCCEEDED
+    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {"code": "10000", "msg": "Success"}
+    with pytest.raises(paycore.GatewayError, match="knows no refund"):
+        paycore_any_gateway().query_refund("A1", "A1-r2")
+    with pytest.raises(paycore.InvalidRequest, match="2 decimals"):
+        paycore_any_gateway().refund("A1", refund_id="A1-r3", amount=Decimal("1.005"))
+
+
+# -- notifications and returns -------------------------------------------------------------------------------
+
+
+def notification(keys, **overrides: str) -> dict[str, str]:
+    fields = {
+        "notify_time": "2026-11-28 12:00:02",
+        "notify_type": "trade_status_sync",
+        "notify_id": "ac05099524730693a8b330c5ecf72da9786",
+        "app_id": APP_ID,
+        "charset": "utf-8",
+        "version": "1.0",
+        "trade_no": "2026112822001",
+        "out_trade_no": "A1",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "88.80",
+        "receipt_amount": "88.80",
+        "buyer_pay_amount": "88.80",
+        "seller_id": "2088000000000001",
+        "gmt_payment": "2026-11-28 12:00:01",
+        "subject": "Green tea 绿茶",
+        "passback_params": quote("cart 7/会员", safe=""),
+    }
+    fields.update(overrides)
+    charset = fields.get("charset", "utf-8")
+    signature = keys.openssl_sign(longhand(fields, ("sign", "sign_type")).encode(charset), keys.alipay_private)
+    return {**fields, "sign_type": "RSA2", "sign": signature}
+
+
+def posted(fields: dict[str, str], charset: str = "utf-8") -> bytes:
+    return urlencode(fields, encoding=charset).encode("ascii")
+
+
+def test_a_genuine_notification(paycore_any_gateway, keys):
+    received = paycore_any_gateway().verify_notification(posted(notification(keys)))
+    assert (received.order_id, received.status, received.amount, received.paid_amount) == (
+        "A1",
+        PaymentStatus.PAID,
+        Decimal("88.80"),
+        Decimal("88.80"),
+    )
+    assert received.attach == "cart 7/会员"
+    assert received.transaction_id == "2026112822001"
+    assert received.ack == paycore.Reply(body="success")
+
+
+def test_a_gbk_notification_signs_its_gbk_bytes(paycore_any_gateway, keys):
+    fields = notification(keys, charset="GBK", subject="绿茶一杯")
+    received = paycore_any_gateway().verify_notification(posted(fields, "gbk"))
+    assert received.raw["subject"] == "绿茶一杯"
+    with pytest.raises(paycore.VerificationError):  # read as UTF-8 it is another text (or none at all)
+        paycore_any_gateway().verify_notification(posted({**fields, "charset": "utf-8"}, "gbk"))
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"total_amount": "0.01"}, paycore.SignatureError),
+        ({"trade_status": "TRADE_CLOSED"}, paycore.SignatureError),
+        ({"out_trade_no": "A2"}, paycore.SignatureError),
+        ({"sign": base64.b64encode(b"x" * 256).decode()}, paycore.SignatureError),
+        ({"sign_type": "RSA"}, paycore.SignatureError),
+        ({"sign": ""}, paycore.MissingField),
+        ({"charset": "latin-1"}, paycore.MalformedNotification),
+    ],
+)
+def test_tampered_notifications_are_refused(paycore_any_gateway, keys, change, error):
+    with pytest.raises(error):
+        paycore_any_gateway().verify_notification(posted({**notification(keys), **change}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"app_id": "2021000000000999"}, paycore.MerchantMismatch),
+        ({"total_amount": "88.801", "receipt_amount": "88.801", "buyer_pay_amount": "88.801"}, paycore.MalformedAmount),
+        ({"receipt_amount": "-1"}, paycore.MalformedAmount),
+        ({"trade_status": "TRADE_WHATEVER"}, paycore.MalformedNotification),
+        ({"gmt_payment": "yesterday"}, paycore.MalformedNotification),
+        ({"subject": "tea&out_trade_no=A9"}, paycore.MalformedNotification),
+    ],
+)
+def test_signed_but_unacceptable_notifications(paycore_any_gateway, keys, fields, error):
+    """Signed by Alipay's key, yet refused: another app, inexact amounts, unknown status, an ambiguous value."""
+    with pytest.raises(error):
+        paycore_any_gateway().verify_notification(posted(notification(keys, **fields)))
+
+
+def test_a_repeated_field_is_refused(paycore_any_gateway, keys):
+    body = posted(notification(keys)) + b"&total_amount=0.01"
+    with pytest.raises(paycore.MalformedNotification, match="more than once"):
+        paycore_any_gateway().verify_notification(body)
+
+
+def test_seller_id_is_checked_when_configured(paycore_any_gateway, keys):
+    with pytest.raises(paycore.MerchantMismatch, match="seller_id"):
+        paycore_any_gateway(seller_id="2088999999999999").verify_notification(posted(notification(keys)))
+    assert (
+        paycore_any_gateway(seller_id="2088000000000001").verify_notification(posted(notification(keys))).order_id
+        == "A1"
+    )
+
+
+def test_failure_reply_return_routing_and_explain(paycore_any_gateway, keys):
+    gateway = paycore_any_gateway()
+    assert gateway.failure_reply("bad signature") == paycore.Reply(body="fail")
+    fields = notification(keys)
+    assert gateway.notification_order_id(posted(fields)) == "A1"
+    shown = gateway.parse_return(paycore.NotificationRequest(method="GET", path="/return", query=urlencode(fields)))
+    assert (shown.order_id, shown.signature_checked, shown.amount) == ("A1", True, Decimal("88.80"))
+    with pytest.raises(paycore.SignatureError):
+        gateway.parse_return(
+            paycore.NotificationRequest(
+                method="GET", path="/return", query=urlencode({**fields, "total_amount": "1.00"})
+            )
+        )
+    explanation = gateway.explain_signature(posted(fields))
+    assert explanation.matched is not None
+    assert explanation.candidates[0].signed_text == longhand(fields, ("sign", "sign_type"))
+
+
+# -- settings: keys in every form the console gives ----------------------------------------------------------
+
+
+def _bare(pem: bytes) -> str:
+    return "".join(line for line in pem.decode().splitlines() if not line.startswith("-----"))
+
+
+def test_keys_as_values_files_pem_or_bare_base64(keys, settings, paycore_order):
+    private_pem = keys.merchant_private.read_bytes()
+    public_pem = keys.alipay_public.read_bytes()
+    pkcs1 = keys.merchant.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    pkcs1_public = keys.alipay.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    for private, public in (
+        (private_pem.decode(), public_pem.decode()),
+        (_bare(private_pem), _bare(public_pem)),
+        (base64.b64encode(pkcs1).decode(), base64.b64encode(pkcs1_public).decode()),
+        (str(keys.merchant_private), str(keys.alipay_public)),
+    ):
+        with paycore.Gateway("alipay", {**settings, "private_key": private, "alipay_public_key": public}) as gateway:
+            assert gateway.provider.settings.app_id == APP_ID
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "text"),
+    [
+        ("private_key", "/nowhere/key.pem", "private_key"),
+        ("private_key", "MIIBOgIBAAJBAK", "private_key"),
+        ("alipay_public_key", "not a key at all", "alipay_public_key"),
+        ("gateway", "http://openapi.alipay.com/gateway.do", "https"),
+        ("gateway", "staging", "gateway"),
+        ("app_id", "abc", "app_id"),
+    ],
+)
+def test_bad_settings_are_config_errors_without_the_value(settings, setting, value, text):
+    with pytest.raises(paycore.ConfigError, match=text) as caught:
+        paycore.Gateway("alipay", {**settings, setting: value})
+    if setting == "private_key":
+        assert value not in str(caught.value)
+
+
+def test_a_short_rsa_key_is_refused(settings, tmp_path):
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505  # refusing it is the point
+    path = tmp_path / "weak.pem"
+    path.write_bytes(
+        weak.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    with pytest.raises(paycore.ConfigError, match="2048"):
+        paycore.Gateway("alipay", {**settings, "private_key": str(path)})
+
+
+def test_gateway_presets(settings):
+    with paycore.Gateway("alipay", {**settings, "gateway": "sandbox"}) as gateway:
+        assert gateway.provider.settings.gateway == "https://openapi-sandbox.dl.alipaydev.com/gateway.do"

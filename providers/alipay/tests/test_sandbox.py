@@ -1,0 +1,220 @@
+"""The Alipay sandbox over loopback sockets: signed envelopes, notifications and resends, faults, refunds, admin API."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import httpx
+import pytest
+from paycore_alipay.sandbox import AlipaySandbox
+
+import paycore
+from paycore import web
+from paycore.handler import NotificationHandler, OrderRecord
+from paycore.sandbox import SandboxOptions
+from paycore.stores import MemoryStore
+from paycore.testing import LoopbackServer
+
+
+class Shop:
+    """A merchant's notify endpoint on a socket; its answers can be scripted before the handler's."""
+
+    def __init__(self, sandbox: AlipaySandbox, answers: list[str] | None = None) -> None:
+        self.gateway = paycore.Gateway("alipay", sandbox.account_settings(), account="main")
+        self.orders: dict[str, OrderRecord] = {}
+        self.paid: list[paycore.AppliedPayment] = []
+        self.answers = answers or []
+        self.handler = NotificationHandler(
+            paycore.Accounts({"main": self.gateway}),
+            lookup=self.orders.get,
+            on_paid=self.paid.append,
+            store=MemoryStore(),
+        )
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            if self.answers:
+                return httpx.Response(200, text=self.answers.pop(0))
+        return web.to_httpx(self.handler.process(web.from_httpx(request)).reply)
+
+    def order(self, url: str, **fields: object) -> paycore.Order:
+        order = paycore.Order(
+            **{
+                "amount": Decimal("66.60"),
+                "channel": "alipay_qr",
+                "subject": "Oolong 乌龙茶",
+                "notify_url": f"{url}/notify/main",
+                "return_url": f"{url}/return",
+                "attach": "cart-9",
+                **fields,
+            }
+        )
+        self.orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "main")
+        return order
+
+
+@pytest.fixture
+def world():
+    started: list[tuple[AlipaySandbox, Shop, LoopbackServer]] = []
+
+    def start(*faults: str, answers: list[str] | None = None):
+        sandbox = AlipaySandbox(SandboxOptions(profile="fast", faults=faults))
+        sandbox.start()
+        shop = Shop(sandbox, answers)
+        server = LoopbackServer(shop).start()
+        started.append((sandbox, shop, server))
+        return sandbox, shop, server.url
+
+    yield start
+    for sandbox, shop, server in started:
+        sandbox.stop()
+        server.stop()
+        shop.gateway.close()
+
+
+def test_pay_notify_apply_once_query_refund(world):
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    payment = shop.gateway.create(order)
+    assert isinstance(payment.next_action, paycore.QrCode)
+    assert shop.gateway.query(order.order_id).status is paycore.PaymentStatus.PENDING
+    sandbox.pay(order.order_id)
+    attempts = sandbox.wait_for_notifications(order.order_id)
+    assert [(attempt.status_code, attempt.response) for attempt in attempts] == [(200, "success")]
+    assert [(event.order_id, event.source) for event in shop.paid] == [(order.order_id, "notification")]
+    queried = shop.gateway.query(order.order_id)
+    assert (queried.status, queried.paid_amount) == (paycore.PaymentStatus.PAID, Decimal("66.60"))
+    first = shop.gateway.refund(order.order_id, refund_id=f"{order.order_id}-r1", amount=Decimal("6.60"))
+    again = shop.gateway.refund(order.order_id, refund_id=f"{order.order_id}-r1", amount=Decimal("6.60"))
+    assert first.status is again.status is paycore.RefundStatus.SUCCEEDED
+    assert again.raw["fund_change"] == "N"  # asked again: refunded once
+    assert shop.gateway.query_refund(order.order_id, f"{order.order_id}-r1").amount == Decimal("6.60")
+    with pytest.raises(paycore.GatewayError) as caught:
+        shop.gateway.refund(order.order_id, refund_id=f"{order.order_id}-r2", amount=Decimal("60.01"))
+    assert caught.value.gateway_code == "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"
+
+
+def test_resent_until_the_answer_is_exactly_success(world):
+    sandbox, shop, url = world(answers=["fail", "SUCCESS", "success!"])
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    assert [attempt.acknowledged for attempt in sandbox.wait_for_notifications(order.order_id)] == [False] * 3 + [True]
+    assert len(shop.paid) == 1
+
+
+def test_duplicate_and_wrong_sign(world):
+    sandbox, shop, url = world("duplicate")
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    assert [attempt.response for attempt in sandbox.wait_for_notifications(order.order_id)] == ["success", "success"]
+    assert len(shop.paid) == 1
+    sandbox.set_faults("wrong_sign")
+    with pytest.raises(paycore.SignatureError):
+        shop.gateway.query(order.order_id)  # the envelope is signed with another key too
+    sandbox.set_faults([])
+    other = shop.order(url)
+    shop.gateway.create(other)
+    sandbox.set_faults("wrong_sign")
+    sandbox.pay(other.order_id)
+    attempts = sandbox.wait_for_notifications(other.order_id)
+    assert {attempt.response for attempt in attempts} == {"fail"}
+    assert len(attempts) == 5
+    assert len(shop.paid) == 1
+
+
+def test_error_envelope_closed_close_and_unknown(world):
+    sandbox, shop, url = world()
+    with pytest.raises(paycore.OrderNotFound, match="交易不存在"):
+        shop.gateway.query("never-created")
+    order = shop.order(url)
+    shop.gateway.create(order)
+    assert shop.gateway.close_payment(order.order_id).status is paycore.PaymentStatus.CLOSED
+    assert shop.gateway.query(order.order_id).status is paycore.PaymentStatus.CLOSED
+    with pytest.raises(paycore.InvalidRequest, match="cannot be paid"):
+        sandbox.pay(order.order_id)
+    sandbox.set_faults("error_envelope")
+    with pytest.raises(paycore.GatewayError, match="系统繁忙") as caught:
+        shop.gateway.query(order.order_id)
+    assert caught.value.gateway_code == "isp.unknow-error"
+    sandbox.set_faults("closed")
+    late = shop.order(url)
+    shop.gateway.create(late)
+    sandbox.set_faults([])
+    assert shop.gateway.query(late.order_id).status is paycore.PaymentStatus.CLOSED
+
+
+def test_a_merchant_key_alipay_does_not_know_is_refused(world, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    sandbox, shop, url = world()
+    stranger_key = tmp_path / "stranger.pem"
+    stranger_key.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    settings = {**sandbox.account_settings(), "private_key": str(stranger_key)}
+    with paycore.Gateway("alipay", settings) as stranger, pytest.raises(paycore.GatewayError) as caught:
+        stranger.create(shop.order(url))
+    assert "验签出错" in str(caught.value)
+
+
+def test_the_browser_flows_through_the_cashier(world):
+    sandbox, shop, url = world()
+    order = shop.order(url, channel="alipay_page")
+    link = shop.gateway.create(order).next_action
+    assert isinstance(link, paycore.Redirect)
+    with httpx.Client() as browser:
+        cashier = browser.get(str(link.url), follow_redirects=True)
+        assert cashier.status_code == 200
+        assert "Oolong 乌龙茶" in cashier.text
+        back = browser.post(f"{cashier.url}/pay")
+    assert back.status_code == 302
+    returned = httpx.URL(back.headers["location"])
+    shown = shop.gateway.parse_return(
+        paycore.NotificationRequest(method="GET", path="/return", query=returned.query.decode())
+    )
+    assert (shown.order_id, shown.signature_checked) == (order.order_id, True)
+    sandbox.wait_for_notifications(order.order_id)
+    assert len(shop.paid) == 1
+
+
+def test_the_sandbox_survives_hostile_input_and_hides_answers(world):
+    sandbox, shop, url = world()
+    order = shop.order(url)
+    shop.gateway.create(order)
+    sandbox.pay(order.order_id)
+    sandbox.wait_for_notifications(order.order_id)
+    with httpx.Client(base_url=sandbox.url) as client:
+        assert client.post("/gateway.do", content=b"\xff\xfe").status_code == 400
+        assert "alipay_trade_query_response" in client.post("/gateway.do", data={"method": "alipay.trade.query"}).text
+        assert client.get("/cashier/").status_code == 404
+        for faults in (5, None, "x", [["x"]]):
+            assert client.put("/admin/faults", json={"faults": faults}).status_code == 400
+        log = client.get(f"/admin/orders/{order.order_id}/notifications").json()
+        assert log
+        assert all("response" not in entry for entry in log)
+        assert client.post("/admin/orders/none/pay").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "options",
+    [SandboxOptions(secret_key="k"), SandboxOptions(strict=True), SandboxOptions(profile="realistic")],
+)
+def test_options_it_cannot_honour_are_refused(options):
+    with pytest.raises(paycore.InvalidRequest):
+        AlipaySandbox(options)
+
+
+def test_keys_are_removed_when_it_stops():
+    sandbox = AlipaySandbox(SandboxOptions(profile="fast"))
+    folder = sandbox.keys_folder
+    with sandbox:
+        assert sorted(path.name for path in folder.iterdir()) == ["alipay_public_key.pem", "app_private_key.pem"]
+        assert (folder / "app_private_key.pem").stat().st_mode & 0o077 == 0
+    assert not folder.exists()
