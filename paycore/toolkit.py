@@ -270,10 +270,11 @@ def unambiguous_pairs(fields: Mapping[str, str], separators: str = "&=") -> None
     """
     if not separators:
         raise ValueError("unambiguous_pairs needs the separators of the signed string")
-    if not all(isinstance(name, str) and isinstance(value, str) for name, value in fields.items()):
-        raise MalformedNotification("a field name or value is not text")
     # One C-level search over everything first: this runs on every notification.
-    joined = "\x00".join(itertools.chain.from_iterable(fields.items()))
+    try:
+        joined = "\x00".join(itertools.chain.from_iterable(fields.items()))
+    except TypeError:
+        raise MalformedNotification("a field name or value is not text") from None
     if not any(separator in joined for separator in separators):
         return
     for name, value in fields.items():

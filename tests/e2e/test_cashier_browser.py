@@ -7,40 +7,7 @@ the rest of the suite.
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
 from paycore import PaymentStatus
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def browser_page():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"chromium is missing at {CHROMIUM}: .ci/run installs Debian's chromium package")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def test_buyer_clicks_pay_and_the_merchant_is_notified(browser_page, gateway, sandbox, merchant, paycore_order):

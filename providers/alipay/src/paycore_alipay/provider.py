@@ -259,17 +259,21 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         if status is None:
             raise paycore.MalformedNotification(f"unknown trade_status {fields['trade_status']!r:.40}")
         total = yuan(fields["total_amount"], "total_amount", notification=True)
-        for name in ("receipt_amount", "buyer_pay_amount"):
-            if fields.get(name):
-                yuan(fields[name], name, notification=True)  # exact, or refused
-        received = fields.get("receipt_amount")
+        # Every amount sent must be exact yuan, or the notification is refused; receipt_amount is what was paid.
+        received = (
+            yuan(fields["receipt_amount"], "receipt_amount", notification=True)
+            if fields.get("receipt_amount")
+            else total
+        )
+        if fields.get("buyer_pay_amount"):
+            yuan(fields["buyer_pay_amount"], "buyer_pay_amount", notification=True)
         paid = status is paycore.PaymentStatus.PAID
         return paycore.Notification(
             order_id=fields["out_trade_no"],
             status=status,
             amount=total,
             currency="CNY",
-            paid_amount=(yuan(received, "receipt_amount", notification=True) if received else total) if paid else None,
+            paid_amount=received if paid else None,
             transaction_id=fields.get("trade_no") or None,
             paid_at=gateway_time(fields.get("gmt_payment", ""), "gmt_payment", notification=True) if paid else None,
             attach=unquote(fields["passback_params"]) if fields.get("passback_params") else None,
