@@ -67,6 +67,27 @@ def test_epay_sandbox_command_serves_its_protocol():
         assert httpx.get(f"{base}/api.php", params={"act": "order"}).json() == {"code": -1, "msg": "系统繁忙"}
 
 
+@pytest.mark.parametrize("flags", [(), ("--async",)])
+def test_demo_on_the_alipay_sandbox(flags):
+    """RSA2 end to end: a precreated QR code, a signed POST notification answered ``success``, a signed query."""
+    result = paycore("demo", "--provider", "alipay", *flags)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one payment through the 'alipay' provider" in result.stdout
+    assert "next: show the buyer a QR code of http://127.0.0.1:" in result.stdout
+    assert "answered HTTP 200 'success'" in result.stdout
+    assert "6. query confirms: paid" in result.stdout
+
+
+def test_alipay_sandbox_command_prints_its_generated_key_files():
+    with sandbox_cli("--fault", "error_envelope", provider="alipay", header_lines=10) as run:
+        assert '[accounts.sandbox]\nprovider = "alipay"\n' in run.header
+        assert 'private_key = "/' in run.header  # a path to the generated PEM file, not the key
+        assert "BEGIN" not in run.header
+        assert f'gateway = "http://127.0.0.1:{run.port}/gateway.do"' in run.header
+        answer = httpx.post(f"http://127.0.0.1:{run.port}/gateway.do", data={"method": "alipay.trade.query"})
+        assert "alipay_trade_query_response" in answer.text
+
+
 def test_demo_with_a_provider_without_sandbox_fails_clearly():
     result = paycore("demo", "--provider", "nope")
     assert result.returncode == 2
@@ -81,7 +102,7 @@ class SandboxRun:
 
 
 @contextlib.contextmanager
-def sandbox_cli(*args: str, provider: str = "juhe") -> Iterator[SandboxRun]:
+def sandbox_cli(*args: str, provider: str = "juhe", header_lines: int = 9) -> Iterator[SandboxRun]:
     """``paycore sandbox --provider juhe`` on a free port, stopped with Ctrl-C on exit."""
     port = free_port()
     process = subprocess.Popen(
@@ -92,7 +113,7 @@ def sandbox_cli(*args: str, provider: str = "juhe") -> Iterator[SandboxRun]:
         env=_clean_env(),
     )
     assert process.stdout is not None
-    run = SandboxRun(port=port, header="".join(process.stdout.readline() for _ in range(9)))
+    run = SandboxRun(port=port, header="".join(process.stdout.readline() for _ in range(header_lines)))
     # The header is printed before serving starts: a Ctrl-C sent earlier would race uvicorn's start.
     _wait_until_serving(port)
     try:
