@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 
     from paycore.provider import Provider
 
-__all__ = ["PUBLIC_SANDBOX_KEY", "Attempt", "Resender", "Sandbox", "SandboxOptions", "make_sandbox"]
+__all__ = [
+    "PUBLIC_SANDBOX_KEY",
+    "AdminTarget",
+    "Attempt",
+    "Resender",
+    "Sandbox",
+    "SandboxOptions",
+    "admin_response",
+    "make_sandbox",
+]
 
 #: The sandbox's default key: public and documented, a test key like any
 #: "sk_test" key, so printing it leaks nothing. A key passed by the user is never printed.
@@ -199,3 +208,55 @@ class Resender:
             threads = list(self._threads.values())
         for thread in threads:
             thread.join(timeout=10)
+
+
+class AdminTarget(Protocol):
+    """What `admin_response` drives: a sandbox's buyer, its faults and its notification log."""
+
+    def pay(self, order_id: str) -> None: ...
+
+    def fail(self, order_id: str) -> None: ...
+
+    def set_faults(self, faults: list[str]) -> None: ...
+
+    def fault_names(self) -> list[str]: ...
+
+    def attempts(self, order_id: str | None = None) -> list[Attempt]: ...
+
+
+def admin_response(request: httpx.Request, sandbox: AdminTarget) -> httpx.Response:
+    """A sandbox's admin API, for tests in other processes: one answer for ``/admin/...`` requests.
+
+    ``POST /admin/orders/{order_id}/pay`` and ``/fail``, ``GET
+    /admin/orders/{order_id}/notifications`` (each try without what the notify URL
+    answered: a sandbox must not read pages for whoever reaches it), ``PUT
+    /admin/faults`` with ``{"faults": [...]}``. A refusal is 400 with ``{"error": ...}``.
+    """
+    import dataclasses
+    import json
+
+    import httpx
+
+    from paycore.errors import InvalidRequest
+
+    parts = request.url.path.strip("/").split("/")
+    try:
+        if parts == ["admin", "faults"] and request.method == "PUT":
+            payload = json.loads(request.content or b"{}")
+            faults = payload.get("faults", []) if isinstance(payload, dict) else None
+            if not isinstance(faults, list) or not all(isinstance(fault, str) for fault in faults):
+                return httpx.Response(400, json={"error": "faults is a list of fault names"})
+            sandbox.set_faults(faults)
+            return httpx.Response(200, json={"faults": sandbox.fault_names()})
+        if len(parts) == 4 and parts[1] == "orders" and request.method == "POST" and parts[3] in ("pay", "fail"):
+            (sandbox.pay if parts[3] == "pay" else sandbox.fail)(parts[2])
+            return httpx.Response(200, json={"order_id": parts[2], "done": parts[3]})
+        if len(parts) == 4 and parts[1] == "orders" and parts[3] == "notifications":
+            shown = [
+                {name: value for name, value in dataclasses.asdict(attempt).items() if name != "response"}
+                for attempt in sandbox.attempts(parts[2])
+            ]
+            return httpx.Response(200, json=shown)
+    except (InvalidRequest, ValueError) as exc:
+        return httpx.Response(400, json={"error": str(exc)})
+    return httpx.Response(404, json={"error": "no such admin endpoint"})

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self
@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 import paycore
-from paycore.sandbox import PUBLIC_SANDBOX_KEY, Attempt, Resender, SandboxOptions
+from paycore.sandbox import PUBLIC_SANDBOX_KEY, Attempt, Resender, SandboxOptions, admin_response
 from paycore.testing import LoopbackServer
 
 __all__ = ["PROFILES", "EpayFault", "EpaySandbox"]
@@ -158,6 +158,10 @@ class EpaySandbox:
 
     # -- the buyer, faults and what happened --------------------------------------------------------------
 
+    def fault_names(self) -> list[str]:
+        """The faults switched on, by name."""
+        return sorted(fault.value for fault in self._faults)
+
     def set_faults(self, faults: Iterable[EpayFault | str] | str) -> None:
         """Switch faults on for every order (one fault, or several); an empty list switches them off."""
         if isinstance(faults, str):
@@ -221,7 +225,7 @@ class EpaySandbox:
     def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path.startswith("/admin/"):
-            return self._admin(request)
+            return admin_response(request, self)
         if path.startswith("/cashier/"):
             return self._cashier(request)
         if path in ("/mapi.php", "/api.php") and EpayFault.SLOW in self._faults:
@@ -340,26 +344,3 @@ class EpaySandbox:
             "</body></html>"
         )
         return httpx.Response(200, text=page, headers={"content-type": "text/html; charset=utf-8"})
-
-    def _admin(self, request: httpx.Request) -> httpx.Response:
-        parts = request.url.path.strip("/").split("/")
-        try:
-            if parts == ["admin", "faults"] and request.method == "PUT":
-                faults = json.loads(request.content or b"{}").get("faults", [])
-                if not isinstance(faults, list) or not all(isinstance(fault, str) for fault in faults):
-                    return httpx.Response(400, json={"error": "faults is a list of fault names"})
-                self.set_faults(faults)
-                return httpx.Response(200, json={"faults": sorted(self._faults)})
-            if len(parts) == 4 and parts[1] == "orders" and request.method == "POST" and parts[3] in ("pay", "fail"):
-                (self.pay if parts[3] == "pay" else self.fail)(parts[2])
-                return httpx.Response(200, json={"order_id": parts[2], "done": parts[3]})
-            if len(parts) == 4 and parts[1] == "orders" and parts[3] == "notifications":
-                # What the notify URL answered stays out: the sandbox must not read pages for whoever reaches it.
-                shown = [
-                    {name: value for name, value in asdict(attempt).items() if name != "response"}
-                    for attempt in self.attempts(parts[2])
-                ]
-                return httpx.Response(200, json=shown)
-        except (paycore.InvalidRequest, ValueError, AttributeError) as exc:
-            return httpx.Response(400, json={"error": str(exc)})
-        return httpx.Response(404, json={"error": "no such admin endpoint"})
