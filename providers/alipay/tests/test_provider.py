@@ -304,6 +304,8 @@ def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
     mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {
         "code": "10000",
         "msg": "Success",
+        "trade_no": "T1",
+        "out_trade_no": "A1",
         "out_request_no": "A1-r1",
         "refund_amount": "10.00",
         "refund_status": "REFUND_SUCCESS",
@@ -314,6 +316,96 @@ def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
         paycore_any_gateway().query_refund("A1", "A1-r2")
     with pytest.raises(paycore.InvalidRequest, match="2 decimals"):
         paycore_any_gateway().refund("A1", refund_id="A1-r3", amount=Decimal("1.005"))
+
+
+# -- answers bound to the method, the order and the refund asked about -------------------------------------------
+
+
+def test_a_signed_error_response_is_never_a_success(paycore_any_gateway, mock_alipay):
+    # A signed error_response saying 10000 (Alipay's own, replayed): the close must not read as done.
+    mock_alipay.answers["alipay.trade.close"] = {"code": "10000", "msg": "Success", "out_trade_no": "A1"}
+    mock_alipay.envelope = lambda name, text, sign: f'{{"error_response": {text}, "sign": "{sign}"}}'
+    with pytest.raises(paycore.ProtocolError, match="error_response"):
+        paycore_any_gateway().close_payment("A1")
+    mock_alipay.answers["alipay.trade.close"] = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.X"}
+    with pytest.raises(paycore.GatewayError) as caught:
+        paycore_any_gateway().close_payment("A1")
+    assert caught.value.gateway_code == "ACQ.X"
+    assert not isinstance(caught.value, paycore.ProtocolError)
+
+
+def test_only_a_signed_answer_says_there_is_no_such_trade(paycore_any_gateway, mock_alipay):
+    # "No such trade" tells reconciliation the create never arrived: an unsigned one is only a refusal.
+    mock_alipay.answers["alipay.trade.query"] = {
+        "code": "40004",
+        "msg": "Business Failed",
+        "sub_code": "ACQ.TRADE_NOT_EXIST",
+        "sub_msg": "交易不存在",
+    }
+    with pytest.raises(paycore.OrderNotFound):
+        paycore_any_gateway().query("A1")
+    mock_alipay.envelope = lambda name, text, sign: f'{{"{name}": {text}}}'
+    with pytest.raises(paycore.GatewayError) as caught:
+        paycore_any_gateway().query("A1")
+    assert not isinstance(caught.value, paycore.OrderNotFound)
+    assert caught.value.gateway_code == "ACQ.TRADE_NOT_EXIST"
+
+
+@pytest.mark.parametrize("out_trade_no", ["B2", ""])
+def test_a_close_answer_about_another_order_is_refused(paycore_any_gateway, mock_alipay, out_trade_no):
+    mock_alipay.answers["alipay.trade.close"] = {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no}
+    with pytest.raises(paycore.ProtocolError, match="another order"):
+        paycore_any_gateway().close_payment("A1")
+
+
+@pytest.mark.parametrize("out_trade_no", ["B2", ""])
+def test_a_precreate_answer_about_another_order_is_refused(paycore_any_gateway, mock_alipay, order, out_trade_no):
+    mock_alipay.answers["alipay.trade.precreate"] = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": out_trade_no,
+        "qr_code": "https://qr.alipay.com/a",
+    }
+    with pytest.raises(paycore.ProtocolError, match="another order"):
+        paycore_any_gateway().create(order())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"out_trade_no": "B2"},
+        {"out_trade_no": ""},
+        {"refund_fee": "9.99"},
+        {"refund_fee": ""},
+    ],
+)
+def test_a_refund_answer_about_another_order_or_amount_is_refused(paycore_any_gateway, mock_alipay, changes):
+    mock_alipay.answers["alipay.trade.refund"] = {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": "T1",
+        "out_trade_no": "A1",
+        "fund_change": "Y",
+        "refund_fee": "10.00",
+        **changes,
+    }
+    with pytest.raises(paycore.ProtocolError):
+        paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"))
+
+
+@pytest.mark.parametrize("changes", [{"out_request_no": "A1-r9"}, {"out_request_no": ""}, {"out_trade_no": "B2"}])
+def test_a_refund_query_answer_about_another_refund_is_refused(paycore_any_gateway, mock_alipay, changes):
+    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": "A1",
+        "out_request_no": "A1-r1",
+        "refund_amount": "10.00",
+        "refund_status": "REFUND_SUCCESS",
+        **changes,
+    }
+    with pytest.raises(paycore.ProtocolError, match="another"):
+        paycore_any_gateway().query_refund("A1", "A1-r1")
 
 
 # -- notifications and returns -------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ __all__ = [
     "answer",
     "gateway_time",
     "received_fields",
+    "same",
     "text",
     "yuan",
 ]
@@ -63,7 +64,13 @@ def text(data: Mapping[str, Any], name: str) -> str:
 
 
 def answer(response: httpx.Response, method: str, public_key: rsa.RSAPublicKey) -> dict[str, Any]:
-    """The verified response object of ``method``'s answer; a refusal as GatewayError."""
+    """The verified response object of ``method``'s answer; a refusal as GatewayError.
+
+    Only the method's own, signed ``<method>_response`` with code 10000 is a
+    success. Alipay's ``error_response`` is a refusal whatever it says (one that
+    says 10000 is not Alipay's: ProtocolError), and an unsigned refusal is never
+    read as "no such trade" (which tells reconciliation the order never arrived).
+    """
     try:
         envelope = read_envelope(response.content, method)
     except ValueError as exc:
@@ -71,23 +78,35 @@ def answer(response: httpx.Response, method: str, public_key: rsa.RSAPublicKey) 
         raise ProtocolError(f"Alipay answered {method} with HTTP {response.status_code}: {exc} ({page!r})") from None
     data = envelope.response
     code = text(data, "code")
+    if envelope.error and code == SUCCESS:
+        raise ProtocolError(f"Alipay answered {method} with an error_response that claims success")
     if envelope.sign is None:
         if code == SUCCESS:
             raise SignatureError(f"Alipay's answer to {method} claims success without a signature")
         # Alipay leaves some refusals unsigned (an unknown app_id, say): a refusal moves no money.
-        raise _refusal(data, method)
+        raise _refusal(data, method, verified=False)
     if not verify(envelope.response_text, envelope.sign, public_key):
         raise SignatureError(f"Alipay's answer to {method} is not signed by the configured alipay_public_key")
-    if code != SUCCESS:
-        raise _refusal(data, method)
+    if envelope.error or code != SUCCESS:
+        raise _refusal(data, method, verified=True)
     return data
 
 
-def _refusal(data: Mapping[str, Any], method: str) -> GatewayError:
+def _refusal(data: Mapping[str, Any], method: str, *, verified: bool) -> GatewayError:
     sub_code = text(data, "sub_code")
     message = text(data, "sub_msg") or text(data, "msg")
-    kind = OrderNotFound if sub_code in _NOT_FOUND else GatewayError
+    kind = OrderNotFound if verified and sub_code in _NOT_FOUND else GatewayError
     return toolkit.gateway_refusal(method, message, code=sub_code or text(data, "code"), kind=kind)
+
+
+def same(data: Mapping[str, Any], name: str, expected: str, method: str, *, what: str = "order") -> None:
+    """ProtocolError unless the answer names ``expected`` as ``name``.
+
+    A signature proves Alipay wrote the answer, not that it answers this request:
+    a signed answer about another order or refund (replayed, or misrouted) is refused.
+    """
+    if text(data, name) != expected:
+        raise ProtocolError(f"Alipay answered {method} about another {what} ({name} is not {toolkit.clip(expected)!r})")
 
 
 def yuan(raw: str, name: str, *, notification: bool) -> Decimal:

@@ -22,10 +22,12 @@ _DECODER = json.JSONDecoder()
 class Envelope:
     """The response object (parsed, and its exact text) and the signature beside it."""
 
-    def __init__(self, response: dict[str, Any], response_text: str, sign: str | None) -> None:
+    def __init__(self, response: dict[str, Any], response_text: str, sign: str | None, *, error: bool) -> None:
         self.response = response
         self.response_text = response_text
         self.sign = sign
+        #: the answer is Alipay's ``error_response``, not the method's: a refusal whatever it says
+        self.error = error
 
 
 def _skip(text: str, index: int) -> int:
@@ -75,7 +77,10 @@ def read_envelope(body: bytes, method: str) -> Envelope:
     except (json.JSONDecodeError, RecursionError):
         raise ValueError("the answer is not JSON") from None
     name = method.replace(".", "_") + "_response"
-    span = spans.get(name) or spans.get("error_response")
+    if name in spans and "error_response" in spans:
+        raise ValueError(f"the answer gives both {name} and error_response")
+    error = name not in spans
+    span = spans.get("error_response") if error else spans[name]
     if span is None:
         raise ValueError(f"the answer has no {name}")
     response_text = text[span[0] : span[1]]
@@ -88,4 +93,4 @@ def read_envelope(body: bytes, method: str) -> Envelope:
         if not isinstance(value, str):
             raise ValueError("the answer's sign is not a string")
         sign = value
-    return Envelope(response, response_text, sign)
+    return Envelope(response, response_text, sign, error=error)

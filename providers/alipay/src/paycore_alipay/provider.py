@@ -20,6 +20,7 @@ from paycore_alipay._answers import (
     answer,
     gateway_time,
     received_fields,
+    same,
     text,
     yuan,
 )
@@ -130,8 +131,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         # A QR code has no browser form: it is precreated whatever the flow (an account's create_flow = "form"
         # still takes QR orders).
         data = answer((yield self._post(_PRECREATE, biz, order)), _PRECREATE, self._public_key)
-        if text(data, "out_trade_no") not in ("", order.order_id):
-            raise paycore.ProtocolError("Alipay answered a precreate with another order")
+        same(data, "out_trade_no", order.order_id, _PRECREATE)
         try:
             action = paycore.QrCode(content=text(data, "qr_code"))
         except (ValueError, paycore.PaycoreError):
@@ -142,8 +142,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     def query_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
         method = "alipay.trade.query"
         data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._public_key)
-        if text(data, "out_trade_no") != order_id:
-            raise paycore.ProtocolError(f"Alipay answered a query about {order_id!r} with another order")
+        same(data, "out_trade_no", order_id, method)
         status = TRADE_STATUSES.get(text(data, "trade_status"))
         if status is None:
             raise paycore.ProtocolError(f"Alipay answered an unknown trade_status {text(data, 'trade_status')!r:.40}")
@@ -167,6 +166,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     def close_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
         method = "alipay.trade.close"
         data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._public_key)
+        same(data, "out_trade_no", order_id, method)
         return paycore.Payment(
             order_id=order_id,
             status=paycore.PaymentStatus.CLOSED,
@@ -189,7 +189,10 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         if reason:
             biz["refund_reason"] = reason
         data = answer((yield self._post(method, biz)), method, self._public_key)
-        # Asked again with the same out_request_no, Alipay answers success (fund_change "N"): refunded once.
+        same(data, "out_trade_no", order_id, method)
+        # refund_fee is the trade's refunded total: it holds this refund, or the answer is not about it.
+        if yuan(text(data, "refund_fee"), "refund_fee", notification=False) < amount:
+            raise paycore.ProtocolError(f"Alipay's refund_fee is less than the {amount} refunded")
         return paycore.Refund(
             order_id=order_id,
             refund_id=refund_id,
@@ -208,8 +211,11 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         method = "alipay.trade.fastpay.refund.query"
         biz = {"out_trade_no": order_id, "out_request_no": refund_id}
         data = answer((yield self._post(method, biz)), method, self._public_key)
-        if text(data, "out_request_no") not in ("", refund_id) or not text(data, "refund_amount"):
+        if not text(data, "out_request_no") and not text(data, "refund_amount"):
+            # Alipay answers success with no refund in it for an out_request_no it never received.
             raise paycore.GatewayError(f"Alipay knows no refund {refund_id!r} of order {order_id!r}")
+        same(data, "out_request_no", refund_id, method, what="refund")
+        same(data, "out_trade_no", order_id, method)
         status = text(data, "refund_status")
         return paycore.Refund(
             order_id=order_id,
