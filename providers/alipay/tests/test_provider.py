@@ -289,7 +289,7 @@ def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
         "msg": "Success",
         "trade_no": "T1",
         "out_trade_no": "A1",
-        "fund_change": "N",
+        "fund_change": "Y",
         "refund_fee": "10.00",
         "gmt_refund_pay": "2026-11-28 13:00:00",
     }
@@ -316,6 +316,66 @@ def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
         paycore_any_gateway().query_refund("A1", "A1-r2")
     with pytest.raises(paycore.InvalidRequest, match="2 decimals"):
         paycore_any_gateway().refund("A1", refund_id="A1-r3", amount=Decimal("1.005"))
+
+
+def _refund_answers(mock_alipay, fund_change, **query):
+    mock_alipay.answers["alipay.trade.refund"] = {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": "T1",
+        "out_trade_no": "A1",
+        "fund_change": fund_change,
+        "refund_fee": "10.00",
+    }
+    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": "T1",
+        "out_trade_no": "A1",
+        "out_request_no": "A1-r1",
+        "refund_amount": "10.00",
+        **query,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fund_change", "refund_status", "expected"),
+    [
+        ("N", "REFUND_SUCCESS", RefundStatus.SUCCEEDED),
+        ("N", "", RefundStatus.PENDING),
+        ("", "REFUND_SUCCESS", RefundStatus.SUCCEEDED),
+    ],
+)
+def test_a_refund_that_moved_no_money_is_settled_by_the_refund_query(
+    paycore_any_gateway, mock_alipay, fund_change, refund_status, expected
+):
+    # Alipay: only fund_change Y says the refund is done; N (or none) is to be confirmed by the refund query.
+    _refund_answers(mock_alipay, fund_change, refund_status=refund_status)
+    refund = paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"))
+    assert (refund.status, refund.amount) == (expected, Decimal("10.00"))
+    assert [request["method"] for request in mock_alipay.requests] == [
+        "alipay.trade.refund",
+        "alipay.trade.fastpay.refund.query",
+    ]
+
+
+def test_a_refund_held_for_another_amount_is_refused(paycore_any_gateway, mock_alipay):
+    _refund_answers(mock_alipay, "N", refund_status="REFUND_SUCCESS", refund_amount="4.00")
+    with pytest.raises(paycore.ProtocolError, match=r"for 4\.00, not 10\.00"):
+        paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"))
+
+
+@pytest.mark.parametrize(("refund_status", "expected"), [("", RefundStatus.PENDING), ("?", None)])
+def test_a_refund_query_without_refund_success_is_not_a_success(
+    paycore_any_gateway, mock_alipay, refund_status, expected
+):
+    # Alipay's document: no refund_status means the refund was not received or failed (or is not done yet).
+    _refund_answers(mock_alipay, "Y", refund_status=refund_status)
+    if expected is None:
+        with pytest.raises(paycore.ProtocolError, match="refund_status"):
+            paycore_any_gateway().query_refund("A1", "A1-r1")
+    else:
+        assert paycore_any_gateway().query_refund("A1", "A1-r1").status is expected
 
 
 # -- answers bound to the method, the order and the refund asked about -------------------------------------------

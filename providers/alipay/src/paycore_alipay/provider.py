@@ -36,6 +36,8 @@ _BROWSER = {
     paycore.Channel.ALIPAY_WAP: ("alipay.trade.wap.pay", "QUICK_WAP_WAY"),
 }
 _PRECREATE = "alipay.trade.precreate"
+#: a refund query's ``refund_status``: only REFUND_SUCCESS is done; none means not (yet) done
+_REFUND_STATUSES = {"REFUND_SUCCESS": paycore.RefundStatus.SUCCEEDED, "": paycore.RefundStatus.PENDING}
 _NOTIFICATION_UNSIGNED = frozenset({"sign", "sign_type"})
 #: characters Alipay's document forbids in a subject
 _SUBJECT_FORBIDDEN = "/=&"
@@ -193,6 +195,13 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         # refund_fee is the trade's refunded total: it holds this refund, or the answer is not about it.
         if yuan(text(data, "refund_fee"), "refund_fee", notification=False) < amount:
             raise paycore.ProtocolError(f"Alipay's refund_fee is less than the {amount} refunded")
+        if text(data, "fund_change") != "Y":
+            # Alipay: only fund_change Y says this request moved the money. N (asked again with the same
+            # out_request_no, or not done yet) is settled by the refund query, as its document prescribes.
+            refund = yield from self.query_refund(order_id, refund_id)
+            if refund.amount != amount:
+                raise paycore.ProtocolError(f"Alipay holds refund {refund_id!r} for {refund.amount}, not {amount}")
+            return refund
         return paycore.Refund(
             order_id=order_id,
             refund_id=refund_id,
@@ -216,11 +225,14 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
             raise paycore.GatewayError(f"Alipay knows no refund {refund_id!r} of order {order_id!r}")
         same(data, "out_request_no", refund_id, method, what="refund")
         same(data, "out_trade_no", order_id, method)
-        status = text(data, "refund_status")
+        # REFUND_SUCCESS is the only status Alipay names; without one the refund is not done (yet, or at all).
+        status = _REFUND_STATUSES.get(text(data, "refund_status"))
+        if status is None:
+            raise paycore.ProtocolError(f"Alipay answered an unknown refund_status {text(data, 'refund_status')!r:.40}")
         return paycore.Refund(
             order_id=order_id,
             refund_id=refund_id,
-            status=paycore.RefundStatus.SUCCEEDED if status in ("", "REFUND_SUCCESS") else paycore.RefundStatus.PENDING,
+            status=status,
             amount=yuan(text(data, "refund_amount"), "refund_amount", notification=False),
             currency="CNY",
             transaction_id=text(data, "trade_no") or None,
