@@ -643,3 +643,75 @@ def test_a_short_rsa_key_is_refused(settings, tmp_path):
 def test_gateway_presets(settings):
     with paycore.Gateway("alipay", {**settings, "gateway": "sandbox"}) as gateway:
         assert gateway.provider.settings.gateway == "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
+
+
+def _pem_with_extra(keys, slot):
+    public_pem = keys.alipay_public.read_text()
+    private_pem = keys.merchant_private.read_text()
+    if slot == "alipay_public_key":
+        return {
+            "private appended": public_pem + private_pem,
+            "private alone": private_pem,
+            "text before": "Alipay's key:\n" + public_pem,
+            "text after": public_pem + "copied from the console",
+            "two public keys": public_pem + public_pem,
+        }
+    return {
+        "public appended": private_pem + public_pem,
+        "text after": private_pem + "note",
+        "two private keys": private_pem + private_pem,
+    }
+
+
+@pytest.mark.parametrize("slot", ["alipay_public_key", "private_key"])
+def test_a_key_setting_holds_exactly_one_pem_block_of_its_kind(keys, settings, tmp_path, slot):
+    # Whatever else a key setting holds (a private key pasted into the public slot, say) must not be
+    # accepted silently: the public slot is printed by `paycore accounts`.
+    for label, value in _pem_with_extra(keys, slot).items():
+        path = tmp_path / "key.pem"
+        path.write_text(value)
+        for setting in (value, str(path)):
+            with pytest.raises(paycore.ConfigError, match=slot) as caught:
+                paycore.Gateway("alipay", {**settings, slot: setting})
+            message = str(caught.value)
+            assert "PRIVATE" not in message, label
+            assert "MII" not in message, label
+
+
+def test_a_private_key_in_the_public_slot_is_named_as_such(keys, settings):
+    private_pem = keys.merchant_private.read_bytes()
+    for value in (private_pem.decode(), _bare(private_pem)):
+        with pytest.raises(paycore.ConfigError, match="a private key") as caught:
+            paycore.Gateway("alipay", {**settings, "alipay_public_key": value})
+        assert _bare(private_pem)[:40] not in str(caught.value)
+
+
+def test_paycore_accounts_never_prints_a_private_key_pasted_into_the_public_slot(keys, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    public_and_private = keys.alipay_public.read_text() + keys.merchant_private.read_text()
+    config = tmp_path / "paycore.toml"
+    config.write_text(
+        "[accounts.shop]\n"
+        'provider = "alipay"\n'
+        f'app_id = "{APP_ID}"\n'
+        f"private_key = {json.dumps(str(keys.merchant_private))}\n"
+        f"alipay_public_key = {json.dumps(public_and_private)}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "paycore.cli", "accounts"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PAYCORE_")}, "PAYCORE_CONFIG": str(config)},
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert "alipay_public_key holds a private key" in output
+    private_body = _bare(keys.merchant_private.read_bytes())
+    assert "PRIVATE" not in output.replace("holds a private key", "")
+    assert private_body[:32] not in output
+    assert private_body[-32:] not in output

@@ -10,15 +10,24 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 __all__ = ["MIN_RSA_BITS", "load_private_key", "load_public_key"]
 
 #: RSA2 keys are 2048 bits; shorter ones are refused
 MIN_RSA_BITS = 2048
 _PEM_MARK = "-----BEGIN"
+#: one PEM block and nothing around it (its label captured)
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n([A-Za-z0-9+/=\s]+?)\s*-----END \1-----")
+_PRIVATE_LABELS = frozenset({"PRIVATE KEY", "RSA PRIVATE KEY"})
+_PUBLIC_LABELS = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 #: shorter than any 2048-bit key's base64 (a public key is about 390 characters): a file path, then
 _SHORTEST_BARE_KEY = 256
+
+
+class _KeyTextError(ValueError):
+    """A key setting's text is refused for its shape: the message is already the one to give."""
 
 
 def _text_of(value: str, what: str) -> str:
@@ -32,6 +41,26 @@ def _text_of(value: str, what: str) -> str:
     except (OSError, UnicodeDecodeError, ValueError):
         # The message names neither the value nor the path's content: a key must not reach a log.
         raise ValueError(f"{what} is neither a PEM key, a bare base64 key, nor a readable key file") from None
+
+
+def _single_pem(text: str, what: str, labels: frozenset[str]) -> bytes:
+    """The text as one PEM block of an expected label, and nothing else.
+
+    Extra text is refused rather than ignored: a loader reading the first block
+    would accept a private key pasted after the public one, and the public key
+    setting is printed (``paycore accounts``). The messages never quote the text.
+    """
+    match = _PEM_BLOCK.fullmatch(text)
+    if match is None:
+        if what == "alipay_public_key" and "PRIVATE" in text:
+            raise _KeyTextError(f"{what} holds a private key: give Alipay's public key, not a private one")
+        raise _KeyTextError(f"{what} must be exactly one PEM block and nothing else")
+    label = match.group(1)
+    if label not in labels:
+        if "PRIVATE" in label and what == "alipay_public_key":
+            raise _KeyTextError(f"{what} holds a private key: give Alipay's public key, not a private one")
+        raise _KeyTextError(f"{what} is a PEM {label}, not one of {', '.join(sorted(labels))}")
+    return text.encode("ascii")
 
 
 def _der_of(text: str, what: str) -> bytes:
@@ -51,9 +80,11 @@ def _private_key_of(text: str) -> rsa.RSAPrivateKey:
     # Cached: checking an RSA private key costs milliseconds, and every gateway of the account loads it.
     try:
         if _PEM_MARK in text:
-            key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+            key = serialization.load_pem_private_key(_single_pem(text, "private_key", _PRIVATE_LABELS), password=None)
         else:
             key = serialization.load_der_private_key(_der_of(text, "private_key"), password=None)
+    except _KeyTextError:
+        raise
     except (ValueError, TypeError, UnicodeEncodeError):
         raise ValueError("private_key is not an unencrypted RSA private key (PKCS#8 or PKCS#1)") from None
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -67,14 +98,12 @@ def load_public_key(value: str) -> rsa.RSAPublicKey:
     """Alipay's RSA public key (SubjectPublicKeyInfo or PKCS#1; PEM or bare base64; value or file)."""
     text = _text_of(value, "alipay_public_key")
     try:
-        if "BEGIN RSA PUBLIC KEY" in text or _PEM_MARK in text:
-            key = serialization.load_pem_public_key(text.encode("ascii"))
+        if _PEM_MARK in text:
+            key = serialization.load_pem_public_key(_single_pem(text, "alipay_public_key", _PUBLIC_LABELS))
         else:
-            der = _der_of(text, "alipay_public_key")
-            try:
-                key = serialization.load_der_public_key(der)
-            except ValueError:
-                key = serialization.load_der_public_key(_pkcs1_as_spki(der))
+            key = _bare_public_key(_der_of(text, "alipay_public_key"))
+    except _KeyTextError:
+        raise
     except (ValueError, TypeError, UnicodeEncodeError):
         raise ValueError("alipay_public_key is not an RSA public key") from None
     if not isinstance(key, rsa.RSAPublicKey):
@@ -82,6 +111,22 @@ def load_public_key(value: str) -> rsa.RSAPublicKey:
     if key.key_size < MIN_RSA_BITS:
         raise ValueError(f"alipay_public_key has {key.key_size} bits; RSA2 needs {MIN_RSA_BITS}")
     return key
+
+
+def _bare_public_key(der: bytes) -> PublicKeyTypes:
+    try:
+        return serialization.load_der_public_key(der)
+    except ValueError:
+        pass
+    try:
+        return serialization.load_der_public_key(_pkcs1_as_spki(der))
+    except ValueError:
+        pass
+    try:
+        serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError):
+        raise ValueError("alipay_public_key is not an RSA public key") from None
+    raise _KeyTextError("alipay_public_key holds a private key: give Alipay's public key, not a private one")
 
 
 def _pkcs1_as_spki(der: bytes) -> bytes:
