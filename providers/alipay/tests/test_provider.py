@@ -686,6 +686,11 @@ def test_a_private_key_in_the_public_slot_is_named_as_such(keys, settings):
         assert _bare(private_pem)[:40] not in str(caught.value)
 
 
+def test_a_key_path_naming_an_unknown_user_is_a_config_error(settings):
+    with pytest.raises(paycore.ConfigError, match="private_key"):
+        paycore.Gateway("alipay", {**settings, "private_key": "~nosuchuser-paycore/key.pem"})
+
+
 def test_paycore_accounts_never_prints_a_private_key_pasted_into_the_public_slot(keys, tmp_path):
     import os
     import subprocess

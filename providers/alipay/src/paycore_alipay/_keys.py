@@ -35,10 +35,10 @@ def _text_of(value: str, what: str) -> str:
     stripped = value.strip()
     if _PEM_MARK in stripped or (len(stripped) >= _SHORTEST_BARE_KEY and _BASE64.fullmatch(stripped)):
         return stripped
-    path = Path(stripped).expanduser()
     try:
-        return path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError, ValueError):
+        return Path(stripped).expanduser().read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError, ValueError, RuntimeError):
+        # RuntimeError: "~someone/key.pem" for a user this machine does not have.
         # The message names neither the value nor the path's content: a key must not reach a log.
         raise ValueError(f"{what} is neither a PEM key, a bare base64 key, nor a readable key file") from None
 
