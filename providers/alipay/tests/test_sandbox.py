@@ -220,3 +220,56 @@ def test_keys_are_removed_when_it_stops():
         assert sorted(path.name for path in folder.iterdir()) == ["alipay_public_key.pem", "app_private_key.pem"]
         assert (folder / "app_private_key.pem").stat().st_mode & 0o077 == 0
     assert not folder.exists()
+
+
+def _signed_request(sandbox: AlipaySandbox, method: str, biz_content: str) -> dict[str, str]:
+    """A request the merchant signed correctly, whatever its biz_content holds (the sandbox must read it)."""
+    from paycore_alipay._keys import load_private_key
+    from paycore_alipay._signing import sign, sign_content
+
+    params = {
+        "app_id": sandbox.account_settings()["app_id"],
+        "method": method,
+        "format": "JSON",
+        "charset": "utf-8",
+        "sign_type": "RSA2",
+        "timestamp": "2026-11-28 12:00:00",
+        "version": "1.0",
+        "notify_url": "http://127.0.0.1:9/notify",
+        "biz_content": biz_content,
+    }
+    params["sign"] = sign(sign_content(params), load_private_key(sandbox.account_settings()["private_key"]))
+    return params
+
+
+@pytest.mark.parametrize(
+    ("method", "biz_content"),
+    [
+        ("alipay.trade.precreate", '{"a":' * 100_000 + "1" + "}" * 100_000),
+        ("alipay.trade.page.pay", '{"a":' * 100_000 + "1" + "}" * 100_000),
+        ("alipay.trade.precreate", '{"out_trade_no": "H1", "total_amount": "1_0.00", "subject": "s"}'),
+        ("alipay.trade.precreate", '{"out_trade_no": "H2", "total_amount": " 1.00 ", "subject": "s"}'),
+        ("alipay.trade.precreate", '{"out_trade_no": "H3", "total_amount": "1e2", "subject": "s"}'),
+        ("alipay.trade.page.pay", '{"out_trade_no": "H4", "total_amount": "1_0.00", "subject": "s"}'),
+        ("alipay.trade.page.pay", '{"out_trade_no": "H5", "total_amount": "1.00", "subject": {"x": 1}}'),
+        ("alipay.trade.page.pay", '{"out_trade_no": ["H6"], "total_amount": "1.00", "subject": "s"}'),
+        ("alipay.trade.refund", '{"out_trade_no": "PAID", "refund_amount": "1e999999", "out_request_no": "r1"}'),
+        ("alipay.trade.refund", '{"out_trade_no": "PAID", "refund_amount": "1_0.00", "out_request_no": "r2"}'),
+    ],
+)
+def test_signed_requests_with_hostile_biz_content_are_refused_not_crashed(world, method, biz_content):
+    sandbox, shop, url = world()
+    paid = shop.order(url, order_id="PAID")
+    shop.gateway.create(paid)
+    sandbox.pay("PAID")
+    sandbox.wait_for_notifications("PAID")
+    with httpx.Client(base_url=sandbox.url) as client:
+        answer = client.post("/gateway.do", data=_signed_request(sandbox, method, biz_content))
+        if method == "alipay.trade.page.pay":
+            assert answer.status_code == 400, answer.text[:200]
+        else:
+            assert answer.status_code == 200, answer.text[:200]
+            assert '"code":"40004"' in answer.text or '"code":"40002"' in answer.text, answer.text[:200]
+        # No trade was made of it, and the sandbox still answers.
+        assert sorted(sandbox._trades) == ["PAID"]
+        assert shop.gateway.query("PAID").status is paycore.PaymentStatus.PAID

@@ -28,6 +28,7 @@ import enum
 import functools
 import html
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -61,7 +62,28 @@ PROFILES: Mapping[str, tuple[float, ...]] = {
     "fast": (0, 0.05, 0.05, 0.05, 0.05),
 }
 _SLOW_SECONDS = 3.0
-_MONEY_PLACES = Decimal("0.01")
+#: yuan as Alipay writes them: no sign, exponent, underscore, space or third decimal
+_YUAN = re.compile(r"(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?")
+_MAX_YUAN = Decimal("100000000")
+
+
+def _yuan(raw: str) -> Decimal | None:
+    """A positive amount of yuan written as Alipay accepts it, or None."""
+    if not _YUAN.fullmatch(raw):
+        return None
+    amount = Decimal(raw)
+    return amount if Decimal("0.01") <= amount <= _MAX_YUAN else None
+
+
+def _biz_of(params: Mapping[str, str]) -> dict[str, str] | None:
+    """``biz_content`` as a JSON object of text values, or None (however hostile the text)."""
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(biz, dict) or not all(isinstance(value, str) for value in biz.values()):
+        return None
+    return biz
 
 
 class AlipayFault(enum.StrEnum):
@@ -341,11 +363,8 @@ class AlipaySandbox:
                 },
                 signed=False,
             )
-        try:
-            biz = json.loads(params.get("biz_content", ""))
-        except ValueError:
-            biz = None
-        if not isinstance(biz, dict) or not all(isinstance(value, str) for value in biz.values()):
+        biz = _biz_of(params)
+        if biz is None:
             return self._envelope(
                 method,
                 {
@@ -383,18 +402,8 @@ class AlipaySandbox:
         return httpx.Response(200, text=body + "}", headers={"content-type": "text/html;charset=utf-8"})
 
     def _new_trade(self, biz: dict[str, str], params: dict[str, str]) -> _Trade | dict[str, str]:
-        order_id, total = biz.get("out_trade_no", ""), biz.get("total_amount", "")
-        try:
-            amount = Decimal(total)
-        except ArithmeticError:
-            amount = Decimal(0)
-        if (
-            not order_id
-            or not biz.get("subject")
-            or not amount.is_finite()
-            or not Decimal("0.01") <= amount <= Decimal("100000000")
-            or amount != amount.quantize(_MONEY_PLACES)
-        ):
+        order_id, amount = biz.get("out_trade_no", ""), _yuan(biz.get("total_amount", ""))
+        if not order_id or not biz.get("subject") or amount is None:
             return {
                 "code": "40004",
                 "msg": "Business Failed",
@@ -438,11 +447,8 @@ class AlipaySandbox:
         }
 
     def _browser_pay(self, params: dict[str, str]) -> httpx.Response:
-        try:
-            biz = json.loads(params.get("biz_content", ""))
-        except ValueError:
-            biz = None
-        if not isinstance(biz, dict):
+        biz = _biz_of(params)
+        if biz is None:
             return httpx.Response(400, text="<h3>biz_content 不合法</h3>", headers={"content-type": "text/html"})
         trade = self._new_trade(biz, params)
         if not isinstance(trade, _Trade):
@@ -493,11 +499,8 @@ class AlipaySandbox:
             trade = self._trades.get(biz.get("out_trade_no", ""))
             if trade is None:
                 return self._not_found()
-            try:
-                amount = Decimal(raw)
-            except ArithmeticError:
-                amount = Decimal(0)
-            if not amount.is_finite() or amount <= 0 or amount != amount.quantize(_MONEY_PLACES):
+            amount = _yuan(raw)
+            if amount is None:
                 return {
                     "code": "40004",
                     "msg": "Business Failed",
