@@ -521,6 +521,16 @@ def test_a_gbk_notification_signs_its_gbk_bytes(paycore_any_gateway, keys):
         paycore_any_gateway().verify_notification(posted({**fields, "charset": "utf-8"}, "gbk"))
 
 
+def test_a_framework_parsed_form_is_taken_in_utf_8_only(paycore_any_gateway, keys):
+    # A framework that parsed the form decoded it already (as UTF-8, most likely): a GBK message is
+    # refused saying to pass the raw body, rather than failing as a bad signature.
+    fields = notification(keys)
+    assert paycore_any_gateway().verify_notification(paycore.NotificationRequest.of_form(fields)).order_id == "A1"
+    gbk = notification(keys, charset="gbk", subject="绿茶一杯")
+    with pytest.raises(paycore.MalformedNotification, match="raw body"):
+        paycore_any_gateway().verify_notification(paycore.NotificationRequest.of_form(gbk))
+
+
 @pytest.mark.parametrize(
     ("change", "error"),
     [

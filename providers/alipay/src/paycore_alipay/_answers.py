@@ -136,7 +136,15 @@ def received_fields(request: NotificationRequest) -> tuple[dict[str, str], str]:
     GBK bytes.
     """
     if request.form is not None:
-        return dict(request.form), "utf-8"
+        parsed = dict(request.form)
+        if CHARSETS.get(parsed.get("charset", "utf-8").lower()) != "utf-8":
+            # The framework decoded the body already, with its own idea of the charset: the GBK bytes
+            # Alipay signed are gone. Refused as such, not as a signature that fails for no clear reason.
+            raise MalformedNotification(
+                "a notification in a charset other than UTF-8 must reach paycore as its raw body, "
+                "not a form a framework parsed"
+            )
+        return parsed, "utf-8"
     raw = request.body if request.body else request.query.encode("ascii", "replace")
     try:
         body = raw.decode("ascii")
