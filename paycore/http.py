@@ -21,10 +21,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from paycore._text import clip
 from paycore.errors import InvalidRequest, MalformedNotification
+from paycore.toolkit import form_pairs
 
 __all__ = ["MAX_NOTIFICATION_BYTES", "NotificationRequest", "Reply"]
 
@@ -203,7 +203,7 @@ def _fields(text: str, where: str) -> dict[str, str]:
     if not text:
         return {}
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+        pairs = form_pairs(text, strict=True)
     except (ValueError, UnicodeDecodeError):  # UnicodeDecodeError is a ValueError; named for the reader
         raise MalformedNotification(f"the notification's {where} is not UTF-8 name=value pairs") from None
     fields: dict[str, str] = {}

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -39,6 +39,7 @@ __all__ = [
     "base_url",
     "clip",
     "first_match",
+    "form_pairs",
     "format_amount",
     "from_minor_units",
     "gateway_refusal",
@@ -283,6 +284,39 @@ def unambiguous_pairs(fields: Mapping[str, str], separators: str = "&=") -> None
                 raise MalformedNotification(
                     f"field {clip(name)!r} holds one of {separators!r}: its signed string would have two readings"
                 )
+
+
+def form_pairs(text: str, *, encoding: str = "utf-8", strict: bool = False) -> list[tuple[str, str]]:
+    """The ``name=value`` pairs of a URL-encoded form or query string, in order, repeats kept.
+
+    Exactly what ``urllib.parse.parse_qsl(text, keep_blank_values=True,
+    strict_parsing=strict, encoding=encoding, errors="strict")`` returns (a property
+    test holds the two together), and ValueError (UnicodeDecodeError included) where
+    it raises: a name without ``=`` has an empty value; ``+`` is a space. It costs
+    about a third: a notification's fields are mostly plain ASCII, and a piece with
+    neither ``%`` nor ``+`` is taken as it is instead of going through ``unquote``.
+    """
+    pairs: list[tuple[str, str]] = []
+    if not text:
+        return pairs
+    append = pairs.append
+    for piece in text.split("&"):
+        if not piece:
+            if strict:
+                raise ValueError("an empty field in a form")
+            continue
+        name, equals, value = piece.partition("=")
+        if strict and not equals:
+            raise ValueError("a form field without '='")
+        if "+" in piece:
+            name = name.replace("+", " ")
+            value = value.replace("+", " ")
+        if "%" in name:
+            name = unquote(name, encoding, "strict")
+        if "%" in value:
+            value = unquote(value, encoding, "strict")
+        append((name, value))
+    return pairs
 
 
 def first_match(received: str | bytes, candidates: Iterable[str | bytes]) -> int | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from paycore import GatewayError, MalformedNotification, toolkit
@@ -285,3 +287,45 @@ def test_unambiguous_pairs_refuses_what_is_not_text():
             toolkit.unambiguous_pairs(fields)
     with pytest.raises(ValueError, match="separators"):
         toolkit.unambiguous_pairs({"a": "b"}, separators="")
+
+
+# -- form_pairs: parse_qsl's reading, cheaper --------------------------------------------------------------------
+
+_FORM_ALPHABET = st.sampled_from([*"ab=&+%2Ff0-_.~ é绿", "%E7%BB%BF", "%D5", "%C2%A0", "%", "%%", "%2", "=="])
+
+
+def _parse_qsl_reading(text: str, encoding: str, strict: bool):
+    try:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=strict, encoding=encoding, errors="strict")
+    except ValueError as exc:  # UnicodeDecodeError included
+        return type(exc) if isinstance(exc, UnicodeDecodeError) else ValueError
+
+
+def _form_pairs_reading(text: str, encoding: str, strict: bool):
+    try:
+        return toolkit.form_pairs(text, encoding=encoding, strict=strict)
+    except ValueError as exc:
+        return type(exc) if isinstance(exc, UnicodeDecodeError) else ValueError
+
+
+@hypothesis_settings(max_examples=600, deadline=None)
+@given(
+    st.lists(_FORM_ALPHABET, max_size=24).map("".join),
+    st.sampled_from(["utf-8", "gbk"]),
+    st.booleans(),
+)
+def test_form_pairs_reads_exactly_as_parse_qsl(text, encoding, strict):
+    # The standard library is the independent reading: any difference is a parser differential.
+    assert _form_pairs_reading(text, encoding, strict) == _parse_qsl_reading(text, encoding, strict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a=1&b=2", "a=&b", "&&a=1&", "a=b=c", "a+b=c+d", "a%3Db=c%26d", "%E7%BB%BF=%E8%8C%B6", "=x", "a=%zz", "a=%"],
+)
+def test_form_pairs_on_the_usual_and_the_odd(text):
+    for strict in (False, True):
+        assert _form_pairs_reading(text, "utf-8", strict) == _parse_qsl_reading(text, "utf-8", strict)
+    with pytest.raises(UnicodeDecodeError):
+        toolkit.form_pairs("a=%D5", encoding="utf-8")
+    assert toolkit.form_pairs("a=%C2%CC", encoding="gbk") == [("a", "绿")]

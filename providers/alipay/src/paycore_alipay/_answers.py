@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -160,7 +160,7 @@ def received_fields(request: NotificationRequest) -> tuple[dict[str, str], str]:
     if charset is None or len(declared) > 1:
         raise MalformedNotification("an Alipay notification declares one charset, UTF-8 or GBK")
     try:
-        pairs = parse_qsl(body, keep_blank_values=True, encoding=charset, errors="strict")
+        pairs = toolkit.form_pairs(body, encoding=charset)
     except UnicodeDecodeError:
         raise MalformedNotification(f"a field is not valid {charset}") from None
     fields: dict[str, str] = {}
