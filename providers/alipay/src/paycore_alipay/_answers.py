@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from paycore_alipay._signing import verify
 __all__ = [
     "SHANGHAI",
     "TRADE_STATUSES",
+    "AnswerKey",
     "answer",
     "gateway_time",
     "received_fields",
@@ -63,7 +65,17 @@ def text(data: Mapping[str, Any], name: str) -> str:
     return str(value)
 
 
-def answer(response: httpx.Response, method: str, public_key: rsa.RSAPublicKey) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AnswerKey:
+    """What Alipay's answers are verified with: the key, the setting it comes from, its certificate's SN."""
+
+    public_key: rsa.RSAPublicKey
+    setting: str
+    #: certificate mode: the SN of the configured alipay_cert (answers name the certificate they are signed with)
+    cert_sn: str | None = None
+
+
+def answer(response: httpx.Response, method: str, key: AnswerKey) -> dict[str, Any]:
     """The verified response object of ``method``'s answer; a refusal as GatewayError.
 
     Only the method's own, signed ``<method>_response`` with code 10000 is a
@@ -85,8 +97,14 @@ def answer(response: httpx.Response, method: str, public_key: rsa.RSAPublicKey) 
             raise SignatureError(f"Alipay's answer to {method} claims success without a signature")
         # Alipay leaves some refusals unsigned (an unknown app_id, say): a refusal moves no money.
         raise _refusal(data, method, verified=False)
-    if not verify(envelope.response_text, envelope.sign, public_key):
-        raise SignatureError(f"Alipay's answer to {method} is not signed by the configured alipay_public_key")
+    if not verify(envelope.response_text, envelope.sign, key.public_key):
+        if key.cert_sn is not None and envelope.cert_sn not in (None, key.cert_sn):
+            # Alipay renews its certificate: the answer names the new one.
+            raise SignatureError(
+                f"Alipay signed its answer to {method} with certificate {toolkit.clip(envelope.cert_sn)!r}, not the "
+                f"configured alipay_cert ({key.cert_sn}): download Alipay's current public key certificate"
+            )
+        raise SignatureError(f"Alipay's answer to {method} is not signed by the configured {key.setting}")
     if envelope.error or code != SUCCESS:
         raise _refusal(data, method, verified=True)
     return data

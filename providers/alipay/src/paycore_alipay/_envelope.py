@@ -22,10 +22,14 @@ _DECODER = json.JSONDecoder()
 class Envelope:
     """The response object (parsed, and its exact text) and the signature beside it."""
 
-    def __init__(self, response: dict[str, Any], response_text: str, sign: str | None, *, error: bool) -> None:
+    def __init__(
+        self, response: dict[str, Any], response_text: str, sign: str | None, *, error: bool, cert_sn: str | None
+    ) -> None:
         self.response = response
         self.response_text = response_text
         self.sign = sign
+        #: certificate mode: the SN of the certificate Alipay signed with (``alipay_cert_sn``)
+        self.cert_sn = cert_sn
         #: the answer is Alipay's ``error_response``, not the method's: a refusal whatever it says
         self.error = error
 
@@ -87,10 +91,14 @@ def read_envelope(body: bytes, method: str) -> Envelope:
     response = toolkit.load_json(response_text)
     if not isinstance(response, dict):
         raise ValueError(f"{name} is not an object")
-    sign: str | None = None
-    if "sign" in spans:
-        value = toolkit.load_json(text[spans["sign"][0] : spans["sign"][1]])
-        if not isinstance(value, str):
-            raise ValueError("the answer's sign is not a string")
-        sign = value
-    return Envelope(response, response_text, sign, error=error)
+    sign, cert_sn = (_text_at(text, spans, name) for name in ("sign", "alipay_cert_sn"))
+    return Envelope(response, response_text, sign, error=error, cert_sn=cert_sn)
+
+
+def _text_at(text: str, spans: dict[str, tuple[int, int]], name: str) -> str | None:
+    if name not in spans:
+        return None
+    value = toolkit.load_json(text[spans[name][0] : spans[name][1]])
+    if not isinstance(value, str):
+        raise ValueError(f"the answer's {name} is not a string")
+    return value

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-__all__ = ["MIN_RSA_BITS", "load_private_key", "load_public_key"]
+__all__ = ["MIN_RSA_BITS", "key_text", "load_private_key", "load_public_key"]
 
 #: RSA2 keys are 2048 bits; shorter ones are refused
 MIN_RSA_BITS = 2048
@@ -30,8 +30,8 @@ class _KeyTextError(ValueError):
     """A key setting's text is refused for its shape: the message is already the one to give."""
 
 
-def _text_of(value: str, what: str) -> str:
-    """The key's text: ``value`` itself, or the content of the file it names."""
+def key_text(value: str, what: str) -> str:
+    """A key's (or certificate's) text: ``value`` itself, or the content of the file it names."""
     stripped = value.strip()
     if _PEM_MARK in stripped or (len(stripped) >= _SHORTEST_BARE_KEY and _BASE64.fullmatch(stripped)):
         return stripped
@@ -40,7 +40,7 @@ def _text_of(value: str, what: str) -> str:
     except (OSError, UnicodeDecodeError, ValueError, RuntimeError):
         # RuntimeError: "~someone/key.pem" for a user this machine does not have.
         # The message names neither the value nor the path's content: a key must not reach a log.
-        raise ValueError(f"{what} is neither a PEM key, a bare base64 key, nor a readable key file") from None
+        raise ValueError(f"{what} is neither PEM text, bare base64, nor a readable file") from None
 
 
 def _single_pem(text: str, what: str, labels: frozenset[str]) -> bytes:
@@ -72,7 +72,7 @@ def _der_of(text: str, what: str) -> bytes:
 
 def load_private_key(value: str) -> rsa.RSAPrivateKey:
     """The merchant's RSA private key (PKCS#8 or PKCS#1; PEM or bare base64; value or file)."""
-    return _private_key_of(_text_of(value, "private_key"))
+    return _private_key_of(key_text(value, "private_key"))
 
 
 @functools.lru_cache(maxsize=32)
@@ -96,7 +96,7 @@ def _private_key_of(text: str) -> rsa.RSAPrivateKey:
 
 def load_public_key(value: str) -> rsa.RSAPublicKey:
     """Alipay's RSA public key (SubjectPublicKeyInfo or PKCS#1; PEM or bare base64; value or file)."""
-    text = _text_of(value, "alipay_public_key")
+    text = key_text(value, "alipay_public_key")
     try:
         if _PEM_MARK in text:
             key = serialization.load_pem_public_key(_single_pem(text, "alipay_public_key", _PUBLIC_LABELS))

@@ -17,6 +17,7 @@ from paycore.signatures import KEY_PLACEHOLDER
 from paycore_alipay._answers import (
     SHANGHAI,
     TRADE_STATUSES,
+    AnswerKey,
     answer,
     gateway_time,
     received_fields,
@@ -24,6 +25,7 @@ from paycore_alipay._answers import (
     text,
     yuan,
 )
+from paycore_alipay._certs import load_certificate, root_cert_sn
 from paycore_alipay._keys import load_private_key, load_public_key
 from paycore_alipay._signing import sign, sign_content, verify
 from paycore_alipay.settings import AlipaySettings
@@ -57,7 +59,22 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     def __init__(self, settings: AlipaySettings, *, name: str, account: str) -> None:
         super().__init__(settings, name=name, account=account)
         self._private_key = load_private_key(settings.private_key.get_secret_value())
-        self._public_key = load_public_key(settings.alipay_public_key)
+        #: certificate mode: the SNs every request carries, and the SN of the certificate answers are signed with
+        self._cert_params: dict[str, str] = {}
+        self._alipay_cert_sn: str | None = None
+        if settings.alipay_public_key is not None:
+            self._public_key = load_public_key(settings.alipay_public_key)
+        else:
+            app_cert, alipay_cert = settings.app_cert or "", settings.alipay_cert or ""
+            alipay = load_certificate(alipay_cert, "alipay_cert")
+            self._public_key = alipay.public_key
+            self._alipay_cert_sn = alipay.sn
+            self._cert_params = {
+                "app_cert_sn": load_certificate(app_cert, "app_cert").sn,
+                "alipay_root_cert_sn": root_cert_sn(settings.alipay_root_cert or ""),
+            }
+        self._key_name = "alipay_public_key" if settings.alipay_public_key is not None else "alipay_cert"
+        self._verifier = AnswerKey(self._public_key, self._key_name, self._alipay_cert_sn)
         self._ack = paycore.Reply(body="success")
 
     # -- requests ---------------------------------------------------------------------------------------
@@ -72,6 +89,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
             "timestamp": datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
             "version": "1.0",
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
+            **self._cert_params,
         }
         if order is not None:
             params["notify_url"] = order.notify_url
@@ -132,7 +150,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
             )
         # A QR code has no browser form: it is precreated whatever the flow (an account's create_flow = "form"
         # still takes QR orders).
-        data = answer((yield self._post(_PRECREATE, biz, order)), _PRECREATE, self._public_key)
+        data = answer((yield self._post(_PRECREATE, biz, order)), _PRECREATE, self._verifier)
         same(data, "out_trade_no", order.order_id, _PRECREATE)
         try:
             action = paycore.QrCode(content=text(data, "qr_code"))
@@ -143,7 +161,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     @paycore.hookimpl
     def query_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
         method = "alipay.trade.query"
-        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._public_key)
+        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._verifier)
         same(data, "out_trade_no", order_id, method)
         status = TRADE_STATUSES.get(text(data, "trade_status"))
         if status is None:
@@ -167,7 +185,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     @paycore.hookimpl
     def close_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
         method = "alipay.trade.close"
-        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._public_key)
+        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._verifier)
         same(data, "out_trade_no", order_id, method)
         return paycore.Payment(
             order_id=order_id,
@@ -190,7 +208,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
             raise paycore.InvalidRequest(f"Alipay refunds yuan with at most 2 decimals, not {amount}")
         if reason:
             biz["refund_reason"] = reason
-        data = answer((yield self._post(method, biz)), method, self._public_key)
+        data = answer((yield self._post(method, biz)), method, self._verifier)
         same(data, "out_trade_no", order_id, method)
         # refund_fee is the trade's refunded total: it holds this refund, or the answer is not about it.
         if yuan(text(data, "refund_fee"), "refund_fee", notification=False) < amount:
@@ -219,7 +237,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     def query_refund(self, order_id: str, refund_id: str) -> paycore.Flow[paycore.Refund]:
         method = "alipay.trade.fastpay.refund.query"
         biz = {"out_trade_no": order_id, "out_request_no": refund_id}
-        data = answer((yield self._post(method, biz)), method, self._public_key)
+        data = answer((yield self._post(method, biz)), method, self._verifier)
         if not text(data, "out_request_no") and not text(data, "refund_amount"):
             # Alipay answers success with no refund in it for an out_request_no it never received.
             raise paycore.GatewayError(f"Alipay knows no refund {refund_id!r} of order {order_id!r}")
@@ -259,7 +277,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         except UnicodeEncodeError:
             raise paycore.MalformedNotification(f"a field cannot be written in {charset}") from None
         if not verify(signed, signature, self._public_key):
-            raise paycore.SignatureError("the Alipay message is not signed by the configured alipay_public_key")
+            raise paycore.SignatureError(f"the Alipay message is not signed by the configured {self._key_name}")
         if fields.get("app_id") != self.settings.app_id:
             raise paycore.MerchantMismatch("the Alipay message is for another app_id")
         seller = self.settings.seller_id
@@ -342,7 +360,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         candidate = paycore.SignatureCandidate(
             label=f"RSA2 over {charset}",
             signed_text=content,
-            digest=f"(RSA2 signatures are verified with alipay_public_key, not recomputed; {KEY_PLACEHOLDER} unused)",
+            digest=f"(RSA2 signatures are verified with {self._key_name}, not recomputed; {KEY_PLACEHOLDER} unused)",
             matched=matched,
             dropped=tuple(
                 sorted(name for name, value in fields.items() if name in _NOTIFICATION_UNSIGNED or not value)
