@@ -151,50 +151,52 @@ class $cls(paycore.Provider[$settings_cls]):
 _SANDBOX = '''\
 """A local $name gateway for the demo and the tests: ``paycore sandbox --provider $name``.
 
-It serves on 127.0.0.1 (a free port by default) with paycore's loopback server.
-Write the gateway's side of the protocol in ``_handle`` (create, query), sign
-answers and notifications with code of its own (not the provider's), and send
-notifications to each order's notify_url from ``pay``.
+`paycore.sandbox.LoopbackSandbox` serves it on 127.0.0.1 (a free port by default),
+refuses the options it does not implement, keeps the faults and resends
+notifications until acknowledged. Write the gateway's side of the protocol in
+``handle`` (create, query), sign answers and notifications with code of its own (not
+the provider's), and send each order's notification from ``pay`` with
+``self.resender.deliver(order_id, notify_url, send)``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Self
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import httpx
 
 import paycore
-from paycore.sandbox import PUBLIC_SANDBOX_KEY, SandboxOptions
-from paycore.testing import LoopbackServer
+from paycore.sandbox import PUBLIC_SANDBOX_KEY, LoopbackSandbox, SandboxOptions
 
-__all__ = ["${camel}Sandbox"]
+__all__ = ["${camel}Fault", "${camel}Sandbox"]
 
 
-class ${camel}Sandbox:
+class ${camel}Fault(enum.StrEnum):
+    """What can go wrong, the way it goes wrong on the real gateway (none written yet)."""
+
+
+class ${camel}Sandbox(LoopbackSandbox[${camel}Fault]):
     """A $name gateway on a loopback socket."""
 
-    def __init__(self, options: SandboxOptions) -> None:
-        # Refused, not ignored, until written: a user passing them expects an effect. The "fast"
-        # profile (what the conformance suite and the demo ask for) is the only one there is.
-        unsupported = [name for name in ("faults", "state_path", "channels", "strict") if getattr(options, name)]
-        if options.profile not in (None, "fast"):
-            unsupported.append(f"profile {options.profile!r}")
-        if unsupported:
-            raise paycore.InvalidRequest(f"the $name sandbox does not support {', '.join(unsupported)} yet")
-        self.options = options
-        self.merchant_id = options.merchant_id or "sandbox-merchant"
-        self._key = options.secret_key or PUBLIC_SANDBOX_KEY
-        self.orders: dict[str, dict[str, str]] = {}
-        self._server = LoopbackServer(self._handle, host=options.host, port=options.port)
+    name = "$name"
+    fault_type = ${camel}Fault
+    #: the wait before each notification try; "fast" is what the conformance suite and the demo ask for
+    profiles: ClassVar[Mapping[str, Sequence[float]]] = {"fast": (0, 0.05, 0.05, 0.05)}
+    default_profile = "fast"
 
-    @property
-    def url(self) -> str:
-        return self._server.url
+    def __init__(self, options: SandboxOptions | None = None) -> None:
+        # What the gateway counts as the merchant's acknowledgement stops the resends.
+        super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
+        self.merchant_id = self.options.merchant_id or "sandbox-merchant"
+        self._key = self.options.secret_key or PUBLIC_SANDBOX_KEY
+        self.orders: dict[str, dict[str, str]] = {}
 
     def account_settings(self) -> dict[str, Any]:
         return {"base_url": self.url, "merchant_id": self.merchant_id, "secret_key": self._key}
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
         return httpx.Response(501, text=f"the $name sandbox does not serve {request.url.path} yet")
 
     def pay(self, order_id: str) -> None:
@@ -202,22 +204,6 @@ class ${camel}Sandbox:
 
     def fail(self, order_id: str) -> None:
         raise paycore.NotSupported("the $name sandbox cannot fail orders yet (src/$package/sandbox.py)")
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 '''
 
 _CONFTEST = '''\

@@ -15,11 +15,12 @@ classmethod: a sandbox belongs to no account) and returns a `Sandbox`::
 
 from __future__ import annotations
 
+import enum
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar, cast, runtime_checkable
 
 if TYPE_CHECKING:
     import httpx
@@ -30,6 +31,7 @@ __all__ = [
     "PUBLIC_SANDBOX_KEY",
     "AdminTarget",
     "Attempt",
+    "LoopbackSandbox",
     "Resender",
     "Sandbox",
     "SandboxOptions",
@@ -208,6 +210,150 @@ class Resender:
             threads = list(self._threads.values())
         for thread in threads:
             thread.join(timeout=10)
+
+
+FaultT = TypeVar("FaultT", bound=enum.StrEnum)
+
+#: SandboxOptions a sandbox may not implement, and how the CLI spells them
+_OPTION_FLAGS = {"secret_key": "--secret-key", "state_path": "--state", "channels": "--channel", "strict": "--strict"}
+
+
+class LoopbackSandbox(Generic[FaultT]):
+    """What a provider's sandbox needs besides its protocol: the loopback server, the resend profiles,
+    the faults, notifications resent until acknowledged, and the lifecycle `Sandbox` asks for.
+
+    A subclass names itself and its faults, gives its profiles, and writes the
+    protocol: ``handle`` (the gateway's HTTP side), ``account_settings``, ``pay``
+    and ``fail``; it sends notifications with ``self.resender.deliver(...)``::
+
+        class AcmeFault(enum.StrEnum):
+            DUPLICATE = "duplicate"
+
+        class AcmeSandbox(LoopbackSandbox[AcmeFault]):
+            name = "acme"
+            fault_type = AcmeFault
+            profiles = {"realistic": (0, 15, 60), "fast": (0, 0.05, 0.05)}
+            default_profile = "realistic"
+
+            def __init__(self, options: SandboxOptions | None = None) -> None:
+                super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
+
+    Options it does not implement (``unsupported_options``) are refused, not
+    ignored: a user passing one expects an effect. ``notify_interval`` replaces
+    every wait of the profile but the first. ``closed`` runs once serving ends.
+    """
+
+    name: ClassVar[str]
+    fault_type: ClassVar[type[enum.StrEnum]]
+    profiles: ClassVar[Mapping[str, Sequence[float]]]
+    default_profile: ClassVar[str]
+    unsupported_options: ClassVar[tuple[str, ...]] = ("state_path", "channels", "strict")
+
+    def __init__(self, options: SandboxOptions | None, *, acknowledged: Callable[[str], bool]) -> None:
+        from paycore.errors import InvalidRequest
+        from paycore.testing import LoopbackServer
+
+        self.options = options or SandboxOptions()
+        given = [_OPTION_FLAGS.get(name, name) for name in self.unsupported_options if getattr(self.options, name)]
+        if given:
+            raise InvalidRequest(f"the {self.name} sandbox takes no {', '.join(given)}")
+        profile = self.options.profile or self.default_profile
+        if profile not in self.profiles:
+            raise InvalidRequest(f"{self.name} sandbox profiles are {', '.join(self.profiles)}, not {profile!r}")
+        self.profile = profile
+        schedule = tuple(self.profiles[profile])
+        if self.options.notify_interval is not None:
+            schedule = (schedule[0], *([self.options.notify_interval] * (len(schedule) - 1)))
+        self._faults: frozenset[FaultT] = frozenset()
+        self.set_faults(self.options.faults)
+        self.resender = Resender(schedule, acknowledged=acknowledged)
+        self._server = LoopbackServer(self.handle, host=self.options.host, port=self.options.port)
+
+    # -- the protocol: written by the provider ----------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """The gateway's HTTP side (every request to the sandbox's URL)."""
+        raise NotImplementedError
+
+    def account_settings(self) -> dict[str, Any]:
+        """The provider settings of an account that uses this sandbox."""
+        raise NotImplementedError
+
+    def pay(self, order_id: str) -> None:
+        """Pay the order as a buyer would; the gateway then notifies the merchant."""
+        raise NotImplementedError
+
+    def fail(self, order_id: str) -> None:
+        """Fail the order's payment, notifying the merchant if the protocol does."""
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        """Called once serving ends (``stop``, or ``serve_forever`` returning): remove what the sandbox made."""
+
+    # -- faults and notifications -----------------------------------------------------------------------
+
+    @property
+    def faults(self) -> frozenset[FaultT]:
+        """The faults switched on."""
+        return self._faults
+
+    def fault_names(self) -> list[str]:
+        """The faults switched on, by name."""
+        return sorted(fault.value for fault in self._faults)
+
+    def set_faults(self, faults: Iterable[FaultT | str] | str) -> None:
+        """Switch faults on for every order (one, or several); an empty list switches them off."""
+        from paycore.errors import InvalidRequest
+
+        if isinstance(faults, str):
+            faults = [faults]
+        try:
+            self._faults = frozenset(cast(FaultT, self.fault_type(fault)) for fault in faults)
+        except ValueError:
+            known = ", ".join(fault.value for fault in self.fault_type) or "none"
+            raise InvalidRequest(f"unknown {self.name} sandbox fault; known: {known}") from None
+
+    def attempts(self, order_id: str | None = None) -> list[Attempt]:
+        """Every notification try so far, oldest first."""
+        return self.resender.attempts(order_id)
+
+    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
+        """Block until the order's notifications are over (acknowledged, or out of tries); return them."""
+        return self.resender.wait(order_id, timeout)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL it serves on, e.g. ``http://127.0.0.1:54321``."""
+        return self._server.url
+
+    def start(self) -> None:
+        """Serve in a background thread; return once it accepts connections."""
+        self._server.start()
+
+    def stop(self) -> None:
+        """Stop serving and resending."""
+        self._server.stop()
+        self.resender.stop()
+        self.closed()
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until interrupted."""
+        try:
+            self._server.serve_forever()
+        finally:
+            self.resender.stop()
+            self.closed()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 class AdminTarget(Protocol):

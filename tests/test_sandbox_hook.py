@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
+import httpx
 import pytest
 
 import paycore
 from paycore import ConfigError, NotSupported, ProviderError
-from paycore.sandbox import Sandbox, SandboxOptions, make_sandbox
+from paycore.sandbox import LoopbackSandbox, Sandbox, SandboxOptions, make_sandbox
 from paycore.testing import FakeProvider
 
 
@@ -74,3 +78,85 @@ def test_the_sandbox_protocol_is_a_context_manager_with_the_usual_arguments():
     from paycore.sandbox import Sandbox
 
     assert list(inspect.signature(Sandbox.__exit__).parameters) == ["self", "exc_type", "exc", "tb"]
+
+
+# -- LoopbackSandbox: the parts of a sandbox that are not its protocol ---------------------------------------------
+
+
+class _EchoFault(enum.StrEnum):
+    LOUD = "loud"
+    QUIET = "quiet"
+
+
+class _EchoSandbox(LoopbackSandbox[_EchoFault]):
+    """A sandbox whose protocol is: POST /pay/{order_id} notifies the URL in the body, resent until "ok"."""
+
+    name = "echo"
+    fault_type = _EchoFault
+    profiles: ClassVar[Mapping[str, Sequence[float]]] = {"slow": (0, 30, 30), "fast": (0, 0.05, 0.05, 0.05)}
+    default_profile = "slow"
+
+    def __init__(self, options: SandboxOptions | None = None) -> None:
+        super().__init__(options, acknowledged=lambda answer: answer == "ok")
+        self.closings = 0
+        self.notify_url = ""
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="loud" if _EchoFault.LOUD in self.faults else "echo")
+
+    def account_settings(self) -> dict[str, Any]:
+        return {"base_url": self.url}
+
+    def pay(self, order_id: str) -> None:
+        url = self.notify_url
+        self.resender.deliver(order_id, url, lambda client: client.post(url, content=order_id))
+
+    def fail(self, order_id: str) -> None:
+        raise NotSupported("echo")
+
+    def closed(self) -> None:
+        self.closings += 1
+
+
+def test_a_loopback_sandbox_serves_resends_and_closes(paycore_loopback):
+    answers = iter(["no", "not yet", "ok", "ok"])
+    merchant = paycore_loopback.handler(lambda request: httpx.Response(200, text=next(answers)))
+    sandbox = _EchoSandbox(SandboxOptions(profile="fast", faults=("loud",)))
+    assert isinstance(sandbox, Sandbox)
+    assert sandbox.resender.schedule == (0, 0.05, 0.05, 0.05)
+    sandbox.notify_url = f"{merchant.url}/notify"
+    with sandbox:
+        assert httpx.get(sandbox.url).text == "loud"
+        sandbox.set_faults([])
+        assert httpx.get(sandbox.url).text == "echo"
+        sandbox.pay("A1")
+        attempts = sandbox.wait_for_notifications("A1")
+    assert [(attempt.response, attempt.acknowledged) for attempt in attempts] == [
+        ("no", False),
+        ("not yet", False),
+        ("ok", True),
+    ]
+    assert sandbox.attempts() == attempts
+    assert sandbox.closings == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (SandboxOptions(profile="document"), "echo sandbox profiles are slow, fast, not 'document'"),
+        (SandboxOptions(faults=("loud", "deaf")), "unknown echo sandbox fault; known: loud, quiet"),
+        (SandboxOptions(state_path="s.db", strict=True), "the echo sandbox takes no --state, --strict"),
+    ],
+)
+def test_a_loopback_sandbox_refuses_what_it_does_not_do(options, message):
+    with pytest.raises(paycore.InvalidRequest, match=re.escape(message)):
+        _EchoSandbox(options)
+
+
+def test_a_loopback_sandbox_profile_and_notify_interval():
+    sandbox = _EchoSandbox(SandboxOptions(notify_interval=2.5, faults=("quiet",)))
+    try:
+        assert (sandbox.profile, sandbox.resender.schedule) == ("slow", (0, 2.5, 2.5))
+        assert (sandbox.faults, sandbox.fault_names()) == (frozenset({_EchoFault.QUIET}), ["quiet"])
+    finally:
+        sandbox.stop()  # never started: it releases its socket at once

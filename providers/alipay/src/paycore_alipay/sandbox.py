@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
@@ -48,8 +48,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import paycore
-from paycore.sandbox import Attempt, Resender, SandboxOptions, admin_response
-from paycore.testing import LoopbackServer
+from paycore.sandbox import LoopbackSandbox, SandboxOptions, admin_response
 
 __all__ = ["PROFILES", "AlipayFault", "AlipaySandbox"]
 
@@ -132,27 +131,19 @@ def _now() -> str:
     return datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-class AlipaySandbox:
+class AlipaySandbox(LoopbackSandbox[AlipayFault]):
     """Alipay's open platform on a loopback socket, with generated keys."""
 
+    name = "alipay"
+    fault_type = AlipayFault
+    profiles = PROFILES
+    default_profile = "document"
+
     def __init__(self, options: SandboxOptions | None = None) -> None:
-        self.options = options or SandboxOptions()
-        if self.options.state_path or self.options.channels or self.options.strict:
-            raise paycore.InvalidRequest(
-                "the alipay sandbox keeps state in memory and takes no --state, --channel or --strict"
-            )
-        if self.options.secret_key is not None:
+        if options is not None and options.secret_key is not None:
             raise paycore.InvalidRequest("the alipay sandbox generates its RSA keys: it takes no --secret-key")
-        profile = self.options.profile or "document"
-        if profile not in PROFILES:
-            raise paycore.InvalidRequest(f"alipay sandbox profiles are {', '.join(PROFILES)}, not {profile!r}")
-        self.profile = profile
-        schedule = PROFILES[profile]
-        if self.options.notify_interval is not None:
-            schedule = (0, *([self.options.notify_interval] * (len(schedule) - 1)))
+        super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
         self.app_id = self.options.merchant_id or DEFAULT_APP_ID
-        self._faults: set[AlipayFault] = set()
-        self.set_faults(self.options.faults)
         # Two key pairs: the merchant's (the sandbox checks requests with its public half) and Alipay's own,
         # and a third to sign wrongly with.
         self._merchant_key, self._alipay_key, self._wrong_key = _generated_keys()
@@ -161,8 +152,6 @@ class AlipaySandbox:
         self._trades: dict[str, _Trade] = {}
         self._lock = threading.Lock()
         self._count = 0
-        self._resender = Resender(schedule, acknowledged=lambda answer: answer.strip() == "success")
-        self._server = LoopbackServer(self._handle, host=self.options.host, port=self.options.port)
 
     def __repr__(self) -> str:
         return f"<AlipaySandbox {self.url} app_id={self.app_id!r} profile={self.profile!r}>"
@@ -179,10 +168,6 @@ class AlipaySandbox:
         (self._folder / "alipay_public_key.pem").write_bytes(public)
 
     @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
     def keys_folder(self) -> Path:
         """Where the generated keys are (removed when the sandbox stops)."""
         return self._folder
@@ -196,45 +181,10 @@ class AlipaySandbox:
             "gateway": f"{self.url}/gateway.do",
         }
 
-    # -- lifecycle ---------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-        self._resender.stop()
+    def closed(self) -> None:
         shutil.rmtree(self._folder, ignore_errors=True)
 
-    def serve_forever(self) -> None:
-        try:
-            self._server.serve_forever()
-        finally:
-            self._resender.stop()
-            shutil.rmtree(self._folder, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # -- the buyer, faults and what happened --------------------------------------------------------------
-
-    def fault_names(self) -> list[str]:
-        """The faults switched on, by name."""
-        return sorted(fault.value for fault in self._faults)
-
-    def set_faults(self, faults: Iterable[AlipayFault | str] | str) -> None:
-        """Switch faults on for every order (one, or several); an empty list switches them off."""
-        if isinstance(faults, str):
-            faults = [faults]
-        try:
-            self._faults = {AlipayFault(fault) for fault in faults}
-        except ValueError:
-            known = ", ".join(fault.value for fault in AlipayFault)
-            raise paycore.InvalidRequest(f"unknown alipay sandbox fault; known: {known}") from None
 
     def _trade(self, order_id: str) -> _Trade:
         trade = self._trades.get(order_id)
@@ -259,16 +209,8 @@ class AlipaySandbox:
             if trade.status == "WAIT_BUYER_PAY":
                 trade.status = "TRADE_CLOSED"
 
-    def attempts(self, order_id: str | None = None) -> list[Attempt]:
-        return self._resender.attempts(order_id)
-
-    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
-        return self._resender.wait(order_id, timeout)
-
-    # -- signing ----------------------------------------------------------------------------------------
-
     def _signing_key(self) -> rsa.RSAPrivateKey:
-        return self._wrong_key if AlipayFault.WRONG_SIGN in self._faults else self._alipay_key
+        return self._wrong_key if AlipayFault.WRONG_SIGN in self.faults else self._alipay_key
 
     def _signed_fields(self, fields: dict[str, str]) -> dict[str, str]:
         content = _content(fields, ("sign", "sign_type"))
@@ -296,8 +238,8 @@ class AlipaySandbox:
         }
         body = urlencode(self._signed_fields({name: value for name, value in fields.items() if value}))
         headers = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
-        duplicate = AlipayFault.DUPLICATE in self._faults
-        self._resender.deliver(
+        duplicate = AlipayFault.DUPLICATE in self.faults
+        self.resender.deliver(
             trade.order_id,
             trade.notify_url,
             lambda client: client.post(trade.notify_url, content=body, headers=headers),
@@ -306,7 +248,7 @@ class AlipaySandbox:
 
     # -- the platform's HTTP side --------------------------------------------------------------------------
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path.startswith("/admin/"):
             return admin_response(request, self)
@@ -328,13 +270,13 @@ class AlipaySandbox:
                     400, text=f"<h3>{html.escape(problem[1])}</h3>", headers={"content-type": "text/html"}
                 )
             return self._browser_pay(params)
-        if AlipayFault.SLOW in self._faults:
+        if AlipayFault.SLOW in self.faults:
             time.sleep(_SLOW_SECONDS)
         if problem:
             return self._envelope(
                 method, {"code": problem[0], "msg": "Invalid Arguments", "sub_msg": problem[1]}, signed=False
             )
-        if AlipayFault.ERROR_ENVELOPE in self._faults:
+        if AlipayFault.ERROR_ENVELOPE in self.faults:
             return self._envelope(
                 method,
                 {
@@ -430,7 +372,7 @@ class AlipaySandbox:
                 return_url=params.get("return_url", ""),
                 passback_params=biz.get("passback_params", ""),
                 created=_now(),
-                status="TRADE_CLOSED" if AlipayFault.CLOSED in self._faults else "WAIT_BUYER_PAY",
+                status="TRADE_CLOSED" if AlipayFault.CLOSED in self.faults else "WAIT_BUYER_PAY",
             )
             self._trades[order_id] = trade
         return trade

@@ -27,19 +27,18 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
 
 import paycore
-from paycore.sandbox import PUBLIC_SANDBOX_KEY, Attempt, Resender, SandboxOptions, admin_response
-from paycore.testing import LoopbackServer
+from paycore.sandbox import PUBLIC_SANDBOX_KEY, LoopbackSandbox, SandboxOptions, admin_response
 
 __all__ = ["PROFILES", "EpayFault", "EpaySandbox"]
 
@@ -95,82 +94,31 @@ def _sign(fields: Mapping[str, str], key: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-class EpaySandbox:
+class EpaySandbox(LoopbackSandbox[EpayFault]):
     """An epay platform on a loopback socket."""
 
+    name = "epay"
+    fault_type = EpayFault
+    profiles = PROFILES
+    default_profile = "realistic"
+
     def __init__(self, options: SandboxOptions | None = None) -> None:
-        self.options = options or SandboxOptions()
-        if self.options.state_path or self.options.channels or self.options.strict:
-            # Said, not ignored: a user passing them expects an effect.
-            raise paycore.InvalidRequest(
-                "the epay sandbox keeps state in memory and takes no --state, --channel or --strict"
-            )
+        # v1 platforms stop resending when the answer is exactly "success".
+        super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
         self.merchant_id = self.options.merchant_id or DEFAULT_MERCHANT_ID
         self._key = self.options.secret_key or PUBLIC_SANDBOX_KEY
-        profile = self.options.profile or "realistic"
-        if profile not in PROFILES:
-            raise paycore.InvalidRequest(f"epay sandbox profiles are {', '.join(PROFILES)}, not {profile!r}")
-        self.profile = profile
-        schedule = PROFILES[profile]
-        if self.options.notify_interval is not None:
-            schedule = (0, *([self.options.notify_interval] * (len(schedule) - 1)))
-        self._faults: set[EpayFault] = set()
-        self.set_faults(self.options.faults)
         self._orders: dict[str, _Order] = {}
-        # v1 platforms stop resending when the answer is exactly "success".
-        self._resender = Resender(schedule, acknowledged=lambda answer: answer.strip() == "success")
         self._lock = threading.Lock()
         self._trades = 0
-        self._server = LoopbackServer(self._handle, host=self.options.host, port=self.options.port)
 
     def __repr__(self) -> str:
         return f"<EpaySandbox {self.url} merchant={self.merchant_id!r} profile={self.profile!r}>"
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     def account_settings(self) -> dict[str, Any]:
         """Settings of an ``epay`` account on this sandbox (they include its key)."""
         return {"base_url": self.url, "merchant_id": self.merchant_id, "secret_key": self._key}
 
-    # -- lifecycle ---------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-        self._resender.stop()
-
-    def serve_forever(self) -> None:
-        try:
-            self._server.serve_forever()
-        finally:
-            self._resender.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # -- the buyer, faults and what happened --------------------------------------------------------------
-
-    def fault_names(self) -> list[str]:
-        """The faults switched on, by name."""
-        return sorted(fault.value for fault in self._faults)
-
-    def set_faults(self, faults: Iterable[EpayFault | str] | str) -> None:
-        """Switch faults on for every order (one fault, or several); an empty list switches them off."""
-        if isinstance(faults, str):
-            faults = [faults]
-        try:
-            self._faults = {EpayFault(fault) for fault in faults}
-        except ValueError:
-            known = ", ".join(fault.value for fault in EpayFault)
-            raise paycore.InvalidRequest(f"unknown epay sandbox fault; known: {known}") from None
 
     def _order(self, order_id: str) -> _Order:
         order = self._orders.get(order_id)
@@ -188,21 +136,13 @@ class EpaySandbox:
             order.ended = datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
         query = urlencode(self._notification(order))
         url = f"{order.notify_url}{'&' if '?' in order.notify_url else '?'}{query}"
-        duplicate = EpayFault.DUPLICATE in self._faults
-        self._resender.deliver(order_id, url, lambda client: client.get(url), duplicate=duplicate)
+        duplicate = EpayFault.DUPLICATE in self.faults
+        self.resender.deliver(order_id, url, lambda client: client.get(url), duplicate=duplicate)
 
     def fail(self, order_id: str) -> None:
         """The buyer gives up: v1 platforms notify successes only, so nothing is sent and the order stays unpaid."""
         with self._lock:
             self._order(order_id)
-
-    def attempts(self, order_id: str | None = None) -> list[Attempt]:
-        """Every notification try so far, oldest first."""
-        return self._resender.attempts(order_id)
-
-    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> list[Attempt]:
-        """Block until the order's notifications are over (acknowledged, or out of tries); return them."""
-        return self._resender.wait(order_id, timeout)
 
     # -- notifications ----------------------------------------------------------------------------------
 
@@ -217,18 +157,18 @@ class EpaySandbox:
             "trade_status": "TRADE_SUCCESS",
             "param": order.param,
         }
-        key = self._key + "-not-the-key" if EpayFault.WRONG_SIGN in self._faults else self._key
+        key = self._key + "-not-the-key" if EpayFault.WRONG_SIGN in self.faults else self._key
         return {**fields, "sign": _sign(fields, key), "sign_type": "MD5"}
 
     # -- the platform's HTTP side --------------------------------------------------------------------------
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path.startswith("/admin/"):
             return admin_response(request, self)
         if path.startswith("/cashier/"):
             return self._cashier(request)
-        if path in ("/mapi.php", "/api.php") and EpayFault.SLOW in self._faults:
+        if path in ("/mapi.php", "/api.php") and EpayFault.SLOW in self.faults:
             time.sleep(_SLOW_SECONDS)
         routes = {"/submit.php": self._submit, "/mapi.php": self._mapi, "/api.php": self._api}
         route = routes.get(path)
@@ -283,7 +223,7 @@ class EpaySandbox:
         return httpx.Response(302, headers={"location": f"{self.url}/cashier/{checked.trade_no}"})
 
     def _mapi(self, fields: dict[str, str]) -> httpx.Response:
-        if EpayFault.REFUSE in self._faults:
+        if EpayFault.REFUSE in self.faults:
             return self._refusal("系统繁忙")
         if not fields.get("clientip"):
             return self._refusal("clientip不能为空")
@@ -296,7 +236,7 @@ class EpaySandbox:
         return httpx.Response(200, text=json.dumps(answer), headers={"content-type": "text/html; charset=utf-8"})
 
     def _api(self, fields: dict[str, str]) -> httpx.Response:
-        if EpayFault.REFUSE in self._faults:
+        if EpayFault.REFUSE in self.faults:
             return self._refusal("系统繁忙")
         if fields.get("act") != "order":
             return self._refusal("不支持的操作")
