@@ -228,13 +228,13 @@ class _BaseGateway:
         limit = provider_class.max_order_amount
         if limit is not None and order.amount > limit:
             raise InvalidRequest(f"provider {self.provider_name!r} takes orders of at most {limit}")
-        needed = provider_class.order_fields_for(order.channel)
+        needed = provider_class.order_fields_for(order.channel, create_flow)
         if needed:
             missing = sorted(name for name in needed if getattr(order, name) is None)
             if missing:
                 raise InvalidRequest(
                     f"provider {self.provider_name!r} needs the order's {', '.join(missing)} "
-                    f"for channel {clip(str(order.channel))!r}"
+                    f"for channel {clip(str(order.channel))!r} on the {create_flow.value!r} create flow"
                 )
         hook = self._runtime.hook(Operation.CREATE)
         return self._checked_flow(hook(order=order, flow=create_flow))

@@ -83,7 +83,7 @@ def _checked_provider_class(name: str, plugin: object) -> type[Provider[Any]]:
 def _check_order_fields(name: str, provider_class: type[Provider[Any]]) -> None:
     """Required order fields must name optional Order fields: a typo would refuse every order."""
     declared = set(provider_class.required_order_fields)
-    for fields in provider_class.channel_order_fields.values():
+    for fields in (*provider_class.channel_order_fields.values(), *provider_class.flow_order_fields.values()):
         declared |= fields
     optional = {field for field, info in Order.model_fields.items() if not info.is_required()}
     unknown = sorted(declared - optional)

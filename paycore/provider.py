@@ -100,6 +100,8 @@ class Capabilities(pydantic.BaseModel):
     required_order_fields: frozenset[str] = frozenset()
     #: more required `paycore.Order` fields, by channel
     channel_order_fields: dict[Channel, frozenset[str]] = pydantic.Field(default_factory=dict)
+    #: more required `paycore.Order` fields, by create flow
+    flow_order_fields: dict[CreateFlow, frozenset[str]] = pydantic.Field(default_factory=dict)
 
 
 SettingsT = TypeVar("SettingsT", bound=pydantic.BaseModel)
@@ -117,8 +119,10 @@ class Provider(Generic[SettingsT]):
     - ``secret_parameters``: request parameters whose values are secret;
     - ``required_order_fields``: optional `paycore.Order` fields the gateway
       needs on every order (``client_ip``, ``payer_id``, ``expires_at``, ...),
-      and ``channel_order_fields`` those it needs on some channels only: an
-      order without one is refused before any I/O.
+      ``channel_order_fields`` those it needs on some channels only, and
+      ``flow_order_fields`` those it needs on one create flow only (epay's API
+      create sends the buyer's IP, its browser form does not): an order without
+      one is refused before any I/O.
 
     ``testing = True`` marks a fake that a production configuration must not
     reach (see the testing guide).
@@ -141,6 +145,8 @@ class Provider(Generic[SettingsT]):
     required_order_fields: ClassVar[frozenset[str]] = frozenset()
     #: optional Order fields some channels need, e.g. ``{Channel.WECHAT_JSAPI: frozenset({"payer_id"})}``
     channel_order_fields: ClassVar[Mapping[Channel, frozenset[str]]] = MappingProxyType({})
+    #: optional Order fields one create flow needs, e.g. ``{CreateFlow.SERVER: frozenset({"client_ip"})}``
+    flow_order_fields: ClassVar[Mapping[CreateFlow, frozenset[str]]] = MappingProxyType({})
 
     def __init__(self, settings: SettingsT, *, name: str, account: str) -> None:
         #: the validated settings of this account
@@ -171,6 +177,7 @@ class Provider(Generic[SettingsT]):
             create_flows=cls.create_flows,
             required_order_fields=cls.required_order_fields,
             channel_order_fields=dict(cls.channel_order_fields),
+            flow_order_fields=dict(cls.flow_order_fields),
         )
 
     def serves(self, channel: Channel) -> bool:
@@ -182,10 +189,22 @@ class Provider(Generic[SettingsT]):
         return channel in type(self).channels
 
     @classmethod
-    def order_fields_for(cls, channel: Channel | str) -> frozenset[str]:
-        """The optional `paycore.Order` fields an order on ``channel`` must set for this provider."""
+    def order_fields_for(cls, channel: Channel | str, flow: CreateFlow | None = None) -> frozenset[str]:
+        """The optional `paycore.Order` fields an order on ``channel`` must set for this provider.
+
+        With ``flow``, those of that create flow; without, those of every flow (what
+        an order must set to be created either way).
+        """
+        needed = cls.required_order_fields
         extra = cls.channel_order_fields.get(channel) if isinstance(channel, Channel) else None
-        return cls.required_order_fields | extra if extra else cls.required_order_fields
+        if extra:
+            needed = needed | extra
+        if cls.flow_order_fields:
+            if flow is None:
+                needed = needed.union(*cls.flow_order_fields.values())
+            else:
+                needed = needed | cls.flow_order_fields.get(flow, frozenset())
+        return needed
 
     @classmethod
     def operations(cls) -> frozenset[Operation]:

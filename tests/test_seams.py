@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import anyio
@@ -103,6 +104,30 @@ def test_required_order_fields_are_refused_before_any_io(paycore_any_gateway):
         hook_pay.create(_order(channel=paycore.Channel.WECHAT_JSAPI))
     assert HookPay.order_fields_for(paycore.Channel.WECHAT_QR) == frozenset()
     assert GetPay.capabilities().required_order_fields == frozenset({"client_ip"})
+
+
+class _FlowFields(GetPay):
+    provider_name = "flow-fields"
+    required_order_fields = frozenset()
+    create_flows = frozenset(paycore.CreateFlow)
+    flow_order_fields = MappingProxyType({paycore.CreateFlow.SERVER: frozenset({"client_ip"})})
+
+
+def test_order_fields_by_create_flow():
+    channel = paycore.Channel.ALIPAY_PAGE
+    assert _FlowFields.order_fields_for(channel, paycore.CreateFlow.SERVER) == frozenset({"client_ip"})
+    assert _FlowFields.order_fields_for(channel, paycore.CreateFlow.FORM) == frozenset()
+    # Without a flow: what an order must set to be created either way.
+    assert _FlowFields.order_fields_for(channel) == frozenset({"client_ip"})
+    assert _FlowFields.capabilities().flow_order_fields == {paycore.CreateFlow.SERVER: frozenset({"client_ip"})}
+
+
+def test_a_flow_order_field_that_is_no_optional_order_field_is_refused():
+    class Misspelt(_FlowFields):
+        flow_order_fields = MappingProxyType({paycore.CreateFlow.FORM: frozenset({"client_id"})})
+
+    with pytest.raises(paycore.ProviderError, match="client_id"):
+        paycore.Gateway(Misspelt, {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY})
 
 
 @pytest.fixture

@@ -346,9 +346,10 @@ class ProviderConformance:
 
         under_test = self._under_test("sync", conformance_world, transport=record)
         for channel in sorted(provider_class.channels):
-            for name in provider_class.order_fields_for(channel):
-                with pytest.raises(InvalidRequest, match=name):
-                    under_test.create(self.order(channel, **{name: None}))
+            for flow in sorted(provider_class.create_flows):
+                for name in provider_class.order_fields_for(channel, flow):
+                    with pytest.raises(InvalidRequest, match=name):
+                        under_test.create(self.order(channel, **{name: None}), flow=flow)
         for channel in sorted(set(Channel) - provider_class.channels):
             with pytest.raises(InvalidRequest):
                 under_test.create(self.order(channel, **order_fields_for(provider_class, channel)))

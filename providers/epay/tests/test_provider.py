@@ -149,6 +149,12 @@ def test_form_flow_is_a_signed_submit_form_without_a_request(paycore_any_gateway
     assert "clientip" not in form.fields
     assert form.fields["type"] == "alipay"
     assert platform.requests == []
+    # The form carries no clientip, so it needs none: an order without client_ip is fine on this flow only.
+    without_ip = paycore_any_gateway(platform).create(order(channel="alipay_page", client_ip=None), flow="form")
+    assert isinstance(without_ip.next_action, paycore.PaymentForm)
+    with pytest.raises(paycore.InvalidRequest, match="client_ip for channel 'alipay_page' on the 'server' create flow"):
+        paycore_any_gateway(platform).create(order(channel="alipay_page", client_ip=None), flow="server")
+    assert platform.requests == []
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -38,8 +39,8 @@ class EpayProvider(paycore.Provider[EpaySettings]):
     channels = frozenset(CHANNELS)
     #: server: ``mapi.php`` answers a pay URL, QR content or app link; form: a signed ``submit.php`` form
     create_flows = frozenset(paycore.CreateFlow)
-    #: ``mapi.php`` requires the buyer's IP (``clientip``)
-    required_order_fields = frozenset({"client_ip"})
+    #: ``mapi.php`` (the server flow) requires the buyer's IP (``clientip``); the browser form does not
+    flow_order_fields = MappingProxyType({paycore.CreateFlow.SERVER: frozenset({"client_ip"})})
     #: ``api.php`` takes the merchant key in its query string: masked in every URL httpx logs
     secret_parameters = frozenset({"key"})
 
