@@ -394,3 +394,38 @@ def test_paycore_transport_says_to_override_it_for_another_provider(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*paycore_transport is the fake gateway, but paycore_provider is 'juhe': override*"])
+
+
+def test_a_merchant_applies_each_payment_once_over_real_http(paycore_loopback, paycore_fake):
+    from decimal import Decimal
+
+    from paycore.testing import Merchant
+
+    gateway_server = paycore_loopback.handler(paycore_fake)
+    settings = {"base_url": gateway_server.url}
+    defaults = {"amount": Decimal("9.90"), "channel": "alipay_qr", "subject": "tea"}
+    with Merchant(paycore.testing.FakeProvider, settings, answers=["busy"], **defaults) as shop:
+        order = shop.order(attach="cart-1")
+        assert (order.notify_url, order.return_url) == (f"{shop.url}/notify/main", f"{shop.url}/return")
+        shop.gateway.create(order)
+        paycore_fake.pay(order.order_id)
+        first = paycore_fake.deliver(order.order_id)
+        assert [response.text for response in first if response is not None] == ["busy"]  # scripted, not applied
+        assert shop.paid == []
+        paycore_fake.deliver(order.order_id)
+        paycore_fake.deliver(order.order_id)  # the gateway's resend: acknowledged, not applied again
+        assert [(payment.order_id, payment.amount) for payment in shop.paid] == [(order.order_id, Decimal("9.90"))]
+        assert shop.notify_methods == ["POST", "POST", "POST"]
+        # The return page: what the provider cannot read is a 400, not recorded; a return is read, for display.
+        assert httpx.get(f"{shop.url}/return?status=paid").status_code == 400
+        back = httpx.get(f"{shop.url}/return?order_id={order.order_id}&status=paid")
+        assert (back.status_code, 'id="thanks"' in back.text) == (200, True)
+        assert [(shown.order_id, shown.claimed_status) for shown in shop.returns] == [
+            (order.order_id, paycore.PaymentStatus.PAID)
+        ]
+        unknown = paycore.Order(notify_url=shop.notify_url, return_url=shop.return_url, **defaults)
+        shop.gateway.create(unknown)  # not through shop.order: the merchant does not know it
+        paycore_fake.pay(unknown.order_id)
+        paycore_fake.deliver(unknown.order_id)
+        assert [payment.order_id for payment in shop.paid] == [order.order_id]
+    assert repr(shop) == "<Merchant account='main' orders=1 paid=1>"

@@ -7,8 +7,10 @@ configuration can name it (``provider = "fake"``) only when the environment sets
 ``PAYCORE_TESTING=1``, so production cannot reach it by accident.
 
 `LoopbackServer` serves such a handler, or a WSGI/ASGI application, over a
-real socket on 127.0.0.1. The pytest plugin (``paycore.testing.pytest_plugin``,
-loaded automatically where paycore is installed) offers all of it as
+real socket on 127.0.0.1; `Merchant` is a shop in miniature on one (a gateway, its
+orders, a notify endpoint applying each payment once, a return page). The pytest
+plugin (``paycore.testing.pytest_plugin``, loaded automatically where paycore is
+installed) offers all of it as
 ``paycore_*`` fixtures, and `paycore.testing.conformance` holds the suite a
 provider's tests subclass.
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from paycore.testing._either import GatewayKind, GatewayUnderTest
     from paycore.testing._fake import FakeProvider, FakeSettings, fake_sign
     from paycore.testing._fake_gateway import Break, FakeFault, FakeGateway
+    from paycore.testing._merchant import Merchant
     from paycore.testing._server import LoopbackServer
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "GatewayKind",
     "GatewayUnderTest",
     "LoopbackServer",
+    "Merchant",
     "fake_sign",
 ]
 
@@ -48,6 +52,7 @@ _EXPORTS = {
     "GatewayKind": "paycore.testing._either",
     "GatewayUnderTest": "paycore.testing._either",
     "LoopbackServer": "paycore.testing._server",
+    "Merchant": "paycore.testing._merchant",
     "fake_sign": "paycore.testing._fake",
 }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import httpx
@@ -10,73 +9,38 @@ import pytest
 from paycore_alipay.sandbox import AlipaySandbox
 
 import paycore
-from paycore import web
-from paycore.handler import NotificationHandler, OrderRecord
 from paycore.sandbox import SandboxOptions
-from paycore.stores import MemoryStore
-from paycore.testing import LoopbackServer
-
-
-class Shop:
-    """A merchant's notify endpoint on a socket; its answers can be scripted before the handler's."""
-
-    def __init__(self, sandbox: AlipaySandbox, answers: list[str] | None = None) -> None:
-        self.gateway = paycore.Gateway("alipay", sandbox.account_settings(), account="main")
-        self.orders: dict[str, OrderRecord] = {}
-        self.paid: list[paycore.AppliedPayment] = []
-        self.answers = answers or []
-        self.handler = NotificationHandler(
-            paycore.Accounts({"main": self.gateway}),
-            lookup=self.orders.get,
-            on_paid=self.paid.append,
-            store=MemoryStore(),
-        )
-        self._lock = threading.Lock()
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            if self.answers:
-                return httpx.Response(200, text=self.answers.pop(0))
-        return web.to_httpx(self.handler.process(web.from_httpx(request)).reply)
-
-    def order(self, url: str, **fields: object) -> paycore.Order:
-        order = paycore.Order(
-            **{
-                "amount": Decimal("66.60"),
-                "channel": "alipay_qr",
-                "subject": "Oolong 乌龙茶",
-                "notify_url": f"{url}/notify/main",
-                "return_url": f"{url}/return",
-                "attach": "cart-9",
-                **fields,
-            }
-        )
-        self.orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "main")
-        return order
+from paycore.testing import Merchant
 
 
 @pytest.fixture
 def world():
-    started: list[tuple[AlipaySandbox, Shop, LoopbackServer]] = []
+    started: list[tuple[AlipaySandbox, Merchant]] = []
 
-    def start(*faults: str, answers: list[str] | None = None):
+    def start(*faults: str, answers: list[str] | None = None) -> tuple[AlipaySandbox, Merchant]:
         sandbox = AlipaySandbox(SandboxOptions(profile="fast", faults=faults))
         sandbox.start()
-        shop = Shop(sandbox, answers)
-        server = LoopbackServer(shop).start()
-        started.append((sandbox, shop, server))
-        return sandbox, shop, server.url
+        shop = Merchant(
+            "alipay",
+            sandbox.account_settings(),
+            answers=answers or (),
+            amount=Decimal("66.60"),
+            channel="alipay_qr",
+            subject="Oolong 乌龙茶",
+            attach="cart-9",
+        ).start()
+        started.append((sandbox, shop))
+        return sandbox, shop
 
     yield start
-    for sandbox, shop, server in started:
+    for sandbox, shop in started:
         sandbox.stop()
-        server.stop()
-        shop.gateway.close()
+        shop.stop()
 
 
 def test_pay_notify_apply_once_query_refund(world):
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     payment = shop.gateway.create(order)
     assert isinstance(payment.next_action, paycore.QrCode)
     assert shop.gateway.query(order.order_id).status is paycore.PaymentStatus.PENDING
@@ -99,8 +63,8 @@ def test_pay_notify_apply_once_query_refund(world):
 
 
 def test_resent_until_the_answer_is_exactly_success(world):
-    sandbox, shop, url = world(answers=["fail", "SUCCESS", "success!"])
-    order = shop.order(url)
+    sandbox, shop = world(answers=["fail", "SUCCESS", "success!"])
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     assert [attempt.acknowledged for attempt in sandbox.wait_for_notifications(order.order_id)] == [False] * 3 + [True]
@@ -108,8 +72,8 @@ def test_resent_until_the_answer_is_exactly_success(world):
 
 
 def test_duplicate_and_wrong_sign(world):
-    sandbox, shop, url = world("duplicate")
-    order = shop.order(url)
+    sandbox, shop = world("duplicate")
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     assert [attempt.response for attempt in sandbox.wait_for_notifications(order.order_id)] == ["success", "success"]
@@ -118,7 +82,7 @@ def test_duplicate_and_wrong_sign(world):
     with pytest.raises(paycore.SignatureError):
         shop.gateway.query(order.order_id)  # the envelope is signed with another key too
     sandbox.set_faults([])
-    other = shop.order(url)
+    other = shop.order()
     shop.gateway.create(other)
     sandbox.set_faults("wrong_sign")
     sandbox.pay(other.order_id)
@@ -129,10 +93,10 @@ def test_duplicate_and_wrong_sign(world):
 
 
 def test_error_envelope_closed_close_and_unknown(world):
-    sandbox, shop, url = world()
+    sandbox, shop = world()
     with pytest.raises(paycore.OrderNotFound, match="交易不存在"):
         shop.gateway.query("never-created")
-    order = shop.order(url)
+    order = shop.order()
     shop.gateway.create(order)
     assert shop.gateway.close_payment(order.order_id).status is paycore.PaymentStatus.CLOSED
     assert shop.gateway.query(order.order_id).status is paycore.PaymentStatus.CLOSED
@@ -143,7 +107,7 @@ def test_error_envelope_closed_close_and_unknown(world):
         shop.gateway.query(order.order_id)
     assert caught.value.gateway_code == "isp.unknow-error"
     sandbox.set_faults("closed")
-    late = shop.order(url)
+    late = shop.order()
     shop.gateway.create(late)
     sandbox.set_faults([])
     assert shop.gateway.query(late.order_id).status is paycore.PaymentStatus.CLOSED
@@ -153,7 +117,7 @@ def test_a_merchant_key_alipay_does_not_know_is_refused(world, tmp_path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    sandbox, shop, url = world()
+    sandbox, shop = world()
     stranger_key = tmp_path / "stranger.pem"
     stranger_key.write_bytes(
         rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
@@ -162,13 +126,13 @@ def test_a_merchant_key_alipay_does_not_know_is_refused(world, tmp_path):
     )
     settings = {**sandbox.account_settings(), "private_key": str(stranger_key)}
     with paycore.Gateway("alipay", settings) as stranger, pytest.raises(paycore.GatewayError) as caught:
-        stranger.create(shop.order(url))
+        stranger.create(shop.order())
     assert "验签出错" in str(caught.value)
 
 
 def test_the_browser_flows_through_the_cashier(world):
-    sandbox, shop, url = world()
-    order = shop.order(url, channel="alipay_page")
+    sandbox, shop = world()
+    order = shop.order(channel="alipay_page")
     link = shop.gateway.create(order).next_action
     assert isinstance(link, paycore.Redirect)
     with httpx.Client() as browser:
@@ -187,8 +151,8 @@ def test_the_browser_flows_through_the_cashier(world):
 
 
 def test_the_sandbox_survives_hostile_input_and_hides_answers(world):
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     sandbox.wait_for_notifications(order.order_id)
@@ -258,8 +222,8 @@ def _signed_request(sandbox: AlipaySandbox, method: str, biz_content: str) -> di
     ],
 )
 def test_signed_requests_with_hostile_biz_content_are_refused_not_crashed(world, method, biz_content):
-    sandbox, shop, url = world()
-    paid = shop.order(url, order_id="PAID")
+    sandbox, shop = world()
+    paid = shop.order(order_id="PAID")
     shop.gateway.create(paid)
     sandbox.pay("PAID")
     sandbox.wait_for_notifications("PAID")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -11,74 +10,38 @@ import pytest
 from paycore_epay.sandbox import EpaySandbox
 
 import paycore
-from paycore import web
-from paycore.handler import NotificationHandler, OrderRecord
 from paycore.sandbox import SandboxOptions
-from paycore.stores import MemoryStore
-from paycore.testing import LoopbackServer
-
-
-class Shop:
-    """A merchant's notify endpoint on a socket: the handler applies each payment once; answers can be scripted."""
-
-    def __init__(self, sandbox: EpaySandbox, answers: list[str] | None = None) -> None:
-        self.gateway = paycore.Gateway("epay", sandbox.account_settings(), account="main")
-        self.orders: dict[str, OrderRecord] = {}
-        self.paid: list[paycore.AppliedPayment] = []
-        self.answers = answers or []
-        self.seen: list[str] = []
-        self.handler = NotificationHandler(
-            paycore.Accounts({"main": self.gateway}),
-            lookup=self.orders.get,
-            on_paid=self.paid.append,
-            store=MemoryStore(),
-        )
-        self._lock = threading.Lock()
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            self.seen.append(request.method)
-            if self.answers:
-                return httpx.Response(200, text=self.answers.pop(0))
-        return web.to_httpx(self.handler.process(web.from_httpx(request)).reply)
-
-    def order(self, url: str, **fields: object) -> paycore.Order:
-        order = paycore.Order(
-            **{
-                "amount": Decimal("12.50"),
-                "channel": "alipay_qr",
-                "subject": "Green tea",
-                "notify_url": f"{url}/notify/main",
-                "return_url": f"{url}/return",
-                "client_ip": "127.0.0.1",
-                **fields,
-            }
-        )
-        self.orders[order.order_id] = OrderRecord(order.order_id, order.amount, order.currency, "main")
-        return order
+from paycore.testing import Merchant
 
 
 @pytest.fixture
 def world():
-    def start(*faults: str, answers: list[str] | None = None):
+    started: list[tuple[EpaySandbox, Merchant]] = []
+
+    def start(*faults: str, answers: list[str] | None = None) -> tuple[EpaySandbox, Merchant]:
         sandbox = EpaySandbox(SandboxOptions(profile="fast", faults=faults))
         sandbox.start()
-        shop = Shop(sandbox, answers)
-        server = LoopbackServer(shop).start()
-        started.append((sandbox, shop, server))
-        return sandbox, shop, server.url
+        shop = Merchant(
+            "epay",
+            sandbox.account_settings(),
+            answers=answers or (),
+            amount=Decimal("12.50"),
+            channel="alipay_qr",
+            subject="Green tea",
+            client_ip="127.0.0.1",
+        ).start()
+        started.append((sandbox, shop))
+        return sandbox, shop
 
-    started: list[tuple[EpaySandbox, Shop, LoopbackServer]] = []
     yield start
-    for sandbox, shop, server in started:
+    for sandbox, shop in started:
         sandbox.stop()
-        server.stop()
-        shop.gateway.close()
+        shop.stop()
 
 
 def test_a_payment_is_notified_by_get_and_applied_once(world):
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     payment = shop.gateway.create(order)
     assert isinstance(payment.next_action, paycore.QrCode)
     sandbox.pay(order.order_id)
@@ -86,7 +49,7 @@ def test_a_payment_is_notified_by_get_and_applied_once(world):
     assert [(attempt.status_code, attempt.response, attempt.acknowledged) for attempt in attempts] == [
         (200, "success", True)
     ]
-    assert shop.seen == ["GET"]
+    assert shop.notify_methods == ["GET"]
     assert [event.order_id for event in shop.paid] == [order.order_id]
     queried = shop.gateway.query(order.order_id)
     assert queried.status is paycore.PaymentStatus.PAID
@@ -94,8 +57,8 @@ def test_a_payment_is_notified_by_get_and_applied_once(world):
 
 
 def test_resent_until_the_answer_is_exactly_success(world):
-    sandbox, shop, url = world(answers=["fail", "SUCCESS", " ok "])
-    order = shop.order(url)
+    sandbox, shop = world(answers=["fail", "SUCCESS", " ok "])
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     attempts = sandbox.wait_for_notifications(order.order_id)
@@ -104,8 +67,8 @@ def test_resent_until_the_answer_is_exactly_success(world):
 
 
 def test_a_duplicate_after_success_is_acknowledged_and_not_applied_again(world):
-    sandbox, shop, url = world("duplicate")
-    order = shop.order(url)
+    sandbox, shop = world("duplicate")
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     attempts = sandbox.wait_for_notifications(order.order_id)
@@ -114,8 +77,8 @@ def test_a_duplicate_after_success_is_acknowledged_and_not_applied_again(world):
 
 
 def test_a_wrongly_signed_notification_is_refused_every_time(world):
-    sandbox, shop, url = world("wrong_sign")
-    order = shop.order(url)
+    sandbox, shop = world("wrong_sign")
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     attempts = sandbox.wait_for_notifications(order.order_id)
@@ -125,22 +88,22 @@ def test_a_wrongly_signed_notification_is_refused_every_time(world):
 
 
 def test_refusals_and_unknown_orders_are_typed(world):
-    sandbox, shop, url = world()
+    sandbox, shop = world()
     with pytest.raises(paycore.OrderNotFound, match="订单号不存在"):
         shop.gateway.query("never-created")
     sandbox.set_faults(["refuse"])
     with pytest.raises(paycore.GatewayError, match="系统繁忙"):
-        shop.gateway.create(shop.order(url))
+        shop.gateway.create(shop.order())
     with pytest.raises(paycore.InvalidRequest, match="unknown epay sandbox fault"):
         sandbox.set_faults(["nope"])
 
 
 def test_a_wrong_key_is_refused_by_the_platform_and_never_shown(world):
-    sandbox, shop, url = world()
+    sandbox, shop = world()
     settings = {**sandbox.account_settings(), "secret_key": "not-the-merchant-key"}
     with paycore.Gateway("epay", settings, account="main") as stranger:
         with pytest.raises(paycore.GatewayError, match="签名校验失败") as created:
-            stranger.create(shop.order(url))
+            stranger.create(shop.order())
         with pytest.raises(paycore.GatewayError, match="KEY校验失败") as queried:
             stranger.query("whatever")
     for error in (created.value, queried.value):
@@ -149,8 +112,8 @@ def test_a_wrong_key_is_refused_by_the_platform_and_never_shown(world):
 
 def test_the_form_flow_through_the_cashier_and_back(world):
     """submit.php → the cashier → Pay → the buyer's browser back at return_url with signed fields."""
-    sandbox, shop, url = world()
-    order = shop.order(url, channel="alipay_page")
+    sandbox, shop = world()
+    order = shop.order(channel="alipay_page")
     form = shop.gateway.create(order, flow="form").next_action
     assert isinstance(form, paycore.PaymentForm)
     with httpx.Client() as browser:
@@ -171,8 +134,8 @@ def test_the_form_flow_through_the_cashier_and_back(world):
 
 
 def test_the_admin_api_serves_other_processes(world):
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     shop.gateway.create(order)
     with httpx.Client(base_url=sandbox.url) as admin:
         assert admin.put("/admin/faults", json={"faults": ["duplicate"]}).json() == {"faults": ["duplicate"]}
@@ -187,7 +150,7 @@ def test_the_admin_api_serves_other_processes(world):
 
 
 def test_the_sandbox_refuses_what_a_platform_refuses(world):
-    sandbox, _, _ = world()
+    sandbox, _ = world()
     with httpx.Client(base_url=sandbox.url) as client:
         assert client.post("/mapi.php", data={"pid": sandbox.merchant_id}).json()["code"] == -1
         assert client.post("/submit.php", data={}).status_code == 400
@@ -226,11 +189,17 @@ def test_the_sandbox_survives_hostile_input(world):
     """Every bad request gets an answer: a crash would look like a platform that hung up."""
     import socket
 
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     shop.gateway.create(order)
     key = sandbox.account_settings()["secret_key"]
-    huge = {"pid": sandbox.merchant_id, "type": "alipay", "out_trade_no": "B1", "notify_url": f"{url}/n", "name": "x"}
+    huge = {
+        "pid": sandbox.merchant_id,
+        "type": "alipay",
+        "out_trade_no": "B1",
+        "notify_url": f"{shop.url}/n",
+        "name": "x",
+    }
     with httpx.Client(base_url=sandbox.url) as client:
         for money in ("1e30", "1_000", "NaN", "-0.00", "0.001"):
             fields = {**huge, "money": money, "clientip": "127.0.0.1"}
@@ -247,8 +216,8 @@ def test_the_sandbox_survives_hostile_input(world):
 
 
 def test_a_notify_url_that_cannot_be_used_is_recorded_not_lost(world):
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     shop.gateway.create(order)
     sandbox._orders[order.order_id].notify_url = "http://[::1"  # as a platform would store what it was sent
     sandbox.pay(order.order_id)
@@ -259,8 +228,8 @@ def test_a_notify_url_that_cannot_be_used_is_recorded_not_lost(world):
 
 def test_the_admin_api_never_shows_what_a_notify_url_answered(world):
     """Otherwise anyone reaching the sandbox reads internal pages through it (a create names any notify_url)."""
-    sandbox, shop, url = world()
-    order = shop.order(url)
+    sandbox, shop = world()
+    order = shop.order()
     shop.gateway.create(order)
     sandbox.pay(order.order_id)
     sandbox.wait_for_notifications(order.order_id)
