@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from paycore_alipay.sandbox import AlipaySandbox
 
 import paycore
@@ -237,3 +242,38 @@ def test_signed_requests_with_hostile_biz_content_are_refused_not_crashed(world,
         # No trade was made of it, and the sandbox still answers.
         assert sorted(sandbox._trades) == ["PAID"]
         assert shop.gateway.query("PAID").status is paycore.PaymentStatus.PAID
+
+
+def test_certificate_mode_end_to_end():
+    """Certificates instead of Alipay's public key: SNs on every request, answers naming Alipay's certificate."""
+    with AlipaySandbox(SandboxOptions(profile="fast"), certificates=True) as sandbox:
+        settings = sandbox.account_settings()
+        assert "alipay_public_key" not in settings
+        assert {"app_cert", "alipay_cert", "alipay_root_cert"} <= set(settings)
+        with Merchant("alipay", settings, amount=Decimal("8.80"), channel="alipay_qr", subject="Puer 普洱") as shop:
+            order = shop.order()
+            assert isinstance(shop.gateway.create(order).next_action, paycore.QrCode)
+            sandbox.pay(order.order_id)
+            sandbox.wait_for_notifications(order.order_id)
+            assert [payment.order_id for payment in shop.paid] == [order.order_id]
+            assert shop.gateway.query(order.order_id).status is paycore.PaymentStatus.PAID
+            refund = shop.gateway.refund(order.order_id, refund_id=f"{order.order_id}-r1", amount=Decimal("1.00"))
+            assert refund.status is paycore.RefundStatus.SUCCEEDED
+        # Another certificate of the same app key (another serial, so another SN): the platform refuses it.
+        key = serialization.load_pem_private_key(Path(settings["private_key"]).read_bytes(), password=None)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another app certificate")])
+        now = datetime.now(UTC)
+        other = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(99)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        app_cert = other.public_bytes(serialization.Encoding.PEM).decode()
+        with paycore.Gateway("alipay", {**settings, "app_cert": app_cert}) as gateway:
+            with pytest.raises(paycore.GatewayError, match="app_cert_sn"):
+                gateway.query(order.order_id)

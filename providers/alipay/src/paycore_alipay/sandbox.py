@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import enum
 import functools
+import hashlib
 import html
 import json
 import re
@@ -35,7 +36,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,11 @@ from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 import paycore
 from paycore.sandbox import LoopbackSandbox, SandboxOptions, admin_response
@@ -127,6 +130,66 @@ def _generated_keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey, rsa.RSAPriv
     return tuple(rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3))  # type: ignore[return-value]  # three, as asked
 
 
+class _CertificateAuthority:
+    """Certificates as Alipay's authority issues them, for certificate mode: a root, an intermediate, and
+    Alipay's and the app's certificates (the sandbox's own code, apart from the provider's)."""
+
+    def __init__(self, alipay_key: rsa.RSAPrivateKey, app_key: rsa.RSAPrivateKey, app_id: str) -> None:
+        root_key, intermediate_key = _authority_keys()
+        self.root = self._issue("Sandbox Root R1", root_key.public_key(), None, root_key, ca=True)
+        self.intermediate = self._issue(
+            "Sandbox Class 2 R1", intermediate_key.public_key(), self.root, root_key, ca=True, serial=2
+        )
+        self.alipay = self._issue(
+            "Alipay sandbox", alipay_key.public_key(), self.intermediate, intermediate_key, serial=3
+        )
+        self.app = self._issue(
+            f"{SELLER_ID}-{app_id}", app_key.public_key(), self.intermediate, intermediate_key, serial=4
+        )
+
+    @staticmethod
+    def _issue(
+        name: str,
+        key: rsa.RSAPublicKey,
+        issuer: x509.Certificate | None,
+        signing_key: rsa.RSAPrivateKey,
+        *,
+        ca: bool = False,
+        serial: int = 1,
+    ) -> x509.Certificate:
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paycore sandbox"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
+        now = datetime.now(UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer.subject if issuer is not None else subject)
+            .public_key(key)
+            .serial_number(0x5A0D_B0C5 * 100 + serial)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(signing_key, hashes.SHA256())
+        )
+
+    @staticmethod
+    def sn(certificate: x509.Certificate) -> str:
+        """Alipay's name for a certificate: MD5 of its issuer (RFC 2253) and its serial in decimal."""
+        text = certificate.issuer.rfc4514_string() + str(certificate.serial_number)
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+@functools.cache
+def _authority_keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
+    """The root's and the intermediate's keys, generated once per process and only in certificate mode."""
+    return tuple(rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))  # type: ignore[return-value]  # two, as asked
+
+
 def _now() -> str:
     return datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -139,7 +202,7 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
     profiles = PROFILES
     default_profile = "document"
 
-    def __init__(self, options: SandboxOptions | None = None) -> None:
+    def __init__(self, options: SandboxOptions | None = None, *, certificates: bool = False) -> None:
         if options is not None and options.secret_key is not None:
             raise paycore.InvalidRequest("the alipay sandbox generates its RSA keys: it takes no --secret-key")
         super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
@@ -149,6 +212,12 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
         self._merchant_key, self._alipay_key, self._wrong_key = _generated_keys()
         self._folder = Path(tempfile.mkdtemp(prefix="paycore-alipay-sandbox-"))
         self._write_keys()
+        #: certificate mode: requests must carry the app's and the root's SNs; answers name Alipay's certificate
+        self._authority = (
+            _CertificateAuthority(self._alipay_key, self._merchant_key, self.app_id) if certificates else None
+        )
+        if self._authority is not None:
+            self._write_certificates(self._authority)
         self._trades: dict[str, _Trade] = {}
         self._lock = threading.Lock()
         self._count = 0
@@ -172,12 +241,29 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
         """Where the generated keys are (removed when the sandbox stops)."""
         return self._folder
 
+    def _write_certificates(self, authority: _CertificateAuthority) -> None:
+        def pem(*certificates: x509.Certificate) -> bytes:
+            return b"".join(certificate.public_bytes(serialization.Encoding.PEM) for certificate in certificates)
+
+        (self._folder / f"appCertPublicKey_{self.app_id}.crt").write_bytes(pem(authority.app))
+        (self._folder / "alipayCertPublicKey_RSA2.crt").write_bytes(pem(authority.alipay, authority.intermediate))
+        (self._folder / "alipayRootCert.crt").write_bytes(pem(authority.root))
+
     def account_settings(self) -> dict[str, Any]:
-        """Settings of an ``alipay`` account on this sandbox: the keys as file paths."""
+        """Settings of an ``alipay`` account on this sandbox: the keys (or certificates) as file paths."""
+        verification = (
+            {"alipay_public_key": str(self._folder / "alipay_public_key.pem")}
+            if self._authority is None
+            else {
+                "app_cert": str(self._folder / f"appCertPublicKey_{self.app_id}.crt"),
+                "alipay_cert": str(self._folder / "alipayCertPublicKey_RSA2.crt"),
+                "alipay_root_cert": str(self._folder / "alipayRootCert.crt"),
+            }
+        )
         return {
             "app_id": self.app_id,
             "private_key": str(self._folder / "app_private_key.pem"),
-            "alipay_public_key": str(self._folder / "alipay_public_key.pem"),
+            **verification,
             "gateway": f"{self.url}/gateway.do",
         }
 
@@ -327,6 +413,11 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
             return "40002", "无效的AppID参数"
         if params.get("sign_type") != "RSA2" or params.get("charset", "utf-8").lower() != "utf-8":
             return "40002", "sign_type 或 charset 不合法"
+        if self._authority is not None:
+            if params.get("app_cert_sn") != self._authority.sn(self._authority.app):
+                return "40002", "应用公钥证书序列号 app_cert_sn 不合法"
+            if params.get("alipay_root_cert_sn") != self._authority.sn(self._authority.root):
+                return "40002", "支付宝根证书序列号 alipay_root_cert_sn 不合法"
         try:
             signature = base64.b64decode(params["sign"], validate=True)
             content = _content(params, ("sign",)).encode()
@@ -339,6 +430,8 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
         name = method.replace(".", "_") + "_response" if method != "error" else "error_response"
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
         body = f'{{"{name}":{text}'
+        if self._authority is not None:
+            body += f',"alipay_cert_sn":"{self._authority.sn(self._authority.alipay)}"'
         if signed:
             body += f',"sign":"{_rsa2_sign(text.encode(), self._signing_key())}"'
         return httpx.Response(200, text=body + "}", headers={"content-type": "text/html;charset=utf-8"})
