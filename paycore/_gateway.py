@@ -427,7 +427,7 @@ class _BaseGateway:
                 raise ProviderError(
                     f"provider {self.provider_name!r} returned {type(explanation).__name__}, not a SignatureExplanation"
                 )
-            return _explanation_masked(explanation, self._runtime.secrets)
+            return _explanation_masked(explanation, self._runtime.masked_secrets)
         raise observed.failure()
 
 
@@ -588,7 +588,7 @@ class _Observed:
             elif self.sent and not isinstance(exc, TransportError):
                 exc.may_have_reached_gateway = True  # raised after a request was sent
             gateway._log(self._operation, self.order_id, type(exc).__name__, self._started, self.exchanges)
-            _scrub(exc, gateway._runtime.secrets)
+            _scrub(exc, gateway._runtime.masked_secrets)
             return False
         if not isinstance(exc, Exception):  # KeyboardInterrupt and friends pass through untouched
             gateway._log(self._operation, self.order_id, type(exc).__name__, self._started, self.exchanges)

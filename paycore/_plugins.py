@@ -18,7 +18,7 @@ import functools
 import importlib.metadata
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import pluggy
 import pydantic
@@ -82,9 +82,19 @@ def _checked_provider_class(name: str, plugin: object) -> type[Provider[Any]]:
 
 def _check_order_fields(name: str, provider_class: type[Provider[Any]]) -> None:
     """Required order fields must name optional Order fields: a typo would refuse every order."""
-    declared = set(provider_class.required_order_fields)
-    for fields in (*provider_class.channel_order_fields.values(), *provider_class.flow_order_fields.values()):
-        declared |= fields
+    groups = [
+        provider_class.required_order_fields,
+        *provider_class.channel_order_fields.values(),
+        *provider_class.flow_order_fields.values(),
+    ]
+    if not all(isinstance(fields, frozenset | set) and all(isinstance(f, str) for f in fields) for fields in groups):
+        raise ProviderError(f"provider {name!r} declares required order fields that are not sets of field names")
+    unserved = sorted(str(flow) for flow in provider_class.flow_order_fields if flow not in provider_class.create_flows)
+    if unserved:
+        raise ProviderError(
+            f"provider {name!r} declares flow_order_fields for create flows it does not list: {', '.join(unserved)}"
+        )
+    declared: set[str] = set().union(*groups)
     optional = {field for field, info in Order.model_fields.items() if not info.is_required()}
     unknown = sorted(declared - optional)
     if unknown:
@@ -106,8 +116,12 @@ class ProviderRuntime:
 
     def __init__(self, provider: Provider[Any]) -> None:
         self.provider = provider
-        #: every secret of the account's settings: errors whose chain holds one are cut
+        #: every secret of the account's settings
         self.secrets = _secrets_of(provider.settings)
+        #: what errors and explanations hide (a chain holding one is cut). Not the sandboxes' public test key:
+        #: documented and printed by ``paycore sandbox``, masking it (and every word it begins with, such as
+        #: "paycore") would garble every sandbox session's messages.
+        self.masked_secrets = tuple(secret for secret in self.secrets if not _is_public_key(secret))
         self.operations = type(provider).operations()
         self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(ProviderSpec)
@@ -156,6 +170,12 @@ class ProviderRuntime:
 
 #: the shortest secret masked in messages (and the shortest beginning of one masked on its own)
 MIN_MASKED_SECRET = 6
+
+
+def _is_public_key(secret: str) -> bool:
+    from paycore.sandbox import PUBLIC_SANDBOX_KEY
+
+    return unquote_plus(secret) == PUBLIC_SANDBOX_KEY
 
 
 def _secrets_of(settings: pydantic.BaseModel) -> tuple[str, ...]:

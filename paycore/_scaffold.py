@@ -97,8 +97,8 @@ class $settings_cls(paycore.ProviderSettings):
     #: the gateway's base URL: https, no query
     base_url: Annotated[str, pydantic.AfterValidator(toolkit.base_url)]
     merchant_id: str
-    #: the key requests and notifications are signed with
-    secret_key: pydantic.SecretStr
+    #: the key requests and notifications are signed with (never empty: anybody can sign with an empty key)
+    secret_key: Annotated[pydantic.SecretStr, pydantic.Field(min_length=1)]
 '''
 
 _PROVIDER = '''\
@@ -178,7 +178,7 @@ class ${camel}Fault(enum.StrEnum):
 
 
 class ${camel}Sandbox(LoopbackSandbox[${camel}Fault]):
-    """A $name gateway on a loopback socket."""
+    """The $name gateway, on a loopback socket."""
 
     name = "$name"
     fault_type = ${camel}Fault

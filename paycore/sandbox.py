@@ -95,6 +95,12 @@ class Sandbox(Protocol):
     def fail(self, order_id: str) -> None:
         """Fail the order's payment; the gateway notifies the merchant if its protocol does (some never do)."""
 
+    def attempts(self, order_id: str | None = None) -> Sequence[Any]:
+        """Every notification try so far, oldest first (each an `Attempt`, or the provider's own record)."""
+
+    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> Sequence[Any]:
+        """Block until the order's notifications are over (acknowledged, or out of tries); return its tries."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -214,6 +220,8 @@ class Resender:
 
 FaultT = TypeVar("FaultT", bound=enum.StrEnum)
 
+#: the longest wait between notification tries a sandbox takes (an hour; NaN and negatives refused)
+_MAX_NOTIFY_INTERVAL = 3600
 #: SandboxOptions a sandbox may not implement, and how the CLI spells them
 _OPTION_FLAGS = {"secret_key": "--secret-key", "state_path": "--state", "channels": "--channel", "strict": "--strict"}
 
@@ -239,8 +247,15 @@ class LoopbackSandbox(Generic[FaultT]):
                 super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
 
     Options it does not implement (``unsupported_options``) are refused, not
-    ignored: a user passing one expects an effect. ``notify_interval`` replaces
-    every wait of the profile but the first. ``closed`` runs once serving ends.
+    ignored: a user passing one expects an effect. ``notify_interval`` (0 to 3600
+    seconds) replaces every wait of the profile but the first. ``closed`` runs once
+    serving ends.
+
+    Attributes a subclass uses: ``options`` (the `SandboxOptions`), ``profile`` (its
+    name), ``resender`` (a `Resender` on the profile's schedule: ``deliver``
+    notifications with it), ``faults`` (the faults switched on). ``pay`` and
+    ``fail`` raise `paycore.InvalidRequest` for an order the sandbox does not know:
+    `admin_response` answers it as a 400.
     """
 
     name: ClassVar[str]
@@ -262,6 +277,9 @@ class LoopbackSandbox(Generic[FaultT]):
             raise InvalidRequest(f"{self.name} sandbox profiles are {', '.join(self.profiles)}, not {profile!r}")
         self.profile = profile
         schedule = tuple(self.profiles[profile])
+        interval = self.options.notify_interval
+        if interval is not None and not (isinstance(interval, int | float) and 0 <= interval <= _MAX_NOTIFY_INTERVAL):
+            raise InvalidRequest(f"--notify-interval must be between 0 and {_MAX_NOTIFY_INTERVAL} seconds")
         if self.options.notify_interval is not None:
             schedule = (schedule[0], *([self.options.notify_interval] * (len(schedule) - 1)))
         self._faults: frozenset[FaultT] = frozenset()
@@ -376,14 +394,18 @@ def admin_response(request: httpx.Request, sandbox: AdminTarget) -> httpx.Respon
     ``POST /admin/orders/{order_id}/pay`` and ``/fail``, ``GET
     /admin/orders/{order_id}/notifications`` (each try without what the notify URL
     answered: a sandbox must not read pages for whoever reaches it), ``PUT
-    /admin/faults`` with ``{"faults": [...]}``. A refusal is 400 with ``{"error": ...}``.
+    /admin/faults`` with ``{"faults": [...]}``. A refusal is 400 with ``{"error": ...}``:
+    ``pay`` and ``fail`` raise `paycore.InvalidRequest` for an order the sandbox does
+    not know (or cannot pay); another paycore error is a 400 too, `paycore.NotSupported`
+    a 501, anything else a 500 naming its type — an answer always, never a dropped
+    connection.
     """
     import dataclasses
     import json
 
     import httpx
 
-    from paycore.errors import InvalidRequest
+    from paycore.errors import NotSupported, PaycoreError
 
     parts = request.url.path.strip("/").split("/")
     try:
@@ -403,6 +425,10 @@ def admin_response(request: httpx.Request, sandbox: AdminTarget) -> httpx.Respon
                 for attempt in sandbox.attempts(parts[2])
             ]
             return httpx.Response(200, json=shown)
-    except (InvalidRequest, ValueError) as exc:
+    except NotSupported as exc:
+        return httpx.Response(501, json={"error": str(exc)})
+    except (PaycoreError, ValueError) as exc:
         return httpx.Response(400, json={"error": str(exc)})
+    except Exception as exc:  # noqa: BLE001  # a sandbox answers; a dropped connection looks like a hung gateway
+        return httpx.Response(500, json={"error": f"the sandbox failed: {type(exc).__name__}"})
     return httpx.Response(404, json={"error": "no such admin endpoint"})

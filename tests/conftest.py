@@ -4,9 +4,14 @@ import socket
 import threading
 from collections.abc import Iterable
 
+import hypothesis
 import pytest
 
 from tests.store_fixtures import shared_stores, stores
+
+# Examples are not timed: a deadline fails a test on a busy machine, and tests here are never timed.
+hypothesis.settings.register_profile("paycore", deadline=None)
+hypothesis.settings.load_profile("paycore")
 
 __all__ = ["shared_stores", "stores"]  # fixtures for every test module: one per store, real servers
 

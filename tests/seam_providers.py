@@ -302,6 +302,9 @@ def _form_notification(fields: dict[str, str], notify_url: str) -> httpx.Request
     return httpx.Request("POST", notify_url, content=urlencode({**fields, "sign": md5_sign(fields, KEY)}))
 
 
+_Delivery = tuple[httpx.Request, httpx.Response]
+
+
 class MiniSandbox:
     """A minimal gateway on a loopback socket: create, query, pay/fail (one notification each)."""
 
@@ -313,6 +316,7 @@ class MiniSandbox:
         self.orders: dict[str, dict[str, str]] = {}
         #: each notification sent and the merchant's answer to it
         self.deliveries: list[tuple[httpx.Request, httpx.Response]] = []
+        self._delivered_for: list[str] = []
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._handle, host=options.host, port=options.port)
 
@@ -350,6 +354,20 @@ class MiniSandbox:
         request = self._notify(fields, order["notify_url"])
         with httpx.Client(timeout=10) as client:
             self.deliveries.append((request, client.send(request)))
+        self._delivered_for.append(order_id)
+
+    def attempts(self, order_id: str | None = None) -> list[_Delivery]:
+        """Each notification sent and the merchant's answer, oldest first (sent in pay/fail, once)."""
+        return [
+            delivery
+            for delivery, delivered_for in zip(self.deliveries, self._delivered_for, strict=True)
+            if order_id is None or delivered_for == order_id
+        ]
+
+    def wait_for_notifications(
+        self, order_id: str, timeout: float = 30.0
+    ) -> list[tuple[httpx.Request, httpx.Response]]:
+        return self.attempts(order_id)  # delivered before pay/fail returned: nothing to wait for
 
     def pay(self, order_id: str) -> None:
         self._settle(order_id, "paid")

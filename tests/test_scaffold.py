@@ -41,6 +41,7 @@ def test_a_new_provider_installs_and_its_conformance_tests_say_what_to_write(tmp
         "test_capabilities_are_declared",
         "test_repr_holds_no_secret",
         "test_bad_settings_are_config_errors",
+        "test_empty_secrets_are_refused",
         "test_required_order_fields_and_channels_refused_before_sending",
     ):
         assert f"PASSED tests/test_conformance.py::TestAcmePayConformance::{structural}" in output

@@ -325,3 +325,31 @@ def test_framework_adapters_carry_every_kind_of_notification(framework, provider
             assert refused.status_code == (400 if provider is not GetPay else 200)
             assert "ok" not in refused.text.lower()
             assert refused.text in ("fail", '{"code": "FAIL", "message": "bad signature"}')
+
+
+@pytest.mark.parametrize(
+    ("declared", "text"),
+    [
+        ({paycore.CreateFlow.SERVER: "client_ip"}, "not sets of field names"),
+        ({"server": frozenset({"client_ip"}), paycore.CreateFlow.FORM: frozenset()}, None),
+    ],
+)
+def test_flow_order_fields_must_be_sets_of_names(declared, text):
+    class Declared(_FlowFields):
+        flow_order_fields = MappingProxyType(declared)
+
+    settings = {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY}
+    if text is None:
+        paycore.Gateway(Declared, settings).close()
+    else:
+        with pytest.raises(paycore.ProviderError, match=text):
+            paycore.Gateway(Declared, settings)
+
+
+def test_flow_order_fields_for_a_flow_the_provider_does_not_list_are_refused():
+    class ServerOnly(_FlowFields):
+        create_flows = frozenset({paycore.CreateFlow.SERVER})
+        flow_order_fields = MappingProxyType({paycore.CreateFlow.FORM: frozenset({"client_ip"})})
+
+    with pytest.raises(paycore.ProviderError, match="create flows it does not list: form"):
+        paycore.Gateway(ServerOnly, {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY})

@@ -346,3 +346,15 @@ def test_a_transport_error_keeps_no_httpx_exception_holding_the_url():
             g.query("A1")
     assert excinfo.value.__cause__ is None
     assert excinfo.value.__context__ is None
+
+
+def test_the_public_sandbox_key_is_no_secret_and_is_not_masked():
+    # Masking it (and each word it begins with) garbled every sandbox session's messages: "src/***_acme/...".
+    from paycore._plugins import ProviderRuntime
+    from paycore.sandbox import PUBLIC_SANDBOX_KEY
+    from paycore.testing import FakeProvider, FakeSettings
+
+    public = FakeProvider(FakeSettings(secret_key=PUBLIC_SANDBOX_KEY), name="fake", account="main")
+    assert ProviderRuntime(public).masked_secrets == ()
+    private = FakeProvider(FakeSettings(secret_key="a-real-merchant-key-0123"), name="fake", account="main")
+    assert "a-real-merchant-key-0123" in ProviderRuntime(private).masked_secrets

@@ -249,8 +249,16 @@ class ProviderConformance:
         model = self._provider_class().settings_model
         secret_fields = [name for name, info in model.model_fields.items() if "Secret" in str(info.annotation)]
         for name in secret_fields:
-            with pytest.raises(ConfigError, match=name):
-                Gateway(self.provider, {**conformance_world.settings, name: ""}, account="conformance")
+            try:
+                Gateway(self.provider, {**conformance_world.settings, name: ""}, account="conformance").close()
+            except ConfigError as exc:
+                refusal = str(exc)
+            else:
+                pytest.fail(
+                    f"{name} = '' was accepted: refuse an empty secret (Annotated[SecretStr, Field(min_length=1)]); "
+                    "a signature made with an empty key is one anybody can make"
+                )
+            assert name in refusal, f"the ConfigError for an empty {name} does not name it: {refusal}"
 
     def test_capabilities_are_declared(self) -> None:
         provider_class = self._provider_class()
@@ -395,8 +403,14 @@ class ProviderConformance:
         other.create(order)
         received = other_world.pay(order)
         assert other.verify_notification(received).order_id == order.order_id  # genuine, for its own merchant
-        with pytest.raises(VerificationError):
+        try:
             self._under_test("sync", conformance_world).verify_notification(received)
+        except VerificationError:
+            return
+        pytest.fail(
+            "a genuine notification for another merchant id (signed with the same key) was accepted: compare the "
+            "notification's merchant id with the account's settings in verify_notification (MerchantMismatch)"
+        )
 
     def test_malformed_and_oversized_notifications_are_typed_errors(self, conformance_world: ConformanceWorld) -> None:
         under_test = self._under_test("sync", conformance_world)

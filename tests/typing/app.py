@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import assert_type
 
 import paycore
+from paycore.sandbox import Sandbox
+from paycore.testing import Merchant
 
 
 def checkout(gateway: paycore.Gateway, amount: Decimal) -> str | None:
@@ -57,6 +59,16 @@ async def query(order_id: str) -> paycore.PaymentStatus:
     async with paycore.AsyncGateway.from_config() as gateway:
         payment = await gateway.query(order_id)
     return payment.status
+
+
+def end_to_end(sandbox: Sandbox, order: paycore.Order) -> int:
+    """A test's round trip on any provider's sandbox, through the Sandbox protocol and Merchant."""
+    with sandbox, Merchant("fake", sandbox.account_settings()) as shop:
+        shop.gateway.create(order)
+        sandbox.pay(order.order_id)
+        sandbox.wait_for_notifications(order.order_id)
+        assert_type(shop.paid, list[paycore.AppliedPayment])
+        return len(sandbox.attempts(order.order_id))
 
 
 def main() -> None:

@@ -17,9 +17,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import hypothesis
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+# Examples are not timed: a deadline fails a test on a busy machine, and tests here are never timed.
+hypothesis.settings.register_profile("paycore", deadline=None)
+hypothesis.settings.load_profile("paycore")
 
 APP_ID = "2021000000000001"
 

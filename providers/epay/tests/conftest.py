@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
+
+# Examples are not timed: a deadline fails a test on a busy machine, and tests here are never timed.
+hypothesis.settings.register_profile("paycore", deadline=None)
+hypothesis.settings.load_profile("paycore")
 
 
 @pytest.fixture
