@@ -12,7 +12,7 @@ import pytest
 
 import paycore
 from paycore import ConfigError, NotSupported, ProviderError
-from paycore.sandbox import LoopbackSandbox, Sandbox, SandboxOptions, make_sandbox
+from paycore.sandbox import LoopbackSandbox, Sandbox, SandboxOptions, admin_response, make_sandbox
 from paycore.testing import FakeProvider
 
 
@@ -102,12 +102,18 @@ class _EchoSandbox(LoopbackSandbox[_EchoFault]):
         self.notify_url = ""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/admin/"):
+            return admin_response(request, self)
         return httpx.Response(200, text="loud" if _EchoFault.LOUD in self.faults else "echo")
 
     def account_settings(self) -> dict[str, Any]:
         return {"base_url": self.url}
 
     def pay(self, order_id: str) -> None:
+        if order_id == "crash":
+            raise KeyError(order_id)
+        if order_id == "unknown":
+            raise paycore.InvalidRequest("the echo sandbox has no order 'unknown'")
         url = self.notify_url
         self.resender.deliver(order_id, url, lambda client: client.post(url, content=order_id))
 
@@ -146,6 +152,9 @@ def test_a_loopback_sandbox_serves_resends_and_closes(paycore_loopback):
         (SandboxOptions(profile="document"), "echo sandbox profiles are slow, fast, not 'document'"),
         (SandboxOptions(faults=("loud", "deaf")), "unknown echo sandbox fault; known: loud, quiet"),
         (SandboxOptions(state_path="s.db", strict=True), "the echo sandbox takes no --state, --strict"),
+        (SandboxOptions(notify_interval=-1), "--notify-interval must be between 0 and 3600 seconds"),
+        (SandboxOptions(notify_interval=float("nan")), "--notify-interval must be between 0 and 3600 seconds"),
+        (SandboxOptions(notify_interval=1e9), "--notify-interval must be between 0 and 3600 seconds"),
     ],
 )
 def test_a_loopback_sandbox_refuses_what_it_does_not_do(options, message):
@@ -160,3 +169,18 @@ def test_a_loopback_sandbox_profile_and_notify_interval():
         assert (sandbox.faults, sandbox.fault_names()) == (frozenset({_EchoFault.QUIET}), ["quiet"])
     finally:
         sandbox.stop()  # never started: it releases its socket at once
+
+
+def test_the_admin_api_answers_every_failure_of_a_sandbox():
+    # A dropped connection looks like a hung gateway: every failure gets an answer.
+    with _EchoSandbox(SandboxOptions(profile="fast")) as sandbox:
+        answers = {
+            path: httpx.post(f"{sandbox.url}/admin/orders/{path}") for path in ("unknown/pay", "crash/pay", "x/fail")
+        }
+    assert {path: answer.status_code for path, answer in answers.items()} == {
+        "unknown/pay": 400,
+        "crash/pay": 500,
+        "x/fail": 501,
+    }
+    assert answers["unknown/pay"].json() == {"error": "the echo sandbox has no order 'unknown'"}
+    assert answers["crash/pay"].json() == {"error": "the sandbox failed: KeyError"}
