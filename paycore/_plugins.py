@@ -245,26 +245,31 @@ def start_provider(
     if isinstance(settings, model):
         validated = settings
     elif isinstance(settings, Mapping):
+        problem: str | None = None
         try:
             validated = model.model_validate(dict(settings))
         except pydantic.ValidationError as exc:
-            missing = [str(error["loc"][0]) for error in exc.errors(include_input=False) if error["type"] == "missing"]
-            hint = (
-                " (set "
-                + ", ".join(
-                    f"{setting} in the account's table or {env_variable(account, setting)}" for setting in missing
-                )
-                + ")"
-                if missing
-                else ""
-            )
-            raise ConfigError(
-                f"account {account!r}: invalid settings for provider {name!r}: {describe_validation_error(exc)}{hint}"
-            ) from None
+            problem = _settings_problem(exc, name, account)
+        if problem is not None:
+            # Raised out here, not in the except block: there, the ConfigError's hidden __context__ would keep
+            # pydantic's error, whose input is every setting, secrets included (an error reporter sends it).
+            raise ConfigError(problem)
     else:
         raise ConfigError(f"account {account!r}: settings must be a mapping or a {model.__name__}")
     _check_text(account, name, validated)
     return ProviderRuntime(provider_class(validated, name=name, account=account))
+
+
+def _settings_problem(exc: pydantic.ValidationError, name: str, account: str) -> str:
+    missing = [str(error["loc"][0]) for error in exc.errors(include_input=False) if error["type"] == "missing"]
+    hint = (
+        " (set "
+        + ", ".join(f"{setting} in the account's table or {env_variable(account, setting)}" for setting in missing)
+        + ")"
+        if missing
+        else ""
+    )
+    return f"account {account!r}: invalid settings for provider {name!r}: {describe_validation_error(exc)}{hint}"
 
 
 def provider_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions) -> Sandbox:

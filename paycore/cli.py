@@ -110,13 +110,15 @@ def _masked_settings(provider: str, settings: dict[str, Any]) -> dict[str, Any]:
     from paycore._plugins import load_provider_class
 
     model = load_provider_class(provider).settings_model
+    from paycore._validation import describe_validation_error
+
     try:
         # SecretStr fields dump as '**********': the model knows what is secret.
         return model.model_validate(settings).model_dump(mode="json")
     except pydantic.ValidationError as exc:
-        from paycore._validation import describe_validation_error
-
-        raise errors.ConfigError(describe_validation_error(exc)) from None
+        problem = describe_validation_error(exc)
+    # Raised outside the except block: its hidden __context__ would keep the settings, secrets included.
+    raise errors.ConfigError(problem)
 
 
 def _cmd_accounts(args: argparse.Namespace) -> int:

@@ -358,3 +358,20 @@ def test_the_public_sandbox_key_is_no_secret_and_is_not_masked():
     assert ProviderRuntime(public).masked_secrets == ()
     private = FakeProvider(FakeSettings(secret_key="a-real-merchant-key-0123"), name="fake", account="main")
     assert "a-real-merchant-key-0123" in ProviderRuntime(private).masked_secrets
+
+
+def test_a_settings_error_keeps_no_secret_in_its_hidden_context():
+    # `raise ... from None` inside the except block only hides the context from printed tracebacks:
+    # __context__ still held pydantic's error, whose input is every setting, the secret included.
+    from paycore.testing import FakeProvider
+
+    secret = "a-real-merchant-key-0123456789"
+    with pytest.raises(paycore.ConfigError) as caught:
+        paycore.Gateway(FakeProvider, {"base_url": "not a url", "secret_key": secret})
+    chain: list[BaseException] = []
+    error: BaseException | None = caught.value
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert chain == [caught.value]
+    assert secret not in repr(vars(caught.value))
