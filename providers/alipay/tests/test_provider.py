@@ -293,14 +293,6 @@ def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
         "refund_fee": "10.00",
         "gmt_refund_pay": "2026-11-28 13:00:00",
     }
-    refund = paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"), reason="returned")
-    assert (refund.status, refund.amount, refund.refund_id) == (RefundStatus.SUCCEEDED, Decimal("10.00"), "A1-r1")
-    assert json.loads(mock_alipay.requests[-1]["biz_content"]) == {
-        "out_trade_no": "A1",
-        "refund_amount": "10.00",
-        "out_request_no": "A1-r1",
-        "refund_reason": "returned",
-    }
     mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {
         "code": "10000",
         "msg": "Success",
@@ -310,6 +302,17 @@ def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
         "refund_amount": "10.00",
         "refund_status": "REFUND_SUCCESS",
     }
+    refund = paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"), reason="returned")
+    assert (refund.status, refund.amount, refund.refund_id) == (RefundStatus.SUCCEEDED, Decimal("10.00"), "A1-r1")
+    sent = [(request["method"], json.loads(request["biz_content"])) for request in mock_alipay.requests]
+    assert sent == [
+        (
+            "alipay.trade.refund",
+            {"out_trade_no": "A1", "refund_amount": "10.00", "out_request_no": "A1-r1", "refund_reason": "returned"},
+        ),
+        # The refund answer names no refund: the query, which does, confirms it.
+        ("alipay.trade.fastpay.refund.query", {"out_trade_no": "A1", "out_request_no": "A1-r1"}),
+    ]
     assert paycore_any_gateway().query_refund("A1", "A1-r1").status is RefundStatus.SUCCEEDED
     mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {"code": "10000", "msg": "Success"}
     with pytest.raises(paycore.GatewayError, match="knows no refund"):
@@ -357,6 +360,15 @@ def test_a_refund_that_moved_no_money_is_settled_by_the_refund_query(
         "alipay.trade.refund",
         "alipay.trade.fastpay.refund.query",
     ]
+
+
+def test_a_signed_refund_answer_replayed_for_another_refund_is_not_a_refund(paycore_any_gateway, mock_alipay):
+    # Alipay's refund answer names no out_request_no: A1-r1's genuine answer replayed for A1-r2 verifies,
+    # and its refund_fee (the trade's total) covers A1-r2's amount. Only the refund query names the refund.
+    _refund_answers(mock_alipay, "Y")
+    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {"code": "10000", "msg": "Success"}  # no A1-r2
+    with pytest.raises(paycore.GatewayError, match="knows no refund 'A1-r2'"):
+        paycore_any_gateway().refund("A1", refund_id="A1-r2", amount=Decimal("5.00"))
 
 
 def test_a_refund_held_for_another_amount_is_refused(paycore_any_gateway, mock_alipay):

@@ -213,25 +213,13 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         # refund_fee is the trade's refunded total: it holds this refund, or the answer is not about it.
         if yuan(text(data, "refund_fee"), "refund_fee", notification=False) < amount:
             raise paycore.ProtocolError(f"Alipay's refund_fee is less than the {amount} refunded")
-        if text(data, "fund_change") != "Y":
-            # Alipay: only fund_change Y says this request moved the money. N (asked again with the same
-            # out_request_no, or not done yet) is settled by the refund query, as its document prescribes.
-            refund = yield from self.query_refund(order_id, refund_id)
-            if refund.amount != amount:
-                raise paycore.ProtocolError(f"Alipay holds refund {refund_id!r} for {refund.amount}, not {amount}")
-            return refund
-        return paycore.Refund(
-            order_id=order_id,
-            refund_id=refund_id,
-            status=paycore.RefundStatus.SUCCEEDED,
-            amount=amount,
-            currency="CNY",
-            transaction_id=text(data, "trade_no") or None,
-            refunded_at=gateway_time(text(data, "gmt_refund_pay"), "gmt_refund_pay", notification=False),
-            provider=self.name,
-            account=self.account,
-            raw=data,
-        )
+        # Alipay's refund answer names no out_request_no: a genuine answer about another refund of the order
+        # (replayed) verifies as well, and fund_change N (asked again, or not done yet) settles nothing. So the
+        # refund query, which names the refund, decides — as Alipay's document prescribes for N. One request more.
+        refund = yield from self.query_refund(order_id, refund_id)
+        if refund.amount != amount:
+            raise paycore.ProtocolError(f"Alipay holds refund {refund_id!r} for {refund.amount}, not {amount}")
+        return refund
 
     @paycore.hookimpl
     def query_refund(self, order_id: str, refund_id: str) -> paycore.Flow[paycore.Refund]:
