@@ -742,3 +742,14 @@ def test_paycore_accounts_never_prints_a_private_key_pasted_into_the_public_slot
     assert "PRIVATE" not in output.replace("holds a private key", "")
     assert private_body[:32] not in output
     assert private_body[-32:] not in output
+
+
+def test_a_signed_no_such_trade_about_another_order_is_not_order_not_found(paycore_any_gateway, mock_alipay):
+    # "No such trade" tells reconciliation the create never arrived: it must be about the order asked.
+    refusal = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"}
+    mock_alipay.answers["alipay.trade.query"] = {**refusal, "out_trade_no": "ZZZ-other-order"}
+    with pytest.raises(paycore.ProtocolError, match="another order"):
+        paycore_any_gateway().query("A1")
+    mock_alipay.answers["alipay.trade.query"] = {**refusal, "out_trade_no": "A1"}
+    with pytest.raises(paycore.OrderNotFound):
+        paycore_any_gateway().query("A1")

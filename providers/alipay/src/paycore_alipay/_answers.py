@@ -75,13 +75,14 @@ class AnswerKey:
     cert_sn: str | None = None
 
 
-def answer(response: httpx.Response, method: str, key: AnswerKey) -> dict[str, Any]:
+def answer(response: httpx.Response, method: str, key: AnswerKey, *, about: str) -> dict[str, Any]:
     """The verified response object of ``method``'s answer; a refusal as GatewayError.
 
     Only the method's own, signed ``<method>_response`` with code 10000 is a
     success. Alipay's ``error_response`` is a refusal whatever it says (one that
     says 10000 is not Alipay's: ProtocolError), and an unsigned refusal is never
-    read as "no such trade" (which tells reconciliation the order never arrived).
+    read as "no such trade" (which tells reconciliation the order never arrived), nor is
+    a signed one about another order than ``about``.
     """
     try:
         envelope = read_envelope(response.content, method)
@@ -96,7 +97,7 @@ def answer(response: httpx.Response, method: str, key: AnswerKey) -> dict[str, A
         if code == SUCCESS:
             raise SignatureError(f"Alipay's answer to {method} claims success without a signature")
         # Alipay leaves some refusals unsigned (an unknown app_id, say): a refusal moves no money.
-        raise _refusal(data, method, verified=False)
+        raise _refusal(data, method, verified=False, about=about)
     if not verify(envelope.response_text, envelope.sign, key.public_key):
         if key.cert_sn is not None and envelope.cert_sn not in (None, key.cert_sn):
             # Alipay renews its certificate: the answer names the new one.
@@ -106,14 +107,16 @@ def answer(response: httpx.Response, method: str, key: AnswerKey) -> dict[str, A
             )
         raise SignatureError(f"Alipay's answer to {method} is not signed by the configured {key.setting}")
     if envelope.error or code != SUCCESS:
-        raise _refusal(data, method, verified=True)
+        raise _refusal(data, method, verified=True, about=about)
     return data
 
 
-def _refusal(data: Mapping[str, Any], method: str, *, verified: bool) -> GatewayError:
+def _refusal(data: Mapping[str, Any], method: str, *, verified: bool, about: str) -> GatewayError:
     sub_code = text(data, "sub_code")
     message = text(data, "sub_msg") or text(data, "msg")
     kind = OrderNotFound if verified and sub_code in _NOT_FOUND else GatewayError
+    if kind is OrderNotFound and text(data, "out_trade_no") not in ("", about):
+        raise ProtocolError(f"Alipay answered {method} with a refusal about another order")
     return toolkit.gateway_refusal(method, message, code=sub_code or text(data, "code"), kind=kind)
 
 

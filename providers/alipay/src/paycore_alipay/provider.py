@@ -150,7 +150,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
             )
         # A QR code has no browser form: it is precreated whatever the flow (an account's create_flow = "form"
         # still takes QR orders).
-        data = answer((yield self._post(_PRECREATE, biz, order)), _PRECREATE, self._verifier)
+        data = answer((yield self._post(_PRECREATE, biz, order)), _PRECREATE, self._verifier, about=order.order_id)
         same(data, "out_trade_no", order.order_id, _PRECREATE)
         try:
             action = paycore.QrCode(content=text(data, "qr_code"))
@@ -161,7 +161,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     @paycore.hookimpl
     def query_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
         method = "alipay.trade.query"
-        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._verifier)
+        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._verifier, about=order_id)
         same(data, "out_trade_no", order_id, method)
         status = TRADE_STATUSES.get(text(data, "trade_status"))
         if status is None:
@@ -185,7 +185,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     @paycore.hookimpl
     def close_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
         method = "alipay.trade.close"
-        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._verifier)
+        data = answer((yield self._post(method, {"out_trade_no": order_id})), method, self._verifier, about=order_id)
         same(data, "out_trade_no", order_id, method)
         return paycore.Payment(
             order_id=order_id,
@@ -208,7 +208,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
             raise paycore.InvalidRequest(f"Alipay refunds yuan with at most 2 decimals, not {amount}")
         if reason:
             biz["refund_reason"] = reason
-        data = answer((yield self._post(method, biz)), method, self._verifier)
+        data = answer((yield self._post(method, biz)), method, self._verifier, about=order_id)
         same(data, "out_trade_no", order_id, method)
         # refund_fee is the trade's refunded total: it holds this refund, or the answer is not about it.
         if yuan(text(data, "refund_fee"), "refund_fee", notification=False) < amount:
@@ -225,7 +225,7 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
     def query_refund(self, order_id: str, refund_id: str) -> paycore.Flow[paycore.Refund]:
         method = "alipay.trade.fastpay.refund.query"
         biz = {"out_trade_no": order_id, "out_request_no": refund_id}
-        data = answer((yield self._post(method, biz)), method, self._verifier)
+        data = answer((yield self._post(method, biz)), method, self._verifier, about=order_id)
         if not text(data, "out_request_no") and not text(data, "refund_amount"):
             # Alipay answers success with no refund in it for an out_request_no it never received.
             raise paycore.GatewayError(f"Alipay knows no refund {refund_id!r} of order {order_id!r}")
