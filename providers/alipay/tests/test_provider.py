@@ -753,3 +753,26 @@ def test_a_signed_no_such_trade_about_another_order_is_not_order_not_found(payco
     mock_alipay.answers["alipay.trade.query"] = {**refusal, "out_trade_no": "A1"}
     with pytest.raises(paycore.OrderNotFound):
         paycore_any_gateway().query("A1")
+
+
+@pytest.mark.parametrize(
+    ("method", "answer"),
+    [
+        # a query's answer, renamed: the method's name is outside the signature
+        ("alipay.trade.close", {"trade_status": "WAIT_BUYER_PAY", "total_amount": "10.00"}),
+        ("alipay.trade.close", {"fund_change": "Y", "refund_fee": "10.00"}),
+        ("alipay.trade.close", {"qr_code": "https://qr.alipay.com/a"}),
+        ("alipay.trade.precreate", {"qr_code": "https://qr.alipay.com/a", "trade_status": "WAIT_BUYER_PAY"}),
+        ("alipay.trade.query", {"trade_status": "TRADE_SUCCESS", "total_amount": "10.00", "fund_change": "Y"}),
+    ],
+)
+def test_another_methods_signed_answer_is_refused(paycore_any_gateway, mock_alipay, paycore_order, method, answer):
+    mock_alipay.answers[method] = {"code": "10000", "msg": "Success", "out_trade_no": "A1", **answer}
+    gateway = paycore_any_gateway()
+    call = {
+        "alipay.trade.close": lambda: gateway.close_payment("A1"),
+        "alipay.trade.precreate": lambda: gateway.create(paycore_order(order_id="A1", amount=Decimal("10.00"))),
+        "alipay.trade.query": lambda: gateway.query("A1"),
+    }[method]
+    with pytest.raises(paycore.ProtocolError, match="another method"):
+        call()

@@ -51,6 +51,13 @@ TRADE_STATUSES = {
 }
 #: what a notification's ``charset`` may say
 CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk", "gb2312": "gbk"}
+#: fields only one method's answer holds, and that method
+_MARKERS = {
+    "qr_code": "alipay.trade.precreate",
+    "trade_status": "alipay.trade.query",
+    "fund_change": "alipay.trade.refund",
+    "refund_status": "alipay.trade.fastpay.refund.query",
+}
 #: sub codes that mean "there is no such trade"
 _NOT_FOUND = frozenset({"ACQ.TRADE_NOT_EXIST"})
 
@@ -82,7 +89,9 @@ def answer(response: httpx.Response, method: str, key: AnswerKey, *, about: str)
     success. Alipay's ``error_response`` is a refusal whatever it says (one that
     says 10000 is not Alipay's: ProtocolError), and an unsigned refusal is never
     read as "no such trade" (which tells reconciliation the order never arrived), nor is
-    a signed one about another order than ``about``.
+    a signed one about another order than ``about``. The ``<method>_response`` name is
+    outside the signature: a success holding the fields of another method's answer is
+    that answer, renamed, and refused.
     """
     try:
         envelope = read_envelope(response.content, method)
@@ -108,6 +117,9 @@ def answer(response: httpx.Response, method: str, key: AnswerKey, *, about: str)
         raise SignatureError(f"Alipay's answer to {method} is not signed by the configured {key.setting}")
     if envelope.error or code != SUCCESS:
         raise _refusal(data, method, verified=True, about=about)
+    foreign = sorted(name for name, owner in _MARKERS.items() if owner != method and name in data)
+    if foreign:
+        raise ProtocolError(f"Alipay's answer to {method} holds {', '.join(foreign)}: another method's answer")
     return data
 
 
