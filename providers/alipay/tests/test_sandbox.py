@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -224,6 +225,9 @@ def _signed_request(sandbox: AlipaySandbox, method: str, biz_content: str) -> di
         ("alipay.trade.page.pay", '{"out_trade_no": ["H6"], "total_amount": "1.00", "subject": "s"}'),
         ("alipay.trade.refund", '{"out_trade_no": "PAID", "refund_amount": "1e999999", "out_request_no": "r1"}'),
         ("alipay.trade.refund", '{"out_trade_no": "PAID", "refund_amount": "1_0.00", "out_request_no": "r2"}'),
+        ("alipay.trade.precreate", '{"out_trade_no": "A\\ud800", "total_amount": "1.00", "subject": "s"}'),
+        ("alipay.trade.precreate", '{"out_trade_no": "H7", "total_amount": "1.00", "subject": "\\udc00"}'),
+        ("alipay.trade.page.pay", '{"out_trade_no": "H8", "total_amount": "1.00", "subject": "\\udc00"}'),
     ],
 )
 def test_signed_requests_with_hostile_biz_content_are_refused_not_crashed(world, method, biz_content):
@@ -277,3 +281,12 @@ def test_certificate_mode_end_to_end():
         with paycore.Gateway("alipay", {**settings, "app_cert": app_cert}) as gateway:
             with pytest.raises(paycore.GatewayError, match="app_cert_sn"):
                 gateway.query(order.order_id)
+
+
+def test_a_method_name_cannot_write_the_answer(world):
+    # The method is pasted into the answer's key: unescaped, a request (no key needed) wrote the envelope.
+    sandbox, _ = world()
+    method = 'alipay.trade.query_response":{"code":"10000","trade_status":"TRADE_SUCCESS"},"x'
+    with httpx.Client(base_url=sandbox.url) as client:
+        answer = client.post("/gateway.do", data={"method": method, "app_id": sandbox.app_id})
+    assert list(json.loads(answer.text)) == ["error_response"]

@@ -67,6 +67,8 @@ _SLOW_SECONDS = 3.0
 #: yuan as Alipay writes them: no sign, exponent, underscore, space or third decimal
 _YUAN = re.compile(r"(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?")
 _MAX_YUAN = Decimal("100000000")
+#: what an API method's name looks like (alipay.trade.query)
+_METHOD_NAME = re.compile(r"[a-z]+(\.[a-z]+)+")
 
 
 def _yuan(raw: str) -> Decimal | None:
@@ -84,6 +86,11 @@ def _biz_of(params: Mapping[str, str]) -> dict[str, str] | None:
     except (ValueError, RecursionError):
         return None
     if not isinstance(biz, dict) or not all(isinstance(value, str) for value in biz.values()):
+        return None
+    try:
+        # JSON escapes can spell lone surrogates: text that can be neither stored, shown nor signed.
+        json.dumps(biz, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
         return None
     return biz
 
@@ -349,6 +356,9 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
         except UnicodeDecodeError:
             return httpx.Response(400, text="the request is not URL-encoded")
         method = params.get("method", "")
+        if not _METHOD_NAME.fullmatch(method):
+            # The method becomes the answer's key: a name of anything else would write the answer itself.
+            method = ""
         problem = self._check(params)
         if method in ("alipay.trade.page.pay", "alipay.trade.wap.pay"):
             if problem:
@@ -427,7 +437,7 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
         return None
 
     def _envelope(self, method: str, response: dict[str, str], *, signed: bool = True) -> httpx.Response:
-        name = method.replace(".", "_") + "_response" if method != "error" else "error_response"
+        name = method.replace(".", "_") + "_response" if method not in ("", "error") else "error_response"
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
         body = f'{{"{name}":{text}'
         if self._authority is not None:
