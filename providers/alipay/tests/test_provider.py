@@ -283,44 +283,6 @@ def test_unpaid_and_closed_trades(paycore_any_gateway, mock_alipay):
     assert paycore_any_gateway().close_payment("A1").status is PaymentStatus.CLOSED
 
 
-def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
-    mock_alipay.answers["alipay.trade.refund"] = {
-        "code": "10000",
-        "msg": "Success",
-        "trade_no": "T1",
-        "out_trade_no": "A1",
-        "fund_change": "Y",
-        "refund_fee": "10.00",
-        "gmt_refund_pay": "2026-11-28 13:00:00",
-    }
-    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {
-        "code": "10000",
-        "msg": "Success",
-        "trade_no": "T1",
-        "out_trade_no": "A1",
-        "out_request_no": "A1-r1",
-        "refund_amount": "10.00",
-        "refund_status": "REFUND_SUCCESS",
-    }
-    refund = paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"), reason="returned")
-    assert (refund.status, refund.amount, refund.refund_id) == (RefundStatus.SUCCEEDED, Decimal("10.00"), "A1-r1")
-    sent = [(request["method"], json.loads(request["biz_content"])) for request in mock_alipay.requests]
-    assert sent == [
-        (
-            "alipay.trade.refund",
-            {"out_trade_no": "A1", "refund_amount": "10.00", "out_request_no": "A1-r1", "refund_reason": "returned"},
-        ),
-        # The refund answer names no refund: the query, which does, confirms it.
-        ("alipay.trade.fastpay.refund.query", {"out_trade_no": "A1", "out_request_no": "A1-r1"}),
-    ]
-    assert paycore_any_gateway().query_refund("A1", "A1-r1").status is RefundStatus.SUCCEEDED
-    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {"code": "10000", "msg": "Success"}
-    with pytest.raises(paycore.GatewayError, match="knows no refund"):
-        paycore_any_gateway().query_refund("A1", "A1-r2")
-    with pytest.raises(paycore.InvalidRequest, match="2 decimals"):
-        paycore_any_gateway().refund("A1", refund_id="A1-r3", amount=Decimal("1.005"))
-
-
 def _refund_answers(mock_alipay, fund_change, **query):
     mock_alipay.answers["alipay.trade.refund"] = {
         "code": "10000",
@@ -339,6 +301,27 @@ def _refund_answers(mock_alipay, fund_change, **query):
         "refund_amount": "10.00",
         **query,
     }
+
+
+def test_refund_and_its_query(paycore_any_gateway, mock_alipay):
+    _refund_answers(mock_alipay, "Y", refund_status="REFUND_SUCCESS")
+    refund = paycore_any_gateway().refund("A1", refund_id="A1-r1", amount=Decimal("10.00"), reason="returned")
+    assert (refund.status, refund.amount, refund.refund_id) == (RefundStatus.SUCCEEDED, Decimal("10.00"), "A1-r1")
+    sent = [(request["method"], json.loads(request["biz_content"])) for request in mock_alipay.requests]
+    assert sent == [
+        (
+            "alipay.trade.refund",
+            {"out_trade_no": "A1", "refund_amount": "10.00", "out_request_no": "A1-r1", "refund_reason": "returned"},
+        ),
+        # The refund answer names no refund: the query, which does, confirms it.
+        ("alipay.trade.fastpay.refund.query", {"out_trade_no": "A1", "out_request_no": "A1-r1"}),
+    ]
+    assert paycore_any_gateway().query_refund("A1", "A1-r1").status is RefundStatus.SUCCEEDED
+    mock_alipay.answers["alipay.trade.fastpay.refund.query"] = {"code": "10000", "msg": "Success"}
+    with pytest.raises(paycore.GatewayError, match="knows no refund"):
+        paycore_any_gateway().query_refund("A1", "A1-r2")
+    with pytest.raises(paycore.InvalidRequest, match="2 decimals"):
+        paycore_any_gateway().refund("A1", refund_id="A1-r3", amount=Decimal("1.005"))
 
 
 @pytest.mark.parametrize(
