@@ -225,6 +225,12 @@ class _BaseGateway:
             raise InvalidRequest(
                 f"provider {self.provider_name!r} does not serve channel {order.channel.value!r} (it serves: {served})"
             )
+        if order.currency not in provider_class.currencies:
+            # Sent on, the same number would be paid in the gateway's currency.
+            taken = ", ".join(sorted(provider_class.currencies))
+            raise InvalidRequest(
+                f"provider {self.provider_name!r} does not take orders in {order.currency} (it takes: {taken})"
+            )
         limit = provider_class.max_order_amount
         if limit is not None and order.amount > limit:
             raise InvalidRequest(f"provider {self.provider_name!r} takes orders of at most {limit}")

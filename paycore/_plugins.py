@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import quote, quote_plus, unquote_plus
@@ -77,7 +78,22 @@ def _checked_provider_class(name: str, plugin: object) -> type[Provider[Any]]:
     if not (isinstance(settings_model, type) and issubclass(settings_model, pydantic.BaseModel)):
         raise ProviderError(f"provider {name!r} declares no pydantic settings_model")
     _check_order_fields(name, plugin)
+    _check_currencies(name, plugin)
     return plugin
+
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _check_currencies(name: str, provider_class: type[Provider[Any]]) -> None:
+    """The currencies a provider takes: a non-empty set of ISO 4217 codes (every order is checked against it)."""
+    currencies = provider_class.currencies
+    if (
+        not isinstance(currencies, frozenset | set)
+        or not currencies
+        or not all(isinstance(code, str) and _CURRENCY.fullmatch(code) for code in currencies)
+    ):
+        raise ProviderError(f"provider {name!r} must declare currencies as a non-empty set of ISO 4217 codes")
 
 
 def _check_order_fields(name: str, provider_class: type[Provider[Any]]) -> None:

@@ -124,6 +124,8 @@ class $cls(paycore.Provider[$settings_cls]):
     provider_name = "$name"
     # The channels the gateway sells, and the optional Order fields it needs (client_ip, payer_id, ...).
     channels = frozenset({paycore.Channel.ALIPAY_QR})
+    # The ISO 4217 currencies its orders may be in, and that its notifications are paid in.
+    currencies = frozenset({"CNY"})
     create_flows = frozenset({paycore.CreateFlow.SERVER})
 
     @paycore.hookimpl

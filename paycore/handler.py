@@ -335,8 +335,11 @@ class _Checks(Generic[AccountsT]):
             )
         if record.account is not None and record.account != facts.account:
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} belongs to account {record.account!r}"
-        if facts.currency is not None and facts.currency != record.currency:
-            return Outcome.MISMATCH, f"order {clip(record.order_id)!r} is in {record.currency}, not {facts.currency}"
+        if facts.currency != record.currency:
+            # Always compared: the same number in another currency is another amount, and a gateway
+            # that does not say which currency it settled in has not said how much was paid.
+            said = facts.currency or "a currency the gateway did not state"
+            return Outcome.MISMATCH, f"order {clip(record.order_id)!r} is in {record.currency}, not {said}"
         if facts.amount is not None and facts.amount != record.amount:
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} is for {record.amount}, not {facts.amount}"
         if facts.status is PaymentStatus.PAID:

@@ -275,6 +275,9 @@ def _ip_address(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 #: Text a merchant sends: signed or sent as is, so it must encode.
 Text = Annotated[str, AfterValidator(_text)]
+
+#: An ISO 4217 currency code, e.g. ``"CNY"``.
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 #: A time with its zone (a naive time is ambiguous); checked by pydantic's core.
 AwareDatetime = pydantic.AwareDatetime
 
@@ -317,7 +320,7 @@ class Order(_Model):
 
     order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(default_factory=new_order_id)
     # Before amount: how many decimals an amount may have depends on it.
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    currency: Currency = "CNY"
     amount: Decimal
     # left_to_right: "alipay_qr" must become Channel.ALIPAY_QR, not stay a raw code.
     channel: Channel | Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,32}$")] = Field(union_mode="left_to_right")
@@ -482,7 +485,7 @@ class Refund(_Model):
     status: RefundStatus
     amount: Amount
     #: ISO 4217 code, when the gateway says
-    currency: str | None = None
+    currency: Currency | None = None
     #: the gateway's id of the refunded payment, when it says
     transaction_id: str | None = None
     refunded_at: AwareDatetime | None = None
@@ -507,8 +510,9 @@ class Payment(_Model):
     order_id: str
     status: PaymentStatus
     amount: Amount | None = None
-    #: ISO 4217 code, when the gateway says (checked against the merchant's order when it does)
-    currency: str | None = None
+    #: ISO 4217 code the gateway settles in: providers give it on every paid or failed payment, and a
+    #: notification handler refuses to apply one without it
+    currency: Currency | None = None
     paid_amount: Amount | None = None
     transaction_id: str | None = None
     paid_at: AwareDatetime | None = None
@@ -577,8 +581,8 @@ class Notification(_Model):
     order_id: str
     status: PaymentStatus
     amount: Amount
-    #: ISO 4217 code, when the gateway says (checked against the merchant's order when it does)
-    currency: str | None = None
+    #: ISO 4217 code of ``amount``: the currency the gateway settles in (always compared with the order's)
+    currency: Currency
     paid_amount: Amount | None = None
     transaction_id: str | None = None
     paid_at: AwareDatetime | None = None
@@ -598,10 +602,10 @@ class Notification(_Model):
         ``account`` (the account that created the order: store ``payment.account``)
         is given and the notification was verified by another, and `AmountMismatch`
         when ``amount`` differs from ``order.amount`` (compared as Decimal, so
-        ``300.0000`` equals ``300``). ``paid_amount`` is left to the caller: some
-        channels lower it by a few fen. With several accounts configured, always
-        pass ``account``: any account's key verifies a notification posted to its
-        own path.
+        ``300.0000`` equals ``300``) or ``currency`` from ``order.currency``.
+        ``paid_amount`` is left to the caller: some channels lower it by a few fen.
+        With several accounts configured, always pass ``account``: any account's key
+        verifies a notification posted to its own path.
         """
         if not isinstance(order, Order):
             raise InvalidRequest(f"check_against() takes the paycore.Order, not {type(order).__name__}")
@@ -612,5 +616,8 @@ class Notification(_Model):
             )
         if self.order_id != order.order_id:
             raise VerificationError(f"notification is for order {clip(self.order_id)!r}, not {order.order_id!r}")
+        if self.currency != order.currency:
+            # The same number in another currency is another amount.
+            raise AmountMismatch(f"notified in {self.currency}, the order is in {order.currency}")
         if self.amount != order.amount:
             raise AmountMismatch(f"notified amount {self.amount} differs from the order's {order.amount}")

@@ -102,6 +102,8 @@ class Capabilities(pydantic.BaseModel):
     channel_order_fields: dict[Channel, frozenset[str]] = pydantic.Field(default_factory=dict)
     #: more required `paycore.Order` fields, by create flow
     flow_order_fields: dict[CreateFlow, frozenset[str]] = pydantic.Field(default_factory=dict)
+    #: the ISO 4217 currencies its gateways take orders in, and settle in
+    currencies: frozenset[str] = frozenset({"CNY"})
 
 
 SettingsT = TypeVar("SettingsT", bound=pydantic.BaseModel)
@@ -115,6 +117,9 @@ class Provider(Generic[SettingsT]):
     - ``settings_model``: the pydantic model validating an account's settings;
     - ``channels``: the normalized channels it serves by default;
     - ``create_flows``: the create flows it supports (server-to-server by default);
+    - ``currencies``: the ISO 4217 currencies its gateways take orders in and
+      settle in (yuan only by default): an order in another is refused before any
+      I/O, and every `paycore.Notification` states the one it was paid in;
     - ``provider_name``: its name when used as a class, not by entry point;
     - ``secret_parameters``: request parameters whose values are secret;
     - ``required_order_fields``: optional `paycore.Order` fields the gateway
@@ -132,6 +137,8 @@ class Provider(Generic[SettingsT]):
     channels: ClassVar[frozenset[Channel]] = frozenset()
     create_flows: ClassVar[frozenset[CreateFlow]] = frozenset({CreateFlow.SERVER})
     testing: ClassVar[bool] = False
+    #: the ISO 4217 currencies its gateways take orders in and settle in
+    currencies: ClassVar[frozenset[str]] = frozenset({"CNY"})
     #: the largest Order amount this provider's gateways accept, if below
     #: `paycore.MAX_ORDER_AMOUNT`: larger orders are refused before any I/O
     max_order_amount: ClassVar[Decimal | None] = None
@@ -178,6 +185,7 @@ class Provider(Generic[SettingsT]):
             required_order_fields=cls.required_order_fields,
             channel_order_fields=dict(cls.channel_order_fields),
             flow_order_fields=dict(cls.flow_order_fields),
+            currencies=cls.currencies,
         )
 
     def serves(self, channel: Channel) -> bool:

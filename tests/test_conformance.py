@@ -76,7 +76,8 @@ class BrokenProvider(FakeProvider):
     def verify_notification(self, request):
         fields = request.form_fields()  # never checks the signature
         return paycore.Notification(order_id=fields["order_id"], status=fields["status"],
-                                    amount=Decimal(fields["amount"]), provider=self.name, account=self.account,
+                                    amount=Decimal(fields["amount"]), currency="CNY", provider=self.name,
+                                    account=self.account,
                                     raw=fields, ack=paycore.Reply(body="ok"))
 
 

@@ -166,8 +166,15 @@ def test_a_failing_callback_is_not_acknowledged_and_applied_on_the_resend(shop, 
             ),
             Outcome.MISMATCH,
         ),
+        (
+            # The same number in another currency: never the same money.
+            lambda shop, order_id: shop.orders.update(
+                {order_id: OrderRecord(order_id, Decimal("9.90"), "USD", "main")}
+            ),
+            Outcome.MISMATCH,
+        ),
     ],
-    ids=["unknown order", "another amount", "another account"],
+    ids=["unknown order", "another amount", "another account", "another currency"],
 )
 def test_notifications_that_do_not_match_the_order_are_refused(shop, change, outcome, caplog):
     handler = shop.handler(paycore.stores.MemoryStore())
@@ -219,6 +226,19 @@ def test_a_payment_found_by_query_and_notified_later_is_applied_once(shop, store
     assert [event.source for event in shop.paid] == ["query"]
 
 
+def test_a_paid_payment_that_does_not_state_its_currency_is_not_applied(shop):
+    # A provider's query that leaves currency out has not said how much was paid.
+    handler = shop.handler(paycore.stores.MemoryStore())
+    order_id = shop.order()
+    shop.fake.pay(order_id)
+    queried = shop.gateway.query(order_id)
+    assert queried.currency == "CNY"
+    assert handler.apply_payment(queried.model_copy(update={"currency": None})) is Outcome.MISMATCH
+    assert handler.apply_payment(queried.model_copy(update={"currency": "USD"})) is Outcome.MISMATCH
+    assert shop.paid == []
+    assert handler.apply_payment(queried) is Outcome.APPLIED
+
+
 def test_reconcile_applies_lost_notifications_and_reports_unknown_orders(shop):
     handler = shop.handler(paycore.stores.MemoryStore())
     paid, pending, never_created = shop.order(), shop.order(), "NEVER-CREATED"
@@ -242,6 +262,7 @@ def test_an_underpayment_is_refused_unless_within_the_tolerance():
         "merchant_id": "fake-merchant",
         "order_id": "U1",
         "amount": "10.00",
+        "currency": "CNY",
         "status": "paid",
     }
 

@@ -114,6 +114,7 @@ def _notification(**overrides):
         "order_id": "A1",
         "status": PaymentStatus.PAID,
         "amount": Decimal("12.5000"),
+        "currency": "CNY",
         "provider": "fake",
         "account": "main",
         "ack": "OK",
@@ -129,6 +130,21 @@ def test_notification_check_against_compares_decimal_amounts(paycore_order):
         _notification(amount=Decimal("12.49")).check_against(order)
     with pytest.raises(VerificationError, match="order"):
         _notification(order_id="B2").check_against(order)
+
+
+def test_notification_check_against_compares_currencies(paycore_order):
+    # 12.50 USD is not 12.50 CNY: the same number in another currency is another amount.
+    with pytest.raises(AmountMismatch, match="USD"):
+        _notification().check_against(paycore_order(order_id="A1", amount=Decimal("12.50"), currency="USD"))
+
+
+def test_a_notification_states_its_currency():
+    # A handler compares it with the order's every time: a notification without one cannot be built.
+    fields = {"order_id": "A1", "status": "paid", "amount": Decimal(1), "provider": "p", "account": "a", "ack": "OK"}
+    with pytest.raises(InvalidRequest, match="currency"):
+        Notification(**fields)
+    with pytest.raises(InvalidRequest, match="currency"):
+        Notification(**fields, currency="cny")
 
 
 def test_notification_refuses_float_amounts():

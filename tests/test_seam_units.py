@@ -80,11 +80,13 @@ def test_reply_is_text_for_simple_cases_and_refuses_header_injection():
 
 def test_a_text_ack_becomes_a_reply():
     notification = paycore.Notification(
-        order_id="A", status="paid", amount=Decimal(1), provider="p", account="a", ack="success"
+        order_id="A", status="paid", amount=Decimal(1), currency="CNY", provider="p", account="a", ack="success"
     )
     assert notification.ack == paycore.Reply(body="success")
     with pytest.raises(paycore.InvalidRequest):
-        paycore.Notification(order_id="A", status="paid", amount=Decimal(1), provider="p", account="a", ack=3)
+        paycore.Notification(
+            order_id="A", status="paid", amount=Decimal(1), currency="CNY", provider="p", account="a", ack=3
+        )
 
 
 # The failure reply never says "ok", whatever the provider does.
@@ -233,7 +235,13 @@ def accounts(tmp_path, monkeypatch):
 
 
 def _notification(secret: str, order_id: str = "O1") -> bytes:
-    fields = {"merchant_id": "fake-merchant", "order_id": order_id, "amount": "9.90", "status": "paid"}
+    fields = {
+        "merchant_id": "fake-merchant",
+        "order_id": order_id,
+        "amount": "9.90",
+        "currency": "CNY",
+        "status": "paid",
+    }
     fields["sign"] = fake_sign(fields, secret)
     return "&".join(f"{k}={v}" for k, v in fields.items()).encode()
 
@@ -385,7 +393,7 @@ def test_framework_multidicts_are_read_as_one_value_per_field_or_refused():
     from django.http import QueryDict
     from werkzeug.datastructures import ImmutableMultiDict
 
-    fields = {"merchant_id": "fake-merchant", "order_id": "M1", "amount": "9.90", "status": "paid"}
+    fields = {"merchant_id": "fake-merchant", "order_id": "M1", "amount": "9.90", "currency": "CNY", "status": "paid"}
     fields["sign"] = fake_sign(fields, "fake-secret")
     with paycore.Gateway(FakeProvider) as gateway:
         # Django's request.POST and Flask's request.form: verified as the fields they hold.

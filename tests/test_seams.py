@@ -353,3 +353,27 @@ def test_flow_order_fields_for_a_flow_the_provider_does_not_list_are_refused():
 
     with pytest.raises(paycore.ProviderError, match="create flows it does not list: form"):
         paycore.Gateway(ServerOnly, {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY})
+
+
+@pytest.mark.parametrize("declared", [frozenset(), frozenset({"cny"}), frozenset({"RMB", "yuan"}), "CNY", None])
+def test_currencies_must_be_a_non_empty_set_of_iso_codes(declared):
+    class Declared(_FlowFields):
+        currencies = declared  # type: ignore[assignment]  # what a careless author might write
+
+    with pytest.raises(paycore.ProviderError, match="currencies as a non-empty set of ISO 4217 codes"):
+        paycore.Gateway(Declared, {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY})
+
+
+def test_an_order_in_a_currency_the_provider_does_not_take_is_refused_before_any_io(paycore_order):
+    sent: list[httpx.Request] = []
+
+    def gateway_answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    settings = {"base_url": "http://127.0.0.1:9", "merchant_id": "m1", "secret_key": KEY}
+    with paycore.Gateway(_FlowFields, settings, transport=httpx.MockTransport(gateway_answer)) as gateway:
+        assert gateway.capabilities.currencies == frozenset({"CNY"})  # the default
+        with pytest.raises(paycore.InvalidRequest, match=r"does not take orders in USD \(it takes: CNY\)"):
+            gateway.create(paycore_order(currency="USD", channel="alipay_page", client_ip="203.0.113.9"))
+    assert sent == []

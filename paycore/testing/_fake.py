@@ -78,6 +78,8 @@ class FakeProvider(Provider[FakeSettings]):
     settings_model = FakeSettings
     channels = frozenset(Channel)
     create_flows = frozenset(CreateFlow)
+    # Several, so that a suite can try orders in other currencies than yuan.
+    currencies = frozenset({"CNY", "EUR", "HKD", "JPY", "USD"})
     testing = True
     provider_name = "fake"
 
@@ -113,6 +115,7 @@ class FakeProvider(Provider[FakeSettings]):
                 order_id=str(order["order_id"]),
                 status=PaymentStatus(order["status"]),
                 amount=Decimal(str(order["amount"])),
+                currency=order["currency"],
                 paid_amount=Decimal(str(order.get("paid_amount") or order["amount"]))
                 if order["status"] == "paid"
                 else None,
@@ -130,7 +133,8 @@ class FakeProvider(Provider[FakeSettings]):
     def create_payment(self, order: Order, flow: CreateFlow) -> Flow[Payment]:
         fields = {
             "order_id": order.order_id,
-            "amount": f"{order.amount:.2f}",
+            "amount": toolkit.format_amount(order.amount, toolkit.minor_units(order.currency)),
+            "currency": order.currency,
             "channel": str(order.channel),
             "subject": order.subject,
             "notify_url": order.notify_url,
@@ -143,6 +147,7 @@ class FakeProvider(Provider[FakeSettings]):
                 order_id=order.order_id,
                 status=PaymentStatus.PENDING,
                 amount=order.amount,
+                currency=order.currency,
                 form=PaymentForm(action=action, fields=self._signed(fields)),
                 provider=self.name,
                 account=self.account,
@@ -193,7 +198,8 @@ class FakeProvider(Provider[FakeSettings]):
     @hookimpl
     def verify_notification(self, request: NotificationRequest) -> Notification:
         fields = request.form_fields()
-        missing = [key for key in ("merchant_id", "order_id", "amount", "status", "sign") if not fields.get(key)]
+        required = ("merchant_id", "order_id", "amount", "currency", "status", "sign")
+        missing = [key for key in required if not fields.get(key)]
         if missing:
             raise MissingField(f"notification lacks {', '.join(missing)}")
         # The signed string joins raw "k=v" pairs: a value holding "&" or "=" could stand for two fields.
@@ -215,6 +221,7 @@ class FakeProvider(Provider[FakeSettings]):
             order_id=fields["order_id"],
             status=status,
             amount=amount,
+            currency=fields["currency"],
             paid_amount=paid_amount if status is PaymentStatus.PAID else None,
             transaction_id=fields.get("transaction_id") or None,
             attach=fields.get("attach"),

@@ -66,6 +66,7 @@ class FakeFault(enum.StrEnum):
 class _FakeOrder:
     order_id: str
     amount: str
+    currency: str
     attach: str | None
     notify_url: str | None
     status: str = "pending"
@@ -80,6 +81,7 @@ class _FakeOrder:
         return {
             "order_id": self.order_id,
             "amount": self.amount,
+            "currency": self.currency,
             "paid_amount": self.paid_amount,
             "status": self.status,
             "transaction_id": self.transaction_id,
@@ -191,6 +193,7 @@ class FakeGateway:
         order = _FakeOrder(
             order_id=order_id,
             amount=fields.get("amount", ""),
+            currency=fields.get("currency", ""),
             attach=fields.get("attach"),
             notify_url=fields.get("notify_url"),
         )
@@ -275,6 +278,7 @@ class FakeGateway:
             "merchant_id": self.settings.merchant_id,
             "order_id": order.order_id,
             "amount": order.amount,
+            "currency": order.currency,
             "status": order.status,
             "transaction_id": order.transaction_id or "",
         }

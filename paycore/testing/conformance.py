@@ -302,10 +302,18 @@ class ProviderConformance:
         assert notification.order_id == order.order_id
         assert notification.status is PaymentStatus.PAID
         assert notification.amount == order.amount, f"notified {notification.amount}, ordered {order.amount}"
+        assert notification.currency == order.currency, (
+            f"notified in {notification.currency}, ordered in {order.currency}: a notification states the currency "
+            "the gateway settled in"
+        )
         notification.check_against(order, account="conformance")
         assert "ok" not in under_test.failure_reply("bad signature").body.lower()
         queried = under_test.query(order.order_id)
         assert queried.status is PaymentStatus.PAID, f"query after payment says {queried.status}"
+        assert queried.currency == order.currency, (
+            f"a paid order queried says currency {queried.currency}, ordered in {order.currency}: a handler "
+            "applies no paid payment without its currency"
+        )
 
     def test_close_where_declared(self, conformance_world: ConformanceWorld, paycore_gateway_kind: str) -> None:
         if Operation.CLOSE not in self._provider_class().operations():

@@ -23,6 +23,7 @@ def _notification(order_id: str) -> str:
         "merchant_id": "fake-merchant",
         "order_id": order_id,
         "amount": "9.90",
+        "currency": "CNY",
         "status": "paid",
         "transaction_id": "FAKE00000001",
     }

@@ -64,6 +64,7 @@ class AcmeProvider(paycore.Provider[AcmeSettings]):
             order_id=fields.get("id", ""),
             status=paycore.PaymentStatus.PAID,
             amount=amount,
+            currency="CNY",
             provider=self.name,
             account=self.account,
             raw=fields,

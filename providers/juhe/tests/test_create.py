@@ -384,3 +384,12 @@ def test_an_unusable_pay_url_after_the_order_was_accepted_is_protocol_error(
     with pytest.raises(ProtocolError, match="may exist") as excinfo:
         paycore_any_gateway(handler).create(paycore_order())
     assert excinfo.value.may_have_reached_gateway
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "HKD"])
+def test_an_order_in_another_currency_is_refused_before_any_io(paycore_any_gateway, peer, paycore_order, currency):
+    # juhe's platforms take yuan: a USD order sent as the same number would be paid in CNY.
+    amount = Decimal("100") if currency == "JPY" else Decimal("100.00")
+    with pytest.raises(InvalidRequest, match=f"{currency}.*CNY"):
+        paycore_any_gateway(peer).create(paycore_order(currency=currency, amount=amount))
+    assert peer.requests == []

@@ -191,3 +191,8 @@ def test_a_sign_that_is_not_the_digest_is_refused(paycore_any_gateway, helpers, 
     body = helpers.notification_body(FIELDS).replace(b"FF7ADF5F4D70DCCE0322931D4E343441", sign.encode())
     with pytest.raises((SignatureError, MissingField)):
         paycore_any_gateway(None).verify_notification(body)
+
+
+def test_notifications_and_queries_say_they_settle_in_cny(paycore_any_gateway, helpers):
+    # The platform settles in yuan: the handler compares this with the order's currency.
+    assert paycore_any_gateway(None).verify_notification(helpers.notification_body(FIELDS)).currency == "CNY"

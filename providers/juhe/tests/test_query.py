@@ -55,6 +55,7 @@ def test_round_trip_with_the_peer(paycore_any_gateway, peer, paycore_order):
     assert paid.status is PaymentStatus.PAID
     assert paid.paid_at == datetime(2026, 11, 26, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert paid.amount == Decimal("100.00")
+    assert paid.currency == "CNY"  # the platform's amounts are yuan: the handler compares it with the order's
     assert paid.transaction_id == "T" + ORDER_ID
 
 

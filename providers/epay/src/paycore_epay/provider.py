@@ -29,6 +29,8 @@ __all__ = ["EpayProvider"]
 
 # A raw "k=v&k=v" signed string: these would let a value be read as another field (see toolkit.unambiguous_pairs).
 _SEPARATORS = "&="
+#: epay's money is yuan: the protocol has no currency field.
+SETTLEMENT_CURRENCY = "CNY"
 
 
 class EpayProvider(paycore.Provider[EpaySettings]):
@@ -37,6 +39,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
     settings_model = EpaySettings
     provider_name = "epay"
     channels = frozenset(CHANNELS)
+    currencies = frozenset({SETTLEMENT_CURRENCY})
     #: server: ``mapi.php`` answers a pay URL, QR content or app link; form: a signed ``submit.php`` form
     create_flows = frozenset(paycore.CreateFlow)
     #: ``mapi.php`` (the server flow) requires the buyer's IP (``clientip``); the browser form does not
@@ -60,8 +63,6 @@ class EpayProvider(paycore.Provider[EpaySettings]):
         """The signed fields of an order, or InvalidRequest before anything is sent."""
         if not isinstance(order.channel, paycore.Channel) or order.channel not in CHANNELS:
             raise paycore.InvalidRequest(f"epay does not sell channel {order.channel!r}")
-        if order.currency != "CNY":
-            raise paycore.InvalidRequest(f"epay takes CNY only, not {order.currency}")
         try:
             money = toolkit.format_amount(order.amount, 2)
         except ValueError:
@@ -95,6 +96,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
                 order_id=order.order_id,
                 status=paycore.PaymentStatus.PENDING,
                 amount=order.amount,
+                currency=SETTLEMENT_CURRENCY,
                 next_action=paycore.PaymentForm(action=f"{self._base}/submit.php", fields=self._signed(fields)),
                 provider=self.name,
                 account=self.account,
@@ -110,6 +112,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             order_id=order.order_id,
             status=paycore.PaymentStatus.PENDING,
             amount=order.amount,
+            currency=SETTLEMENT_CURRENCY,
             transaction_id=text_of(data, "trade_no") or None,
             next_action=_next_action(data),
             provider=self.name,
@@ -135,6 +138,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             order_id=order_id,
             status=paycore.PaymentStatus.PAID if paid else paycore.PaymentStatus.PENDING,
             amount=amount,
+            currency=SETTLEMENT_CURRENCY,
             paid_amount=amount if paid else None,
             transaction_id=text_of(data, "trade_no") or None,
             paid_at=paid_time(text_of(data, "endtime")) if paid else None,
@@ -167,6 +171,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             order_id=fields["out_trade_no"],
             status=status,
             amount=amount,
+            currency=SETTLEMENT_CURRENCY,
             paid_amount=amount if status is paycore.PaymentStatus.PAID else None,
             transaction_id=fields["trade_no"],
             attach=fields.get("param") or None,

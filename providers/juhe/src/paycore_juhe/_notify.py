@@ -20,7 +20,7 @@ from paycore import (
 from paycore.toolkit import clip
 from paycore_juhe._attach import decode_attach
 from paycore_juhe._messages import gateway_time, parse_amount, parse_form_body, signed_fields
-from paycore_juhe.settings import STORED_ORDER_ID_LENGTH, JuheSettings
+from paycore_juhe.settings import SETTLEMENT_CURRENCY, STORED_ORDER_ID_LENGTH, JuheSettings
 
 __all__ = ["REQUIRED_FIELDS", "read_browser_return", "verify_notification_body"]
 
@@ -74,6 +74,7 @@ def verify_notification_body(
         order_id=fields["orderid"],
         status=PaymentStatus.PAID if paid else PaymentStatus.FAILED,
         amount=amount,
+        currency=SETTLEMENT_CURRENCY,
         paid_amount=paid_amount if paid else None,
         transaction_id=fields["transaction_id"],
         paid_at=sent_at if paid else None,

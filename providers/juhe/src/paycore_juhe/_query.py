@@ -12,7 +12,7 @@ from paycore.toolkit import clip
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, scalar_text
 from paycore_juhe._messages import UNPAID_TIME, gateway_time, signed_fields
 from paycore_juhe._signing import sign
-from paycore_juhe.settings import JuheSettings
+from paycore_juhe.settings import SETTLEMENT_CURRENCY, JuheSettings
 
 __all__ = ["TRADE_STATES", "query_fields", "read_query_answer"]
 
@@ -68,6 +68,7 @@ def read_query_answer(
             order_id=order_id,
             status=PaymentStatus.UNKNOWN,
             amount=amount,
+            currency=SETTLEMENT_CURRENCY,
             provider=provider,
             account=account,
             reason=f"{distrust}; it said {status.value}",
@@ -82,6 +83,7 @@ def read_query_answer(
         paid_amount=(true_amount if true_amount is not None else amount) if paid else None,
         transaction_id=text.get("transaction_id") or None,
         paid_at=_paid_time(text.get("time_end"), settings) if paid else None,
+        currency=SETTLEMENT_CURRENCY,
         provider=provider,
         account=account,
         raw=data,

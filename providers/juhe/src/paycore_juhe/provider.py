@@ -31,7 +31,7 @@ from paycore_juhe._explain import explain
 from paycore_juhe._messages import parse_form_body
 from paycore_juhe._notify import read_browser_return, verify_notification_body
 from paycore_juhe._query import query_fields, read_query_answer
-from paycore_juhe.settings import DEFAULT_CHANNEL_CODES, STORED_ORDER_ID_LENGTH, JuheSettings
+from paycore_juhe.settings import DEFAULT_CHANNEL_CODES, SETTLEMENT_CURRENCY, STORED_ORDER_ID_LENGTH, JuheSettings
 
 __all__ = ["JuheProvider"]
 
@@ -61,6 +61,8 @@ class JuheProvider(Provider[JuheSettings]):
     settings_model = JuheSettings
     channels = frozenset(Channel(name) for name in DEFAULT_CHANNEL_CODES)
     create_flows = frozenset(CreateFlow)
+    # pay_amount is yuan: the protocol has no currency field.
+    currencies = frozenset({SETTLEMENT_CURRENCY})
     provider_name = "juhe"
 
     def __init__(self, settings: JuheSettings, *, name: str, account: str) -> None:
@@ -93,6 +95,7 @@ class JuheProvider(Provider[JuheSettings]):
                 order_id=order.order_id,
                 status=PaymentStatus.PENDING,
                 amount=order.amount,
+                currency=order.currency,
                 form=form,
                 provider=self.name,
                 account=self.account,
@@ -103,6 +106,7 @@ class JuheProvider(Provider[JuheSettings]):
             order_id=order.order_id,
             status=PaymentStatus.PENDING,
             amount=order.amount,
+            currency=order.currency,
             pay_url=answer.pay_url,
             provider=self.name,
             account=self.account,

@@ -14,7 +14,10 @@ from pydantic import AfterValidator, Field
 from paycore import Channel, ProviderSettings, toolkit
 from paycore_juhe._signing import HTML_UNSAFE
 
-__all__ = ["DEFAULT_CHANNEL_CODES", "STORED_ORDER_ID_LENGTH", "JuheSettings"]
+__all__ = ["DEFAULT_CHANNEL_CODES", "SETTLEMENT_CURRENCY", "STORED_ORDER_ID_LENGTH", "JuheSettings"]
+
+#: The protocol's amounts are yuan: it has no currency field, so every order is in CNY.
+SETTLEMENT_CURRENCY = "CNY"
 
 #: The reference software stores ``pay_orderid`` as ``varchar(50)``: no existing
 #: order id is longer, whatever limit a platform puts on new ones.
