@@ -166,6 +166,29 @@ class ReconcileResult:
     error: str | None = None
 
 
+class _AwaitableResult(TypeError):
+    """A synchronous handler's callback returned an awaitable: nothing was done, nothing may be recorded."""
+
+
+def _called_synchronously(callback: Callable[..., Any], *args: Any) -> None:
+    """Call a synchronous handler's callback; an awaitable result is a failure, raised (so rolled back)."""
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if callable(close):
+            close()  # never run, and never warned about as "never awaited"
+        raise _AwaitableResult(
+            f"the callback returned an awaitable ({type(result).__name__}): NotificationHandler never awaits; "
+            "use AsyncNotificationHandler"
+        )
+
+
+def _failure_text(exc: Exception) -> str:
+    # The merchant's exception text may hold anything (a customer's data, a password): only its type is
+    # logged; paycore's own message about an awaitable says what to fix.
+    return str(exc) if isinstance(exc, _AwaitableResult) else type(exc).__name__
+
+
 class _LookupFailed(Exception):
     """The merchant's lookup raised, or returned something that is not an order record."""
 
@@ -246,6 +269,14 @@ class _Checks(Generic[AccountsT]):
             raise ConfigError(f"{type(store).__name__} is asynchronous: use it with AsyncNotificationHandler")
         if transactional and isinstance(accounts, AsyncAccounts):
             raise ConfigError("transactional=True is for the synchronous NotificationHandler")
+        if isinstance(accounts, Accounts):
+            for name, callback in (("on_paid", on_paid), ("on_failed", on_failed)):
+                if callback is not None and inspect.iscoroutinefunction(callback):
+                    # Called, it returns a coroutine nobody awaits: the payment would be recorded, never fulfilled.
+                    raise ConfigError(
+                        f"{name} is a coroutine function: use it with AsyncNotificationHandler (on AsyncAccounts), "
+                        "or pass a plain function"
+                    )
         self.accounts: AccountsT = accounts
         self.store = store
         self._lookup = lookup
@@ -479,7 +510,7 @@ class NotificationHandler(_Checks[Accounts]):
         if claim.outcome is Claim.BUSY or claim.token is None:
             return Outcome.BUSY
         try:
-            callback(event)
+            _called_synchronously(callback, event)
         except Exception as exc:  # noqa: BLE001  # any failure of the merchant's code: release, retry later
             try:
                 self.store.release(key, claim.token)
@@ -489,7 +520,7 @@ class NotificationHandler(_Checks[Accounts]):
                 "on_%s for order %s raised %s: not acknowledged",
                 event.status.value,
                 clip(event.order_id),
-                type(exc).__name__,
+                _failure_text(exc),
             )
             return Outcome.CALLBACK_FAILED
         try:
@@ -512,7 +543,7 @@ class NotificationHandler(_Checks[Accounts]):
             found = run_once(
                 key,
                 _record(event),
-                lambda connection: callback(event, connection),
+                lambda connection: _called_synchronously(callback, event, connection),
                 lock=event.order_id,  # one event of an order at a time: a failure never overtakes its payment
                 unless_applied=unless,
             )
@@ -521,7 +552,7 @@ class NotificationHandler(_Checks[Accounts]):
                 "on_%s for order %s raised %s: rolled back",
                 event.status.value,
                 clip(event.order_id),
-                type(exc).__name__,
+                _failure_text(exc),
             )
             return Outcome.CALLBACK_FAILED
         if found is Claim.BUSY:

@@ -434,6 +434,67 @@ def test_handler_refuses_a_non_store_and_bad_options(shop):
         shop.handler(paycore.stores.MemoryStore(), underpayment_tolerance=0.05)
 
 
+def test_a_synchronous_handler_refuses_coroutine_callbacks(shop):
+    # It would call them, get a coroutine it never awaits, and record the payment applied: fulfilment lost.
+    async def fulfil(event: paycore.AppliedPayment) -> None:
+        shop.paid.append(event)
+
+    with pytest.raises(paycore.ConfigError, match=r"on_paid is a coroutine function.*AsyncNotificationHandler"):
+        NotificationHandler(shop.accounts, lookup=shop.orders.get, on_paid=fulfil, store=paycore.stores.MemoryStore())
+    with pytest.raises(paycore.ConfigError, match="on_failed is a coroutine function"):
+        shop.handler(paycore.stores.MemoryStore(), on_failed=fulfil)
+
+
+class _AsyncCallable:
+    """A callable whose call returns a coroutine: no coroutine function to see at construction."""
+
+    def __init__(self) -> None:
+        self.awaited = 0
+
+    async def _run(self, event: paycore.AppliedPayment) -> None:
+        self.awaited += 1
+
+    def __call__(self, event: paycore.AppliedPayment) -> Any:
+        return self._run(event)
+
+
+def test_a_callback_returning_an_awaitable_is_a_callback_failure_not_an_application(shop, caplog):
+    fulfil = _AsyncCallable()
+    store = paycore.stores.MemoryStore()
+    handler = NotificationHandler(shop.accounts, lookup=shop.orders.get, on_paid=fulfil, store=store)
+    order_id = shop.order()
+    body = shop.fake.pay(order_id)
+    with caplog.at_level(logging.WARNING, logger="paycore"):
+        handled = handler.process(request(body))
+    assert handled.outcome is Outcome.CALLBACK_FAILED  # not acknowledged: the resend tries again
+    assert "ok" not in handled.reply.body.lower()
+    assert store.applied(f"{order_id}:paid") is None  # never recorded as applied
+    assert fulfil.awaited == 0
+    assert "awaitable" in caplog.text
+    # The coroutine was closed, not left to warn "never awaited" (warnings are errors in this suite).
+    fixed = NotificationHandler(shop.accounts, lookup=shop.orders.get, on_paid=shop.on_paid, store=store)
+    assert fixed.process(request(body)).outcome is Outcome.APPLIED
+
+
+def test_transactional_mode_rolls_back_a_callback_that_returned_an_awaitable(shop, tmp_path):
+    factory = StoreFactory("postgres", tmp_path)
+    store = factory()
+    try:
+        fulfil = _AsyncCallable()
+        handler = NotificationHandler(
+            shop.accounts,
+            lookup=shop.orders.get,
+            on_paid=lambda event, connection: fulfil(event),
+            store=store,
+            transactional=True,
+        )
+        order_id = shop.order()
+        assert handler.process(request(shop.fake.pay(order_id))).outcome is Outcome.CALLBACK_FAILED
+        assert store.applied(f"{order_id}:paid") is None
+    finally:
+        factory.cleanup()
+
+
 @pytest.mark.parametrize(
     "lookup",
     [
