@@ -62,7 +62,7 @@ from paycore.models import (
     Refund,
 )
 from paycore.provider import Capabilities, Operation, Provider
-from paycore.signatures import KEY_PLACEHOLDER, SignatureExplanation
+from paycore.signatures import DIGEST_PREFIX, KEY_PLACEHOLDER, SignatureExplanation, withheld_digest
 from paycore.toolkit import utf8
 
 __all__ = ["DEFAULT_FAILURE_REPLY", "DEFAULT_TIMEOUT", "AsyncGateway", "Gateway"]
@@ -438,11 +438,21 @@ class _BaseGateway:
 
 
 def _explanation_masked(explanation: SignatureExplanation, secrets: tuple[str, ...]) -> SignatureExplanation:
+    # A digest that was not received is a signature of whatever was given, made with the account's key:
+    # printed whole, explaining a tampered notification would forge it. Only a prefix is shown.
+    withheld = {
+        candidate.digest: withheld_digest(candidate.digest)
+        for candidate in explanation.candidates
+        if not candidate.matched and len(candidate.digest) > DIGEST_PREFIX
+    }
+
     def mask(text: str | None) -> str | None:
         if text is None:
             return None
         for secret in secrets:  # longest first
             text = text.replace(secret, KEY_PLACEHOLDER)
+        for digest, prefix in withheld.items():
+            text = text.replace(digest, prefix)
         return text
 
     candidates = tuple(
@@ -450,6 +460,7 @@ def _explanation_masked(explanation: SignatureExplanation, secrets: tuple[str, .
             candidate,
             label=str(mask(candidate.label)),
             signed_text=str(mask(candidate.signed_text)),
+            digest=candidate.digest if candidate.matched else withheld_digest(candidate.digest),
             dropped=tuple(str(mask(name)) for name in candidate.dropped),
         )
         for candidate in explanation.candidates

@@ -10,18 +10,30 @@ the signature that text gives::
     print(explanation.verdict())      # which candidate matched, or why none did
 
 It computes signatures of whatever it is given with the account's key: a signing
-oracle. It is for the merchant's own diagnostics (the CLI); never expose it to
-anyone who could send it messages.
+oracle. `paycore.Gateway.explain_signature` therefore shows only the first
+`DIGEST_PREFIX` characters of a signature that was not received (whole, explaining a
+tampered notification would print the signature that forges it). It is for the
+merchant's own diagnostics (the CLI); never expose it to anyone who could send it
+messages.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KEY_PLACEHOLDER", "SignatureCandidate", "SignatureExplanation"]
+__all__ = ["DIGEST_PREFIX", "KEY_PLACEHOLDER", "SignatureCandidate", "SignatureExplanation", "withheld_digest"]
 
 #: How a signed text shows the key (paycore also masks any secret a provider left in).
 KEY_PLACEHOLDER = "<secret_key>"
+
+#: How many characters of a signature that did not match an explanation shows: enough to compare with
+#: the gateway's own log, far too few to stand in for the signature.
+DIGEST_PREFIX = 6
+
+
+def withheld_digest(digest: str) -> str:
+    """``digest`` cut to its first `DIGEST_PREFIX` characters and "…" (shorter ones are withheld whole)."""
+    return digest[:DIGEST_PREFIX] + "…" if len(digest) > DIGEST_PREFIX else "…"
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,8 @@ class SignatureCandidate:
     label: str
     #: the exact text that is signed, the key shown as `KEY_PLACEHOLDER`
     signed_text: str
-    #: the signature this text gives with the account's key
+    #: the signature this text gives with the account's key; through `paycore.Gateway.explain_signature`,
+    #: only its first `DIGEST_PREFIX` characters and "…" when it did not match (whole, it would forge the message)
     digest: str
     #: whether the received signature equals it (compared in constant time)
     matched: bool

@@ -93,9 +93,40 @@ def test_a_wrong_key_is_explained_and_exits_3(capsys, config):
     data = json.loads(output)
     assert data["candidates"][0]["matched"] is False
     assert data["received"] == epay_signed(EPAY_FIELDS, key="another-key")["sign"]
-    assert data["candidates"][0]["digest"] == epay_signed(EPAY_FIELDS)["sign"]
+    # A prefix to compare with the gateway's own log, never the signature itself.
+    genuine = epay_signed(EPAY_FIELDS)["sign"]
+    assert data["candidates"][0]["digest"] == genuine[:6] + "…"
+    assert genuine not in output
     assert data["verdict"].startswith("no rule gives the received signature")
     assert EPAY_KEY not in output
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_explaining_a_tampered_message_never_prints_the_signature_that_would_forge_it(capsys, config, as_json):
+    # Run on a notification whose amount was raised, the full digest would be a valid signature for it.
+    tampered = {**EPAY_FIELDS, "money": "9999.00"}
+    query = urlencode({**tampered, "sign": epay_signed(EPAY_FIELDS)["sign"], "sign_type": "MD5"})
+    code, output = explain(capsys, config, "--method", "GET", "--query", query, *(["--json"] if as_json else []))
+    assert code == 3
+    forging = epay_signed(tampered)["sign"]
+    assert forging not in output
+    assert forging.upper() not in output
+    fields = {
+        "memberid": "10002",
+        "orderid": "E1",
+        "transaction_id": "T1",
+        "amount": "100.0000",
+        "datetime": "20261128120000",
+        "returncode": "00",
+    }
+    genuine_sign = dict(httpx.QueryParams(juhe_signed(fields)))["sign"]
+    tampered_juhe = {**fields, "amount": "9999.0000"}
+    forging = dict(httpx.QueryParams(juhe_signed(tampered_juhe)))["sign"]
+    body = urlencode({**tampered_juhe, "sign": genuine_sign})
+    code, output = explain(capsys, config, "--account", "juhe", "--body", body, *(["--json"] if as_json else []))
+    assert code == 3
+    assert forging not in output
+    assert forging.lower() not in output
 
 
 def test_an_ambiguous_message_is_refused_whatever_its_signature(capsys, config):
