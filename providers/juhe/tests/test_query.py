@@ -269,3 +269,48 @@ def test_no_such_order_is_order_not_found(paycore_any_gateway):
     with pytest.raises(paycore.GatewayError) as other:
         paycore_any_gateway(lambda request: httpx.Response(200, json=merchant_missing)).query("E1")
     assert not isinstance(other.value, paycore.OrderNotFound)
+
+
+def _refusing(message: str):
+    return lambda request: httpx.Response(200, json={"status": "error", "msg": message})
+
+
+@pytest.mark.parametrize(
+    "message", ["不存在的交易订单.", "不存在的交易订单", "订单不存在", "订单不存在。", " 订单不存在 "]
+)
+def test_the_exact_no_such_order_refusal_over_https_is_order_not_found(paycore_any_gateway, message):
+    with pytest.raises(paycore.OrderNotFound):
+        paycore_any_gateway(_refusing(message)).query("E1")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "上游通道订单不存在,请稍后重试",  # the upstream channel has not seen it yet: transient
+        "订单不存在或已关闭",
+        "查询失败:订单不存在",
+        "不存在的交易订单.请稍后再试",
+    ],
+)
+def test_a_refusal_that_merely_mentions_no_such_order_is_not_order_not_found(paycore_any_gateway, message):
+    # Reconciliation reads OrderNotFound as "the create never arrived: create it again".
+    with pytest.raises(GatewayError) as excinfo:
+        paycore_any_gateway(_refusing(message)).query("E1")
+    assert not isinstance(excinfo.value, paycore.OrderNotFound)
+    assert excinfo.value.gateway_message == message
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"unsigned_query_answers": "unknown"},
+        {"unsigned_query_answers": "refuse"},
+        {"base_url": "http://pay.example.com"},  # plain http: anyone on the path can write the answer
+    ],
+    ids=["unknown", "refuse", "plain http"],
+)
+def test_an_unsigned_no_such_order_follows_the_unsigned_answer_policy(paycore_any_gateway, overrides):
+    with pytest.raises(GatewayError, match="unsigned") as excinfo:
+        paycore_any_gateway(_refusing("不存在的交易订单."), **overrides).query("E1")
+    assert not isinstance(excinfo.value, paycore.OrderNotFound)
+    assert excinfo.value.gateway_message == "不存在的交易订单."

@@ -16,7 +16,15 @@ from paycore.toolkit import plain_amount
 from paycore_juhe._html import redirect_targets, visible_text
 from paycore_juhe.settings import JuheSettings
 
-__all__ = ["answer_amount", "gateway_refusal", "json_object", "page_text", "redirect_url", "scalar_text"]
+__all__ = [
+    "answer_amount",
+    "gateway_refusal",
+    "json_object",
+    "page_text",
+    "redirect_url",
+    "says_no_such_order",
+    "scalar_text",
+]
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
@@ -33,16 +41,35 @@ def json_object(response: httpx.Response) -> dict[str, Any] | None:
     return data
 
 
-# The reference software's words for "no such order" (不存在的交易订单), and a common variant.
-_NO_SUCH_ORDER = ("不存在的交易订单", "订单不存在")
+# The reference software's words for "no such order" (不存在的交易订单), and a common variant: the whole
+# message, give or take a closing full stop. One that merely holds them (上游通道订单不存在,请稍后重试: the
+# upstream channel has not seen it yet) says something else.
+_NO_SUCH_ORDER = frozenset({"不存在的交易订单", "订单不存在"})
+_CLOSING = " \t\r\n.!\u3002\uff01"  # full-width full stop and exclamation mark too
 
 
-def gateway_refusal(data: dict[str, Any], what: str) -> GatewayError:
+def says_no_such_order(message: object) -> bool:
+    """Whether a refusal's message is exactly the platform's "no such order"."""
+    return isinstance(message, str) and message.strip(_CLOSING) in _NO_SUCH_ORDER
+
+
+def gateway_refusal(data: dict[str, Any], what: str, *, distrust: str | None = None) -> GatewayError:
+    """The gateway's "no" to ``what``; `paycore.OrderNotFound` for its exact "no such order" unless ``distrust``.
+
+    A refusal is never signed: ``distrust`` says why the account's policy does not let an
+    unsigned answer be read as it stands (reconciliation takes OrderNotFound as "the create
+    never arrived", and would create the order again).
+    """
     message = data.get("msg") or data.get("message")
     hint = ""
     if "签" in str(message):  # 签名验证失败, 验签失败, 签名错误: the platform's words for a bad signature
         hint = " (the platform could not verify the signature: check the account's secret_key and merchant_id)"
-    kind = OrderNotFound if any(words in str(message) for words in _NO_SUCH_ORDER) else GatewayError
+    kind: type[GatewayError] = GatewayError
+    if says_no_such_order(message):
+        if distrust is None:
+            kind = OrderNotFound
+        else:
+            hint = f" (not taken as 'no such order': {distrust})"
     return toolkit.gateway_refusal(what, message, hint=hint, kind=kind)
 
 

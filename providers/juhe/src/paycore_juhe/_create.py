@@ -93,7 +93,7 @@ def read_create_answer(response: httpx.Response, order: Order, settings: JuheSet
     if status is None:
         raise ProtocolError(f"gateway answered JSON of an unknown shape (keys: {clip(', '.join(sorted(data)), 200)})")
     if scalar_text("status", status) != "1":
-        raise gateway_refusal(data, "order")
+        raise gateway_refusal(data, "order", distrust="it answers a create request, not a query")
     if response.status_code >= 400:
         raise ProtocolError(f"gateway answered HTTP {response.status_code} with a success body; the order may exist")
     pay_url = next((data[key] for key in _PAY_URL_KEYS if isinstance(data.get(key), str)), None)

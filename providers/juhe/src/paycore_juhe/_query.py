@@ -43,7 +43,7 @@ def read_query_answer(
     fields = _order_fields(data)
     if "orderid" not in fields:
         if "status" in data or "msg" in data:
-            raise gateway_refusal(data, "query")
+            raise gateway_refusal(data, "query", distrust=_unsigned_refusal_distrust(settings))
         keys = clip(", ".join(sorted(data)), 200)
         raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {keys})")
     received = {name: scalar_text(name, value) for name, value in fields.items()}
@@ -97,6 +97,16 @@ def _paid_time(raw: str | None, settings: JuheSettings) -> datetime | None:
         return gateway_time(raw, settings.zone)
     except ValueError:
         raise ProtocolError(f"gateway answered a malformed time_end {clip(raw)!r}") from None
+
+
+def _unsigned_refusal_distrust(settings: JuheSettings) -> str | None:
+    """Why an unsigned refusal cannot be read as "no such order" under the account's policy; None if it can."""
+    policy = settings.unsigned_query_answers
+    if policy != "trust-https":
+        return f"the answer was unsigned (setting unsigned_query_answers = {policy!r})"
+    if not settings.transport_is_private:
+        return "the answer was unsigned and came over plain http, where anyone on the path can write it"
+    return None
 
 
 def _unsigned_answer_distrust(settings: JuheSettings) -> str | None:
