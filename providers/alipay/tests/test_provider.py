@@ -745,6 +745,9 @@ def test_a_signed_no_such_trade_about_another_order_is_not_order_not_found(payco
         ("alipay.trade.close", {"trade_status": "WAIT_BUYER_PAY", "total_amount": "10.00"}),
         ("alipay.trade.close", {"fund_change": "Y", "refund_fee": "10.00"}),
         ("alipay.trade.close", {"qr_code": "https://qr.alipay.com/a"}),
+        # a refund query's answer without refund_status (Alipay leaves it out of many), renamed
+        ("alipay.trade.close", {"trade_no": "2026120422001", "out_request_no": "r1", "refund_amount": "10.00"}),
+        ("alipay.trade.close", {"total_amount": "10.00"}),
         ("alipay.trade.precreate", {"qr_code": "https://qr.alipay.com/a", "trade_status": "WAIT_BUYER_PAY"}),
         ("alipay.trade.query", {"trade_status": "TRADE_SUCCESS", "total_amount": "10.00", "fund_change": "Y"}),
     ],

@@ -58,6 +58,11 @@ _MARKERS = {
     "fund_change": "alipay.trade.refund",
     "refund_status": "alipay.trade.fastpay.refund.query",
 }
+#: every field a success of these methods may hold: an answer that closes a trade is small and moves the
+#: trade for good, so anything more is another method's answer renamed (a refund query's leaves out its marker)
+_ONLY_FIELDS = {
+    "alipay.trade.close": frozenset({"code", "msg", "sub_code", "sub_msg", "out_trade_no", "trade_no"}),
+}
 #: sub codes that mean "there is no such trade"
 _NOT_FOUND = frozenset({"ACQ.TRADE_NOT_EXIST"})
 
@@ -118,8 +123,13 @@ def answer(response: httpx.Response, method: str, key: AnswerKey, *, about: str)
     if envelope.error or code != SUCCESS:
         raise _refusal(data, method, verified=True, about=about)
     foreign = sorted(name for name, owner in _MARKERS.items() if owner != method and name in data)
+    allowed = _ONLY_FIELDS.get(method)
+    if allowed is not None:
+        foreign = sorted(set(foreign).union(name for name in data if name not in allowed))
     if foreign:
-        raise ProtocolError(f"Alipay's answer to {method} holds {', '.join(foreign)}: another method's answer")
+        raise ProtocolError(
+            f"Alipay's answer to {method} holds {toolkit.clip(', '.join(foreign), 200)}: another method's answer"
+        )
     return data
 
 
