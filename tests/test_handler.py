@@ -116,6 +116,82 @@ def test_a_completion_after_the_lease_is_recorded_even_when_nobody_took_over(sto
     assert store.claim("O4:paid", 30).outcome is Claim.APPLIED
 
 
+class _SteppedClock:
+    """The time module as SQLiteStore sees it, with the wall clock stepped (NTP, an operator, a VM resume)."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+
+    def time(self) -> float:
+        return time.time() + self.step
+
+    def monotonic(self) -> float:
+        return time.monotonic()  # a clock that cannot step
+
+
+@pytest.mark.parametrize("step", [3600.0, -3600.0], ids=["forward", "backward"])
+def test_a_sqlite_lease_survives_a_step_of_the_wall_clock(tmp_path, monkeypatch, step):
+    import paycore.stores.sqlite as sqlite_store
+
+    store = sqlite_store.SQLiteStore(tmp_path / "leases.sqlite3")
+    try:
+        first = store.claim("S1:paid", 30)
+        assert first.outcome is Claim.CLAIMED
+        # During the callback the wall clock jumps an hour: the claim must still hold, whichever way.
+        monkeypatch.setattr(sqlite_store, "time", _SteppedClock(step))
+        assert store.claim("S1:paid", 30).outcome is Claim.BUSY
+        assert store.complete("S1:paid", first.token, '{"once": true}') is True
+        assert store.claim("S1:paid", 30).outcome is Claim.APPLIED
+    finally:
+        store.close()
+
+
+def test_a_sqlite_lease_left_by_a_machine_that_restarted_is_taken_over(tmp_path):
+    # After a restart the monotonic clock starts again near zero: a lease written before it (by a process
+    # that is gone) must not read as held for days. A lease never holds for longer than it was taken for.
+    import sqlite3
+
+    from paycore.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "restart.sqlite3"
+    store = SQLiteStore(path)
+    try:
+        with sqlite3.connect(path) as connection:
+            connection.execute(
+                "INSERT INTO paycore_notifications (key, state, token, lease_until, lease_seconds) "
+                "VALUES ('R1:paid', 'claimed', 'gone', ?, 30)",
+                (time.monotonic() + 10 * 86_400,),
+            )
+        assert store.claim("R1:paid", 30).outcome is Claim.CLAIMED
+    finally:
+        store.close()
+
+
+def test_a_sqlite_file_from_before_monotonic_leases_keeps_its_wall_clock_leases(tmp_path):
+    import sqlite3
+
+    from paycore.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE paycore_notifications (key TEXT PRIMARY KEY, state TEXT NOT NULL, token TEXT, "
+            "lease_until REAL, applied_at REAL, record TEXT)"
+        )
+        connection.execute(
+            "INSERT INTO paycore_notifications VALUES ('H1:paid', 'claimed', 't', ?, NULL, NULL)", (time.time() + 60,)
+        )
+        connection.execute(
+            "INSERT INTO paycore_notifications VALUES ('H2:paid', 'claimed', 't', ?, NULL, NULL)", (time.time() - 1,)
+        )
+    store = SQLiteStore(path)
+    try:
+        assert store.claim("H1:paid", 30).outcome is Claim.BUSY  # held a minute more on the wall clock
+        assert store.claim("H2:paid", 30).outcome is Claim.CLAIMED  # ran out
+    finally:
+        store.close()
+
+
 # The handler's decisions
 
 

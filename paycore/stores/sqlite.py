@@ -6,6 +6,16 @@ write lock. The file is in WAL mode with ``synchronous=FULL``: a completed
 claim survives a power loss. Several machines need a shared server instead
 (`paycore.stores.redis`, `paycore.stores.postgres`): a SQLite file on a network
 share is not safe.
+
+Leases are kept on the machine's monotonic clock, which every process on it
+shares and which no one can step: a wall clock set back or forward (NTP, an
+operator, a resumed virtual machine) during a callback neither lets another
+process take the claim early nor holds it late. The clock starts again at a
+restart, so a lease is held only while it has at most the seconds it was taken
+for left: one written before a restart (by a process that is gone) is free at
+once. Processes sharing a file must share that clock (one kernel, no time
+namespace offsets) and run the same paycore version (an older one reads leases
+on the wall clock).
 """
 
 from __future__ import annotations
@@ -28,9 +38,20 @@ CREATE TABLE IF NOT EXISTS paycore_notifications (
     token TEXT,
     lease_until REAL,
     applied_at REAL,
-    record TEXT
+    record TEXT,
+    lease_seconds REAL
 )
 """
+# Files made before leases moved to the monotonic clock lack the column: their leases are on the wall clock.
+_ADD_LEASE_SECONDS = "ALTER TABLE paycore_notifications ADD COLUMN lease_seconds REAL"
+
+
+def _held(lease_until: float, lease_seconds: float | None, now: float) -> bool:
+    """Whether a claim's lease still holds at monotonic time ``now``."""
+    if lease_seconds is None:
+        return lease_until > time.time()  # written by an older paycore, on the wall clock
+    # More left than it was taken for: written before the clock started again (a restart).
+    return now < lease_until <= now + lease_seconds
 
 
 class SQLiteStore:
@@ -46,6 +67,9 @@ class SQLiteStore:
         try:
             with self._transaction() as connection:
                 connection.execute(_SCHEMA)
+                columns = {row[1] for row in connection.execute("PRAGMA table_info(paycore_notifications)")}
+                if "lease_seconds" not in columns:
+                    connection.execute(_ADD_LEASE_SECONDS)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot use {self.path!r} as a notification store: {exc}") from None
 
@@ -72,21 +96,22 @@ class SQLiteStore:
         return _Immediate(self._connection())
 
     def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
-        now = time.time()
         with self._transaction() as connection:
+            now = time.monotonic()  # read under the write lock: no other claim in between
             row = connection.execute(
-                "SELECT state, lease_until FROM paycore_notifications WHERE key = ?", (key,)
+                "SELECT state, lease_until, lease_seconds FROM paycore_notifications WHERE key = ?", (key,)
             ).fetchone()
             if row is not None and row[0] == "applied":
                 return ClaimResult(Claim.APPLIED)
-            if row is not None and row[1] is not None and row[1] > now:
+            if row is not None and row[1] is not None and _held(row[1], row[2], now):
                 return ClaimResult(Claim.BUSY)
             token = new_token()
             connection.execute(
-                "INSERT INTO paycore_notifications (key, state, token, lease_until) VALUES (?, 'claimed', ?, ?) "
+                "INSERT INTO paycore_notifications (key, state, token, lease_until, lease_seconds) "
+                "VALUES (?, 'claimed', ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET state = 'claimed', token = excluded.token, "
-                "lease_until = excluded.lease_until",
-                (key, token, now + lease),
+                "lease_until = excluded.lease_until, lease_seconds = excluded.lease_seconds",
+                (key, token, now + lease, float(lease)),
             )
             return ClaimResult(Claim.CLAIMED, token)
 
@@ -97,7 +122,8 @@ class SQLiteStore:
             connection.execute(
                 "INSERT INTO paycore_notifications (key, state, applied_at, record) VALUES (?, 'applied', ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET state = 'applied', token = NULL, lease_until = NULL, "
-                "applied_at = excluded.applied_at, record = excluded.record WHERE state = 'claimed'",
+                "lease_seconds = NULL, applied_at = excluded.applied_at, record = excluded.record "
+                "WHERE state = 'claimed'",
                 (key, time.time(), record),
             )
             return row is not None and row[0] == token
