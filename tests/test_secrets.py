@@ -375,3 +375,23 @@ def test_a_settings_error_keeps_no_secret_in_its_hidden_context():
         error = error.__cause__ or error.__context__
     assert chain == [caught.value]
     assert secret not in repr(vars(caught.value))
+
+
+@pytest.mark.parametrize(
+    "conninfo",
+    [
+        "host=127.0.0.1 port=1 dbname=shop user=shop password=pg-password-0123456789",  # nothing listens
+        "host=127.0.0.1 password=pg-password-0123456789 no_such_option=1",  # unreadable
+        "postgresql://shop:pg-password-0123456789@127.0.0.1:1/shop?sslmode=nonsense",
+    ],
+    ids=["refused", "bad option", "bad url"],
+)
+def test_a_postgres_store_error_keeps_no_password_even_in_its_hidden_context(conninfo):
+    # psycopg's error (its message, or its connection info) may hold the password: an error reporter
+    # sends __context__ even when the traceback hides it.
+    from paycore.stores.postgres import PostgresStore
+
+    with pytest.raises(paycore.ConfigError) as caught:
+        PostgresStore(conninfo)
+    assert _chain(caught.value) == [caught.value]
+    assert "pg-password-0123456789" not in repr(vars(caught.value)) + str(caught.value)

@@ -57,11 +57,16 @@ class PostgresStore:
         self._connections: list[Any] = []
         self._owners: list[tuple[threading.Thread, Any]] = []  # each connection's thread
         self._connections_lock = threading.Lock()
+        failure = None
         try:
             with self._connection().transaction():
                 self._connection().execute(_SCHEMA.format(table=table))  # the name was checked above
         except psycopg.Error as exc:
-            raise ConfigError(f"cannot use PostgreSQL as a notification store: {type(exc).__name__}") from None
+            failure = type(exc).__name__
+        if failure is not None:
+            # Raised out here: inside the except block the ConfigError's hidden __context__ would keep
+            # psycopg's error, whose message or connection info may hold the password.
+            raise ConfigError(f"cannot use PostgreSQL as a notification store: {failure}")
 
     def __repr__(self) -> str:
         return f"PostgresStore(table={self._table!r})"  # never the conninfo: it may hold a password
