@@ -449,6 +449,64 @@ def test_fifty_concurrent_deliveries_apply_once_async(async_stores):
     assert sum(handled.outcome is Outcome.APPLIED for handled in outcomes) == 1
 
 
+def test_a_burst_of_two_hundred_copies_on_the_async_redis_store_never_fails_the_store(caplog):
+    # No semaphore: a gateway resending into a busy shop, all at once. Each copy needs a connection.
+    from paycore.stores.redis import AsyncRedisStore
+
+    fake = FakeGateway(FakeSettings(secret_key=SECRET))
+    prefix = f"burst{uuid.uuid4().hex[:12]}:"
+
+    async def run() -> list[Any]:
+        gateway = paycore.AsyncGateway(
+            FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(fake)
+        )
+        async with paycore.AsyncAccounts({"main": gateway}) as accounts:
+            order = paycore.Order(
+                amount=Decimal("5.00"),
+                channel=paycore.Channel.WECHAT_QR,
+                subject="tea",
+                notify_url="https://shop.example/notify/main",
+                return_url="https://shop.example/done",
+            )
+            await gateway.create(order)
+            orders = {order.order_id: OrderRecord(order.order_id, order.amount, account="main")}
+
+            async def on_paid(event: paycore.AppliedPayment) -> None:
+                await asyncio.sleep(0.05)
+
+            store = AsyncRedisStore(url="redis://127.0.0.1:6379/0", prefix=prefix)
+            handler = AsyncNotificationHandler(accounts, lookup=orders.get, on_paid=on_paid, store=store)
+            body = fake.pay(order.order_id)
+            try:
+                return await asyncio.gather(*(handler.process(request(body)) for _ in range(200)))
+            finally:
+                await store.aclose()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="paycore"):
+            outcomes = [handled.outcome for handled in asyncio.run(run())]
+    finally:
+        import redis
+
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
+    assert Outcome.STORE_FAILED not in outcomes
+    assert outcomes.count(Outcome.APPLIED) == 1
+    assert set(outcomes) <= {Outcome.APPLIED, Outcome.BUSY, Outcome.DUPLICATE}
+    assert "store failed" not in caplog.text
+
+
+@pytest.mark.parametrize("options", [{"max_connections": 0}, {"max_connections": 2.5}, {"pool_timeout": float("nan")}])
+def test_a_redis_store_refuses_a_pool_that_cannot_work(options):
+    from paycore.stores.redis import AsyncRedisStore, RedisStore
+
+    for store_class in (RedisStore, AsyncRedisStore):
+        with pytest.raises(paycore.ConfigError):
+            store_class(url="redis://127.0.0.1:6379/0", **options)
+
+
 # PostgreSQL: the merchant's update and the claim commit together
 
 

@@ -11,6 +11,12 @@ with ``appendfsync always``; with the defaults, a crash of the Redis server can
 lose the last second of applied records (a resend after that is applied again).
 An eviction policy other than ``noeviction`` may drop the applied hash under
 memory pressure: use ``noeviction`` (or a dedicated instance) for this data.
+
+A store made from a ``url`` keeps at most ``max_connections`` connections (50)
+and a call waits up to ``pool_timeout`` seconds (10) for a free one: a burst of
+resent notifications queues for the store instead of failing (redis-py's own pool
+refuses a call past its limit, each refusal a ``store_failed``). Pass ``client=``
+to choose the pool yourself; the store then leaves closing it to you.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from typing import Any
 from paycore.errors import ConfigError
 from paycore.stores import DEFAULT_LEASE, Claim, ClaimResult, new_token
 
-__all__ = ["AsyncRedisStore", "RedisStore"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_TIMEOUT", "AsyncRedisStore", "RedisStore"]
+
+#: Connections a store made from a URL keeps at most, and how long a call waits for one (seconds).
+DEFAULT_MAX_CONNECTIONS = 50
+DEFAULT_POOL_TIMEOUT = 10.0
 
 # KEYS[1] applied hash, KEYS[2] lease key; ARGV[1] field, ARGV[2] token, ARGV[3] lease in ms.
 _CLAIM = """
@@ -47,8 +57,18 @@ return 0
 class _RedisKeys:
     """What both Redis stores share: the client, the keys, the registered scripts."""
 
-    def __init__(self, client: Any, url: str | None, prefix: str, *, asynchronous: bool) -> None:
+    def __init__(
+        self,
+        client: Any,
+        url: str | None,
+        prefix: str,
+        *,
+        asynchronous: bool,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
         self._owns_client = client is None
+        self._pool: Any = None
         if client is None:
             try:
                 import redis
@@ -57,7 +77,16 @@ class _RedisKeys:
                 raise ConfigError("the Redis store needs redis-py: pip install 'paycore[redis]'") from None
             if url is None:
                 raise ConfigError(f"{type(self).__name__} needs a Redis client or a url")
-            client = (redis.asyncio.Redis if asynchronous else redis.Redis).from_url(url)
+            if type(max_connections) is not int or max_connections < 1:
+                raise ConfigError("max_connections must be a whole number of at least 1")
+            if type(pool_timeout) not in (int, float) or not 0 < pool_timeout <= 3600:  # NaN fails too
+                raise ConfigError("pool_timeout must be a number of seconds above 0 and at most 3600")
+            # A blocking pool: past its limit a call waits for a connection instead of failing.
+            package = redis.asyncio if asynchronous else redis
+            self._pool = package.BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=pool_timeout
+            )
+            client = package.Redis(connection_pool=self._pool)
         self._client = client
         self._prefix = prefix
         self._applied_key = f"{prefix}applied"
@@ -87,11 +116,23 @@ def _text(record: Any) -> str | None:
 class RedisStore(_RedisKeys):
     """Claims and applied payments in Redis, under keys starting with ``prefix``.
 
-    ``client`` is a ``redis.Redis``; or give ``url`` (``redis://127.0.0.1:6379/0``).
+    ``client`` is a ``redis.Redis``; or give ``url`` (``redis://127.0.0.1:6379/0``), and
+    the store keeps a pool of at most ``max_connections`` for which a call waits up to
+    ``pool_timeout`` seconds.
     """
 
-    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
-        super().__init__(client, url, prefix, asynchronous=False)
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        url: str | None = None,
+        prefix: str = "paycore:",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            client, url, prefix, asynchronous=False, max_connections=max_connections, pool_timeout=pool_timeout
+        )
 
     def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
         token = new_token()
@@ -107,9 +148,10 @@ class RedisStore(_RedisKeys):
         return _text(self._client.hget(self._applied_key, key))
 
     def close(self) -> None:
-        """Close the client, if this store made it from a URL."""
+        """Close the client and its pool, if this store made them from a URL."""
         if self._owns_client:
             self._client.close()
+            self._pool.disconnect()
 
 
 class AsyncRedisStore(_RedisKeys):
@@ -119,8 +161,18 @@ class AsyncRedisStore(_RedisKeys):
     A `RedisStore` and an `AsyncRedisStore` with the same prefix share their data.
     """
 
-    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = "paycore:") -> None:
-        super().__init__(client, url, prefix, asynchronous=True)
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        url: str | None = None,
+        prefix: str = "paycore:",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            client, url, prefix, asynchronous=True, max_connections=max_connections, pool_timeout=pool_timeout
+        )
 
     async def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
         token = new_token()
@@ -140,6 +192,7 @@ class AsyncRedisStore(_RedisKeys):
         return _text(await self._client.hget(self._applied_key, key))
 
     async def aclose(self) -> None:
-        """Close the client, if this store made it from a URL."""
+        """Close the client and its pool, if this store made them from a URL."""
         if self._owns_client:
             await self._client.aclose()
+            await self._pool.disconnect()
