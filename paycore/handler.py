@@ -166,6 +166,9 @@ class ReconcileResult:
     error: str | None = None
 
 
+_NO_ACCOUNT = "stores no account and several are configured: store payment.account with each order"
+
+
 class _AwaitableResult(TypeError):
     """A synchronous handler's callback returned an awaitable: nothing was done, nothing may be recorded."""
 
@@ -353,6 +356,12 @@ class _Checks(Generic[AccountsT]):
         except Exception as exc:  # noqa: BLE001  # the merchant's code: answered as a retryable failure
             raise _LookupFailed(order_id, exc) from None
 
+    def _account_of(self, record: OrderRecord) -> str | None:
+        """The account that may speak for ``record``'s order: its own, or the only one configured."""
+        if record.account is not None:
+            return record.account
+        return self.accounts.names[0] if len(self.accounts) == 1 else None
+
     def _check(self, facts: Notification | Payment, record: OrderRecord) -> tuple[Outcome, str] | None:
         """Why ``facts`` must not be applied to ``record``, or None when they may."""
         if record.order_id != facts.order_id:
@@ -360,10 +369,7 @@ class _Checks(Generic[AccountsT]):
         if record.account is None and len(self.accounts) > 1:
             # Any configured account's key verifies a notification posted to its own path: only the
             # account stored with the order proves which one may pay it.
-            return Outcome.MISMATCH, (
-                f"order {clip(record.order_id)!r} stores no account and several are configured: "
-                "store payment.account with each order"
-            )
+            return Outcome.MISMATCH, f"order {clip(record.order_id)!r} {_NO_ACCOUNT}"
         if record.account is not None and record.account != facts.account:
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} belongs to account {record.account!r}"
         if facts.currency != record.currency:
@@ -444,7 +450,7 @@ class NotificationHandler(_Checks[Accounts]):
             found = self._find(order_id) if order_id else None
             if found is None:
                 return
-            account = found[1].account or self.accounts.default
+            account = self._account_of(found[1])
             if account is None or not self._may_query(found[1].order_id):
                 return
             if self.store.applied(_key(found[1].order_id, PaymentStatus.PAID)):
@@ -575,10 +581,11 @@ class NotificationHandler(_Checks[Accounts]):
             if found is None:
                 results.append(ReconcileResult(order_id, None, Outcome.UNKNOWN_ORDER))
                 continue
-            account = found[1].account or self.accounts.default
+            account = self._account_of(found[1])
+            if account is None:
+                results.append(ReconcileResult(order_id, None, Outcome.MISMATCH, _NO_ACCOUNT))
+                continue
             try:
-                if account is None:
-                    raise ConfigError("the order stores no account and there is no default")
                 payment = self.accounts[account].query(order_id)
             except OrderNotFound as exc:
                 results.append(ReconcileResult(order_id, None, None, f"not found at the gateway: {exc}"))
@@ -653,7 +660,7 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             found = await self._find_async(order_id) if order_id else None
             if found is None:
                 return
-            account = found[1].account or self.accounts.default
+            account = self._account_of(found[1])
             if account is None or not self._may_query(found[1].order_id):
                 return
             if await self._store(self.store.applied, _key(found[1].order_id, PaymentStatus.PAID)):
@@ -757,10 +764,11 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
             if found is None:
                 results.append(ReconcileResult(order_id, None, Outcome.UNKNOWN_ORDER))
                 continue
-            account = found[1].account or self.accounts.default
+            account = self._account_of(found[1])
+            if account is None:
+                results.append(ReconcileResult(order_id, None, Outcome.MISMATCH, _NO_ACCOUNT))
+                continue
             try:
-                if account is None:
-                    raise ConfigError("the order stores no account and there is no default")
                 payment = await self.accounts[account].query(order_id)
             except OrderNotFound as exc:
                 results.append(ReconcileResult(order_id, None, None, f"not found at the gateway: {exc}"))

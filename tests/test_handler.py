@@ -332,6 +332,41 @@ def test_reconcile_applies_lost_notifications_and_reports_unknown_orders(shop):
     assert [event.order_id for event in shop.paid] == [paid]
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_reconcile_asks_no_gateway_for_an_order_without_an_account_when_several_are_configured(kind):
+    # As a notification for it would be refused (any account's key verifies one posted to its own path),
+    # reconcile must not read the default account's answer about it as the truth.
+    fakes = {name: FakeGateway(FakeSettings(secret_key=SECRET)) for name in ("main", "other")}
+    orders = {"N1": OrderRecord("N1", Decimal("9.90"))}  # no account stored
+    paid: list[Any] = []
+    gateway_class = paycore.Gateway if kind == "sync" else paycore.AsyncGateway
+    gateways = {
+        name: gateway_class(FakeProvider, {"secret_key": SECRET}, account=name, transport=httpx.MockTransport(fake))
+        for name, fake in fakes.items()
+    }
+    if kind == "sync":
+        with paycore.Accounts(gateways, default="main") as accounts:
+            handler = NotificationHandler(
+                accounts, lookup=orders.get, on_paid=paid.append, store=paycore.stores.MemoryStore()
+            )
+            [result] = handler.reconcile(["N1"])
+    else:
+
+        async def run() -> Any:
+            async with paycore.AsyncAccounts(gateways, default="main") as accounts:
+                handler = AsyncNotificationHandler(
+                    accounts, lookup=orders.get, on_paid=paid.append, store=paycore.stores.MemoryStore()
+                )
+                return (await handler.reconcile(["N1"]))[0]
+
+        result = asyncio.run(run())
+    assert result.outcome is Outcome.MISMATCH
+    assert result.error is not None
+    assert "payment.account" in result.error
+    assert fakes["main"].requests == fakes["other"].requests == []
+    assert paid == []
+
+
 def test_an_underpayment_is_refused_unless_within_the_tolerance():
     # A notification whose paid amount is below the order's: built and signed by hand.
     fields = {
