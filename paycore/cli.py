@@ -331,7 +331,12 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
         )
 
     _emit(args, data, readable)
-    return 1 if any(entry["error"] for entry in data) else 0
+    # Reconciled: queried, and applied, found applied before, or nothing to apply. Anything else (an unknown
+    # order, a mismatch, a failure) needs a person.
+    settled = all(
+        result.error is None and result.outcome is not None and result.outcome.acknowledged for result in results
+    )
+    return 0 if settled else 1
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

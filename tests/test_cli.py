@@ -314,3 +314,23 @@ def test_reconcile_applies_what_the_gateway_says_through_the_applications_handle
     )
     assert bad.returncode == 2
     assert "cannot load the handler" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("order_ids", "code"),
+    [(["LOST1"], 0), (["NOT-OURS"], 1), (["LOST1", "NOT-OURS"], 1), (["WAITING1"], 0)],
+    ids=["applied", "unknown order", "one unknown", "pending"],
+)
+def test_reconcile_exits_1_unless_every_order_was_reconciled(tmp_path, order_ids, code):
+    # An order the shop does not know (a typo, another shop's) was reported and exited 0: a script saw success.
+    (tmp_path / "shop_payments.py").write_text(SHOP_MODULE)
+    result = subprocess.run(
+        [sys.executable, "-m", "paycore.cli", "reconcile", "--handler", "shop_payments:handler", *order_ids],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    if "NOT-OURS" in order_ids:
+        assert "NOT-OURS: ?, unknown_order" in result.stdout
