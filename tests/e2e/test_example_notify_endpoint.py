@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 from paycore_juhe.sandbox._server import ThreadedServer
@@ -14,7 +15,7 @@ import paycore
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notify_endpoint.py"
 
 
-def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandbox, wait_attempts):
+def _load_example(tmp_path: Path, monkeypatch: Any, sandbox: Any) -> Any:
     config = tmp_path / "paycore.toml"
     settings = sandbox.account_settings()
     config.write_text(
@@ -27,7 +28,11 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
     assert spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
+    return example
 
+
+def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandbox, wait_attempts):
+    example = _load_example(tmp_path, monkeypatch, sandbox)
     server = ThreadedServer(example.app, "127.0.0.1", 0)
     server.start()
     try:
@@ -38,13 +43,12 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
             notify_url=example.accounts.notify_url(f"{server.url}/pay/notify"),
             return_url=f"{server.url}/pay/done",
         )
-        payment = example.accounts.gateway().create(order)
-        example.orders[order.order_id] = (order, payment.account, None)
+        example.record(order, example.accounts.gateway().create(order))
         sandbox.set_faults(["duplicate"], order_id=order.order_id)
         sandbox.pay(order.order_id)
         attempts = wait_attempts(sandbox, order.order_id, 2)
         assert [a.response for a in attempts] == ["OK", "OK"]
-        assert example.orders[order.order_id][2] == attempts[0].body.split("transaction_id=")[1].split("&")[0]
+        assert example.paid[order.order_id] == attempts[0].body.split("transaction_id=")[1].split("&")[0]
 
         # Every error answer stays clear of "ok": the reference software would take it as received.
         genuine = attempts[0].body
@@ -62,6 +66,30 @@ def test_example_endpoint_verifies_and_acknowledges(tmp_path, monkeypatch, sandb
         answer = httpx.post(f"{server.url}/pay/notify/elsewhere", content=genuine)
         assert answer.status_code >= 400
         assert "ok" not in answer.text.lower()
+    finally:
+        server.stop()
+        example.accounts.close()
+
+
+def test_example_endpoint_refuses_an_underpaid_notification(tmp_path, monkeypatch, sandbox, wait_attempts):
+    # The sandbox's true_amount fault: the buyer paid 0.01 less than the order. Never fulfilled.
+    example = _load_example(tmp_path, monkeypatch, sandbox)
+    server = ThreadedServer(example.app, "127.0.0.1", 0)
+    server.start()
+    try:
+        order = paycore.Order(
+            amount=Decimal("42.00"),
+            channel="wechat_qr",
+            subject="tea",
+            notify_url=example.accounts.notify_url(f"{server.url}/pay/notify"),
+            return_url=f"{server.url}/pay/done",
+        )
+        example.record(order, example.accounts.gateway().create(order))
+        sandbox.set_faults(["true_amount"], order_id=order.order_id)
+        sandbox.pay(order.order_id)
+        [attempt] = wait_attempts(sandbox, order.order_id, 1)
+        assert "ok" not in attempt.response.lower()
+        assert order.order_id not in example.paid
     finally:
         server.stop()
         example.accounts.close()
