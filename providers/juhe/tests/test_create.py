@@ -393,3 +393,17 @@ def test_an_order_in_another_currency_is_refused_before_any_io(paycore_any_gatew
     with pytest.raises(InvalidRequest, match=f"{currency}.*CNY"):
         paycore_any_gateway(peer).create(paycore_order(currency=currency, amount=amount))
     assert peer.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        (200, {"html": '<script>location.href="http://[pay.example.com/cashier";</script>'}),
+        (200, {"html": '<meta http-equiv="refresh" content="0;url=https://pay.example.com]:x/[a">'}),
+    ],
+    ids=["script", "meta refresh"],
+)
+def test_a_redirect_to_an_unreadable_url_is_a_protocol_error(paycore_any_gateway, paycore_order, status, answer):
+    # urllib raises ValueError on an unclosed '[': the gateway's answer is at fault, not the provider.
+    with pytest.raises(ProtocolError):
+        paycore_any_gateway(lambda request: httpx.Response(status, **answer)).create(paycore_order())

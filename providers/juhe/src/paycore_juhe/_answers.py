@@ -88,8 +88,12 @@ def redirect_url(response: httpx.Response, settings: JuheSettings) -> str | None
     if response.is_redirect and "location" in response.headers:
         candidates = iter((response.headers["location"],))
     for candidate in itertools.chain(candidates, redirect_targets(response.text)):
-        url = urljoin(settings.base_url + "/", html.unescape(candidate.strip()))
-        if toolkit.is_http_url(url) is None and urlsplit(url).hostname in allowed:
+        try:
+            url = urljoin(settings.base_url + "/", html.unescape(candidate.strip()))
+            host = urlsplit(url).hostname
+        except ValueError:  # an unclosed '[' (urllib's IPv6 literal): no URL, so no cashier
+            continue
+        if toolkit.is_http_url(url) is None and host in allowed:
             return url
     return None
 
