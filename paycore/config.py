@@ -228,6 +228,8 @@ def load_config(
             data = tomllib.load(handle)
     except UnicodeDecodeError:
         raise ConfigError(f"configuration file {str(file_path)!r} is not UTF-8 text") from None
+    except UnicodeEncodeError:  # a lone surrogate: no file system name is spelt so
+        raise ConfigError(f"the configuration path {str(file_path)!r} is not text the system can name") from None
     except FileNotFoundError:
         if explicit:
             raise ConfigError(f"configuration file {str(file_path)!r} does not exist") from None
@@ -238,6 +240,8 @@ def load_config(
         raise ConfigError(f"configuration file {str(file_path)!r} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"configuration file {str(file_path)!r} nests tables too deeply") from None
+    except ValueError:  # not a TOMLDecodeError: an integer of 4,300 digits or more, which Python will not read
+        raise ConfigError(f"configuration file {str(file_path)!r} is not valid TOML: a number is too long") from None
     return _parse(file_path, data, env)
 
 

@@ -256,8 +256,12 @@ class _Checks(Generic[AccountsT]):
             raise ConfigError("a notification handler needs a paycore.Accounts (or AsyncAccounts)")
         if not callable(lookup) or not callable(on_paid) or (on_failed is not None and not callable(on_failed)):
             raise ConfigError("lookup, on_paid and on_failed must be callables")
-        if not isinstance(underpayment_tolerance, Decimal) or not underpayment_tolerance >= 0:
-            raise ConfigError("underpayment_tolerance must be a Decimal of at least 0")
+        if (
+            not isinstance(underpayment_tolerance, Decimal)
+            or not underpayment_tolerance.is_finite()  # NaN cannot be compared; Infinity would take any sum
+            or underpayment_tolerance < 0
+        ):
+            raise ConfigError("underpayment_tolerance must be a finite Decimal of at least 0")
         if type(lease) not in (int, float) or not 1 <= lease <= 86_400:  # NaN fails too
             raise ConfigError("lease must be a number of seconds from 1 to 86400, longer than any callback")
         if store is None:

@@ -188,3 +188,19 @@ def test_environment_only_accounts_sharing_a_prefix_stay_apart(tmp_path):
     assert main.settings == {"merchant_id": "m-main"}
     eu = config.account("main_eu")
     assert eu.settings == {"merchant_id": "m-eu"}
+
+
+def test_a_number_too_long_to_read_is_a_config_error(tmp_path):
+    # Python refuses to turn 4,300 digits or more into an int (a ValueError that is no TOMLDecodeError).
+    path = tmp_path / "paycore.toml"
+    path.write_text(f'[accounts.main]\nprovider = "fake"\ntimeout = {"9" * 4400}\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_a_path_that_is_not_text_the_system_takes_is_a_config_error():
+    with pytest.raises(ConfigError, match="configuration path"):
+        load_config("\ud800")
+    # An undecodable byte from the environment (os.fsdecode's \udcff) names a file like any other.
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(environ={"PAYCORE_CONFIG": "paycore-\udcff.toml"})

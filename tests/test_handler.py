@@ -601,6 +601,10 @@ def test_handler_refuses_a_non_store_and_bad_options(shop):
         shop.handler(paycore.stores.MemoryStore(), transactional=True)
     with pytest.raises(paycore.ConfigError):
         shop.handler(paycore.stores.MemoryStore(), underpayment_tolerance=0.05)
+    # NaN raised decimal.InvalidOperation; an infinite tolerance took any underpayment as paid.
+    for tolerance in ("NaN", "sNaN", "Infinity", "-0.01"):
+        with pytest.raises(paycore.ConfigError, match="underpayment_tolerance"):
+            shop.handler(paycore.stores.MemoryStore(), underpayment_tolerance=Decimal(tolerance))
 
 
 def test_a_synchronous_handler_refuses_coroutine_callbacks(shop):

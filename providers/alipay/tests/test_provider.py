@@ -696,6 +696,21 @@ def test_a_key_path_naming_an_unknown_user_is_a_config_error(settings):
         paycore.Gateway("alipay", {**settings, "private_key": "~nosuchuser-paycore/key.pem"})
 
 
+@pytest.mark.parametrize("setting", ["private_key", "alipay_public_key"])
+def test_a_key_path_naming_no_regular_file_is_refused_without_reading_it(settings, tmp_path, setting):
+    # /dev/zero never ends: read whole, the process filled its memory. A directory, a pipe: no key either.
+    for path in ("/dev/zero", str(tmp_path)):
+        with pytest.raises(paycore.ConfigError, match=setting):
+            paycore.Gateway("alipay", {**settings, setting: path})
+
+
+def test_a_key_file_larger_than_any_key_is_refused(settings, tmp_path):
+    huge = tmp_path / "huge.pem"
+    huge.write_bytes(b"A" * 2_000_000)
+    with pytest.raises(paycore.ConfigError, match="private_key"):
+        paycore.Gateway("alipay", {**settings, "private_key": str(huge)})
+
+
 def test_paycore_accounts_never_prints_a_private_key_pasted_into_the_public_slot(keys, tmp_path):
     import os
     import subprocess

@@ -12,10 +12,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-__all__ = ["MIN_RSA_BITS", "key_text", "load_private_key", "load_public_key"]
+__all__ = ["MAX_KEY_FILE_BYTES", "MIN_RSA_BITS", "key_text", "load_private_key", "load_public_key"]
 
 #: RSA2 keys are 2048 bits; shorter ones are refused
 MIN_RSA_BITS = 2048
+#: the most bytes of a key or certificate file read (Alipay's root bundle is a few kilobytes)
+MAX_KEY_FILE_BYTES = 1 << 20
 _PEM_MARK = "-----BEGIN"
 #: one PEM block and nothing around it (its label captured)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n([A-Za-z0-9+/=\s]+?)\s*-----END \1-----")
@@ -35,12 +37,22 @@ def key_text(value: str, what: str) -> str:
     stripped = value.strip()
     if _PEM_MARK in stripped or (len(stripped) >= _SHORTEST_BARE_KEY and _BASE64.fullmatch(stripped)):
         return stripped
+    refusal = f"{what} is neither PEM text, bare base64, nor a readable file"
     try:
-        return Path(stripped).expanduser().read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError, ValueError, RuntimeError):
+        path = Path(stripped).expanduser()
+        # Only a regular file, read no further than any key or bundle goes: /dev/zero never ends, a pipe blocks.
+        if not path.is_file():
+            raise ValueError(refusal)
+        with path.open("rb") as handle:
+            content = handle.read(MAX_KEY_FILE_BYTES + 1)
+        if len(content) > MAX_KEY_FILE_BYTES:
+            raise ValueError(f"{what} names a file larger than {MAX_KEY_FILE_BYTES} bytes: no key or certificate is")
+        return content.decode("ascii").strip()
+    except (OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
         # RuntimeError: "~someone/key.pem" for a user this machine does not have.
         # The message names neither the value nor the path's content: a key must not reach a log.
-        raise ValueError(f"{what} is neither PEM text, bare base64, nor a readable file") from None
+        message = str(exc) if str(exc).startswith(what) else refusal
+    raise ValueError(message)
 
 
 def _single_pem(text: str, what: str, labels: frozenset[str]) -> bytes:
