@@ -63,7 +63,10 @@ def check_slow_seconds(value: object) -> float:
     """``value`` as a delay in seconds for the ``slow`` fault; ValueError unless finite and in range."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("slow_seconds must be a number of seconds")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        seconds = math.inf
     if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SLOW_SECONDS:
         raise ValueError(f"slow_seconds must be between 0 and {MAX_SLOW_SECONDS:g}")
     return seconds
