@@ -328,6 +328,50 @@ def test_switching_an_account_only_in_the_environment(tmp_path, monkeypatch, pay
         paycore_fake_account("nobody")
 
 
+MANY_PROVIDERS_CONFIG = """
+default = "cn"
+
+[accounts.cn]
+provider = "juhe"
+base_url = "https://pay.example.com"
+merchant_id = "10001"
+# secret_key comes from the production environment only
+
+[accounts.ali]
+provider = "alipay"
+app_id = "2021000000000000"
+# private_key and alipay_public_key: production secrets, absent in tests
+
+[accounts.shop_epay]
+provider = "epay"
+base_url = "https://epay.example.com"
+merchant_id = "1001"
+"""
+
+
+def test_every_account_switched_at_once_needs_no_provider_secret(
+    tmp_path, monkeypatch, paycore_fake_account, paycore_order
+):
+    # Without it, loading the configuration needs every provider's real secrets, Alipay's keys included.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "paycore.toml").write_text(MANY_PROVIDERS_CONFIG)
+    monkeypatch.setenv("PAYCORE_ALI_PRIVATE_KEY", "/nonexistent/production-key.pem")
+    fake = paycore_fake_account(every=True)
+    with paycore.Accounts.from_config() as accounts:
+        assert {name: accounts[name].provider_name for name in accounts.names} == {
+            "ali": "fake",
+            "cn": "fake",
+            "shop_epay": "fake",
+        }
+        assert accounts.default == "cn"
+        for name in accounts.names:
+            order = paycore_order()
+            accounts[name].create(order)
+            assert fake.orders[order.order_id].status == "pending"
+    with pytest.raises(paycore.InvalidRequest, match="every=True or an account"):
+        paycore_fake_account("cn", every=True)
+
+
 def test_toml_copies_read_back_the_same():
     import tomllib
 

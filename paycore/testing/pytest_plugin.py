@@ -254,10 +254,12 @@ def paycore_fake_account(
 ) -> Iterator[Callable[..., FakeGateway]]:
     """Switch a configured account to the fake: ``paycore_fake_account("main")`` (default: the default account).
 
-    The application's own configuration (``PAYCORE_CONFIG`` or ``./paycore.toml``) is
-    copied with the account's table replaced by ``provider = "fake"``, its
+    ``paycore_fake_account(every=True)`` switches every configured account at once,
+    so that loading the configuration needs no provider's secret. The application's
+    own configuration (``PAYCORE_CONFIG`` or ``./paycore.toml``) is copied with each
+    switched account's table replaced by ``provider = "fake"``, its
     ``PAYCORE_<ACCOUNT>_*`` variables replaced, ``PAYCORE_TESTING=1`` set, and
-    ``paycore_fake`` served on a loopback socket as its gateway. Returns the fake
+    ``paycore_fake`` served on a loopback socket as their gateway. Returns the fake
     gateway, for its faults and notifications. Undone after the test.
     """
     from paycore.testing import LoopbackServer
@@ -265,10 +267,14 @@ def paycore_fake_account(
 
     servers: list[LoopbackServer] = []
 
-    def switch(account: str | None = None) -> FakeGateway:
+    def switch(account: str | None = None, *, every: bool = False) -> FakeGateway:
+        from paycore.errors import InvalidRequest
+
+        if every and account is not None:
+            raise InvalidRequest("name every=True or an account, not both")
         if not servers:
             servers.append(LoopbackServer(paycore_fake).start())
-        _, changes = fake_account_environment(account, servers[0].url, tmp_path)
+        _, changes = fake_account_environment(account, servers[0].url, tmp_path, every=every)
         for variable, value in changes.items():
             if value is None:
                 monkeypatch.delenv(variable, raising=False)
