@@ -12,7 +12,7 @@ import paycore
 from paycore import Outcome
 from paycore.handler import NotificationHandler, OrderRecord
 from paycore.stores import MemoryStore
-from paycore.testing import FakeFault, FakeGateway, GatewayUnderTest
+from paycore.testing import FakeFault, FakeGateway, FakeProvider, GatewayUnderTest
 
 
 def test_decline_is_a_gateway_refusal_with_its_code(paycore_any_gateway, paycore_fake, paycore_order):
@@ -473,3 +473,19 @@ def test_a_merchant_applies_each_payment_once_over_real_http(paycore_loopback, p
         paycore_fake.deliver(unknown.order_id)
         assert [payment.order_id for payment in shop.paid] == [order.order_id]
     assert repr(shop) == "<Merchant account='main' orders=1 paid=1>"
+
+
+def test_a_sandbox_with_a_key_of_its_own_sits_beside_other_accounts(paycore_sandbox):
+    # As documented in testing.md: the public test key is refused beside other accounts, a suite's own is not.
+    public = paycore_sandbox("juhe")
+    own = paycore_sandbox("juhe", secret_key="a-test-key-of-this-suite-0123")
+    assert own.account_settings()["secret_key"] == "a-test-key-of-this-suite-0123"
+    other = paycore.Gateway(FakeProvider, account="other")
+    with pytest.raises(paycore.ConfigError, match="public test key"):
+        paycore.Accounts(
+            {"sandbox": paycore.Gateway("juhe", public.account_settings(), account="sandbox"), "other": other}
+        )
+    with paycore.Accounts(
+        {"sandbox": paycore.Gateway("juhe", own.account_settings(), account="sandbox"), "other": other}
+    ) as accounts:
+        assert accounts.names == ("other", "sandbox")
