@@ -86,10 +86,11 @@ _UNSAFE_REASON = re.compile(r"ok|[\x00-\x1f\x7f]", re.IGNORECASE)
 #: Connect fast or fail; give a slow gateway ten seconds to answer.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
+# No NullHandler here: a process that configured no handler for these records (uvicorn's default
+# logging configures only its own loggers) would then never show a refused notification or a failed
+# payment. Python's last-resort handler prints WARNING and above to stderr until the application
+# routes the "paycore" logger itself.
 logger = logging.getLogger("paycore")
-# A library leaves output to the application: without this, Python's last-resort
-# handler would print every WARNING (a refused payment) to stderr.
-logger.addHandler(logging.NullHandler())
 _T = TypeVar("_T")
 _ReadT = TypeVar("_ReadT", Notification, BrowserReturn)
 _Flow = Generator[httpx.Request, httpx.Response, _T]

@@ -154,6 +154,8 @@ class Handled:
     outcome: Outcome
     reply: Reply
     notification: Notification | None = None
+    #: why it was not acknowledged (None when it was): the verification error, or what the outcome means
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,18 @@ class ReconcileResult:
 
 
 _NO_ACCOUNT = "stores no account and several are configured: store payment.account with each order"
+
+#: What each outcome that is not acknowledged means, for `Handled.reason` (the log line says more).
+_UNACKNOWLEDGED = {
+    Outcome.UNVERIFIED: "the notification could not be verified",
+    Outcome.UNKNOWN_ORDER: "the order lookup knows no such order",
+    Outcome.MISMATCH: "another account, amount or currency than the order's",
+    Outcome.UNDERPAID: "paid less than the order, beyond the underpayment tolerance",
+    Outcome.BUSY: "another delivery is applying it right now",
+    Outcome.CALLBACK_FAILED: "the callback failed: the resend retries",
+    Outcome.LOOKUP_FAILED: "the order lookup failed: the resend retries",
+    Outcome.STORE_FAILED: "the store could not be reached: the resend retries",
+}
 
 
 class _AwaitableResult(TypeError):
@@ -246,6 +260,7 @@ class _Checks(Generic[AccountsT]):
         lookup: Callable[[str], object | None],
         on_paid: Callable[..., Any],
         on_failed: Callable[..., Any] | None = None,
+        on_refused: Callable[[Handled], Any] | None = None,
         store: NotificationStore | None = None,
         underpayment_tolerance: Decimal = Decimal(0),
         query_unverified: bool = False,
@@ -254,8 +269,9 @@ class _Checks(Generic[AccountsT]):
     ) -> None:
         if not isinstance(accounts, Accounts | AsyncAccounts):
             raise ConfigError("a notification handler needs a paycore.Accounts (or AsyncAccounts)")
-        if not callable(lookup) or not callable(on_paid) or (on_failed is not None and not callable(on_failed)):
-            raise ConfigError("lookup, on_paid and on_failed must be callables")
+        optional = [callback for callback in (on_failed, on_refused) if callback is not None]
+        if not all(callable(callback) for callback in (lookup, on_paid, *optional)):
+            raise ConfigError("lookup, on_paid, on_failed and on_refused must be callables")
         if (
             not isinstance(underpayment_tolerance, Decimal)
             or not underpayment_tolerance.is_finite()  # NaN cannot be compared; Infinity would take any sum
@@ -277,7 +293,7 @@ class _Checks(Generic[AccountsT]):
         if transactional and isinstance(accounts, AsyncAccounts):
             raise ConfigError("transactional=True is for the synchronous NotificationHandler")
         if isinstance(accounts, Accounts):
-            for name, callback in (("on_paid", on_paid), ("on_failed", on_failed)):
+            for name, callback in (("on_paid", on_paid), ("on_failed", on_failed), ("on_refused", on_refused)):
                 if callback is not None and inspect.iscoroutinefunction(callback):
                     # Called, it returns a coroutine nobody awaits: the payment would be recorded, never fulfilled.
                     raise ConfigError(
@@ -289,6 +305,7 @@ class _Checks(Generic[AccountsT]):
         self._lookup = lookup
         self._on_paid = on_paid
         self._on_failed = on_failed
+        self._on_refused = on_refused
         self._tolerance = underpayment_tolerance
         self._query_unverified = query_unverified
         self._lease = lease
@@ -297,18 +314,25 @@ class _Checks(Generic[AccountsT]):
         self._queried_lock = threading.Lock()
 
     def _refused(self, request: NotificationRequest, outcome: Outcome, reason: object) -> Handled:
-        logger.warning("notification %s: %s", outcome.value, clip(str(reason), 300))
-        return Handled(outcome, self.accounts.reply_for(request, reason if isinstance(reason, Exception) else None))
+        said = clip(str(reason), 300)
+        logger.warning("notification %s: %s", outcome.value, said)
+        reply = self.accounts.reply_for(request, reason if isinstance(reason, Exception) else None)
+        return Handled(outcome, reply, reason=said)
 
     def _answer(self, request: NotificationRequest, outcome: Outcome, notification: Notification | None) -> Handled:
         if outcome.acknowledged and notification is not None:
             return Handled(outcome, notification.ack, notification)
+        reason = _UNACKNOWLEDGED[outcome]
         account = notification.account if notification is not None else None
         if account is None:
-            return Handled(outcome, self.accounts.reply_for(request, outcome.value.replace("_", " ")), notification)
-        return Handled(
-            outcome, self.accounts.failure_reply(outcome.value.replace("_", " "), account=account), notification
-        )
+            reply = self.accounts.reply_for(request, outcome.value.replace("_", " "))
+        else:
+            reply = self.accounts.failure_reply(outcome.value.replace("_", " "), account=account)
+        return Handled(outcome, reply, notification, reason)
+
+    def _refusal_callback(self, handled: Handled) -> Callable[[Handled], Any] | None:
+        """``on_refused`` when ``handled`` was not acknowledged and there is one."""
+        return None if handled.outcome.acknowledged else self._on_refused
 
     def _may_query(self, order_id: str) -> bool:
         """At most one query per order per `QUERY_INTERVAL` for unverified notifications.
@@ -418,8 +442,7 @@ class NotificationHandler(_Checks[Accounts]):
         """Process one notification; return the reply to send the gateway."""
         return self.process(request).reply
 
-    def process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
-        """Process one notification; return what happened and the reply."""
+    def _process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
         if not isinstance(request, NotificationRequest):
             from paycore._gateway import _notification_request
 
@@ -436,6 +459,17 @@ class NotificationHandler(_Checks[Accounts]):
         except _LookupFailed as failed:
             outcome = self._lookup_failed(failed)
         return self._answer(request, outcome, notification)
+
+    def process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
+        """Process one notification; return what happened and the reply."""
+        handled = self._process(request)
+        callback = self._refusal_callback(handled)
+        if callback is not None:
+            try:
+                _called_synchronously(callback, handled)
+            except Exception as exc:  # noqa: BLE001  # the merchant's alerting: the reply stands whatever it does
+                logger.error("on_refused raised %s", _failure_text(exc))
+        return handled
 
     def _verify(self, request: NotificationRequest) -> Notification:
         segment = request.path.rstrip("/").rpartition("/")[2]
@@ -614,6 +648,18 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
 
     async def process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
         """Process one notification; return what happened and the reply."""
+        handled = await self._process(request)
+        callback = self._refusal_callback(handled)
+        if callback is not None:
+            try:
+                result = callback(handled)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # noqa: BLE001  # the merchant's alerting: the reply stands whatever it does
+                logger.error("on_refused raised %s", type(exc).__name__)
+        return handled
+
+    async def _process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
         if not isinstance(request, NotificationRequest):
             from paycore._gateway import _notification_request
 

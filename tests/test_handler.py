@@ -16,7 +16,7 @@ import pytest
 
 import paycore
 import paycore.stores
-from paycore.handler import AsyncNotificationHandler, NotificationHandler, OrderRecord, Outcome
+from paycore.handler import AsyncNotificationHandler, Handled, NotificationHandler, OrderRecord, Outcome
 from paycore.stores import Claim
 from paycore.stores.postgres import PostgresStore
 from paycore.testing import FakeGateway, FakeProvider, FakeSettings, fake_sign
@@ -859,3 +859,98 @@ def test_unsigned_notifications_cannot_make_the_handler_query_at_will(shop):
     for _ in range(50):
         assert handler.process(request(unsigned)).outcome is Outcome.UNVERIFIED
     assert len(shop.fake.requests) - queries_before == 1  # one query per order per QUERY_INTERVAL
+
+
+UVICORN_SHOP = """
+import logging.config
+import sys
+from decimal import Decimal
+
+import uvicorn.config
+
+logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)  # what `uvicorn app:app` sets up, and nothing more
+
+import paycore
+from paycore.handler import NotificationHandler, OrderRecord
+from paycore.stores import MemoryStore
+from paycore.testing import FakeProvider
+
+with paycore.Gateway(FakeProvider, {"secret_key": "a-secret-0123456789"}, account="main") as gateway:
+    accounts = paycore.Accounts({"main": gateway})
+    orders = {"F1": OrderRecord("F1", Decimal("9.90"), account="main")}
+    handler = NotificationHandler(accounts, lookup=orders.get, on_paid=print, store=MemoryStore())
+    forged = b"merchant_id=fake-merchant&order_id=F1&amount=9.90&currency=CNY&status=paid&sign=00"
+    print(handler.process(paycore.NotificationRequest(path="/notify/main", body=forged)).outcome.value)
+"""
+
+
+def test_a_refused_notification_leaves_a_trace_under_uvicorns_default_logging(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "shop.py"
+    script.write_text(UVICORN_SHOP)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.stdout.strip() == "unverified", result.stderr
+    assert "notification unverified" in result.stderr
+
+
+def test_on_refused_hears_of_every_notification_not_acknowledged(shop):
+    refused: list[Handled] = []
+    handler = shop.handler(paycore.stores.MemoryStore(), on_refused=refused.append)
+    order_id = shop.order()
+    genuine = shop.fake.pay(order_id)
+    assert handler.process(request(genuine.replace(b"status=paid", b"status=paid&x=1"))).outcome is Outcome.UNVERIFIED
+    shop.orders[order_id] = OrderRecord(order_id, Decimal("99.00"), "CNY", "main")
+    assert handler.process(request(genuine)).outcome is Outcome.MISMATCH
+    shop.orders[order_id] = OrderRecord(order_id, Decimal("9.90"), "CNY", "main")
+    assert handler.process(request(genuine)).outcome is Outcome.APPLIED  # acknowledged: not reported
+    assert handler.process(request(genuine)).outcome is Outcome.DUPLICATE
+    assert [handled.outcome for handled in refused] == [Outcome.UNVERIFIED, Outcome.MISMATCH]
+    assert refused[0].notification is None
+    assert refused[0].reason is not None
+    assert "signature" in refused[0].reason
+    assert refused[1].notification is not None
+    assert refused[1].notification.order_id == order_id
+    assert refused[1].reason == "another account, amount or currency than the order's"
+    assert SECRET not in repr(refused)
+
+
+def test_an_on_refused_that_raises_changes_no_reply(shop, caplog):
+    def alert(handled: Handled) -> None:
+        raise RuntimeError("pager down: customer 42")
+
+    handler = shop.handler(paycore.stores.MemoryStore(), on_refused=alert)
+    with caplog.at_level(logging.ERROR, logger="paycore"):
+        handled = handler.process(request(b"order_id=X&sign=00"))
+    assert handled.outcome is Outcome.UNVERIFIED
+    assert handled.reply.status >= 400
+    assert "on_refused raised RuntimeError" in caplog.text
+    assert "customer 42" not in caplog.text
+
+    async def coroutine_alert(handled: Handled) -> None: ...
+
+    with pytest.raises(paycore.ConfigError, match="on_refused is a coroutine function"):
+        shop.handler(paycore.stores.MemoryStore(), on_refused=coroutine_alert)
+
+
+def test_the_async_handler_awaits_an_async_on_refused():
+    fake = FakeGateway(FakeSettings(secret_key=SECRET))
+    heard: list[paycore.Outcome] = []
+
+    async def alert(handled: Handled) -> None:
+        await asyncio.sleep(0)
+        heard.append(handled.outcome)
+
+    async def run() -> Handled:
+        gateway = paycore.AsyncGateway(
+            FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(fake)
+        )
+        async with paycore.AsyncAccounts({"main": gateway}) as accounts:
+            handler = AsyncNotificationHandler(
+                accounts, lookup={}.get, on_paid=print, on_refused=alert, store=paycore.stores.MemoryStore()
+            )
+            return await handler.process(request(b"order_id=X&sign=00"))
+
+    assert asyncio.run(run()).outcome is Outcome.UNVERIFIED
+    assert heard == [Outcome.UNVERIFIED]
