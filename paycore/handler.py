@@ -269,7 +269,7 @@ class _Checks(Generic[AccountsT]):
     ) -> None:
         if not isinstance(accounts, Accounts | AsyncAccounts):
             raise ConfigError("a notification handler needs a paycore.Accounts (or AsyncAccounts)")
-        optional = [callback for callback in (on_failed, on_refused) if callback is not None]
+        optional: list[object] = [callback for callback in (on_failed, on_refused) if callback is not None]
         if not all(callable(callback) for callback in (lookup, on_paid, *optional)):
             raise ConfigError("lookup, on_paid, on_failed and on_refused must be callables")
         if (

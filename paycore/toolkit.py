@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -44,6 +44,7 @@ __all__ = [
     "from_minor_units",
     "gateway_refusal",
     "gateway_time",
+    "in_currency_places",
     "is_http_url",
     "load_json",
     "minor_units",
@@ -60,6 +61,7 @@ _MINOR_UNITS = {
     **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in (0, 2, 3)}
 # As gateways write amounts: digits, an optional point and decimals. No sign, exponent,
 # spaces, separators or other digit scripts; at most 15 integer digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
@@ -160,6 +162,22 @@ def format_amount(amount: Decimal, places: int = 2) -> str:
     if quantized != amount:
         raise ValueError(f"the amount has more than {places} decimal places")
     return f"{quantized:f}"
+
+
+def in_currency_places(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` with the currency's decimal places when only its spelling changes (``9.9000`` → ``9.90``).
+
+    A gateway that stores four decimals sends ``9.9000`` for ``9.90`` yuan; the same
+    value spelt as the order's amount prints and stores as the merchant expects. An
+    amount with more places than the currency has (``9.9050``) is returned as it is:
+    it is what was signed, and never rounded.
+    """
+    quantum = _QUANTA.get(minor_units(currency)) or Decimal(1).scaleb(-minor_units(currency))
+    try:
+        exact = amount.quantize(quantum)
+    except InvalidOperation:  # too many digits for the context's precision: leave it alone
+        return amount
+    return exact if exact == amount else amount
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:

@@ -73,7 +73,7 @@ def test_create_query_verify(config, peer, helpers):
     verified = cli(config, "verify", stdin=helpers.notification_body(FIELDS).decode())
     assert verified.returncode == 0, verified.stderr
     notification = json.loads(verified.stdout)
-    assert (notification["status"], notification["amount"], notification["ack"]["body"]) == ("paid", "9.9000", "OK")
+    assert (notification["status"], notification["amount"], notification["ack"]["body"]) == ("paid", "9.90", "OK")
 
     tampered = cli(config, "verify", stdin=helpers.notification_body(FIELDS).decode().replace("9.9000", "0.0100"))
     assert tampered.returncode == 3

@@ -196,3 +196,13 @@ def test_a_sign_that_is_not_the_digest_is_refused(paycore_any_gateway, helpers, 
 def test_notifications_and_queries_say_they_settle_in_cny(paycore_any_gateway, helpers):
     # The platform settles in yuan: the handler compares this with the order's currency.
     assert paycore_any_gateway(None).verify_notification(helpers.notification_body(FIELDS)).currency == "CNY"
+
+
+def test_amounts_come_with_the_yuan_precision_of_the_order(paycore_any_gateway, helpers):
+    # The platform stores decimal(…,4) and sends 9.9000: an application printing or storing it saw four places.
+    body = helpers.notification_body({**FIELDS, "amount": "9.9000", "true_amount": "9.8900"})
+    notification = paycore_any_gateway(None).verify_notification(body)
+    assert (str(notification.amount), str(notification.paid_amount)) == ("9.90", "9.89")
+    # A value with more than the yuan's places is not rounded away: it is what was signed.
+    odd = paycore_any_gateway(None).verify_notification(helpers.notification_body({**FIELDS, "amount": "9.9050"}))
+    assert str(odd.amount) == "9.9050"

@@ -314,3 +314,9 @@ def test_an_unsigned_no_such_order_follows_the_unsigned_answer_policy(paycore_an
         paycore_any_gateway(_refusing("不存在的交易订单."), **overrides).query("E1")
     assert not isinstance(excinfo.value, paycore.OrderNotFound)
     assert excinfo.value.gateway_message == "不存在的交易订单."
+
+
+def test_queried_amounts_come_with_the_yuan_precision_of_the_order(paycore_any_gateway, helpers):
+    answer = _signed(helpers, amount="9.9000", true_amount="9.8900")
+    payment = paycore_any_gateway(_serve(answer)).query(ORDER_ID)
+    assert (str(payment.amount), str(payment.paid_amount)) == ("9.90", "9.89")

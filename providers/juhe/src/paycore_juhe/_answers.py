@@ -14,7 +14,7 @@ import httpx
 from paycore import GatewayError, OrderNotFound, ProtocolError, toolkit
 from paycore.toolkit import plain_amount
 from paycore_juhe._html import redirect_targets, visible_text
-from paycore_juhe.settings import JuheSettings
+from paycore_juhe.settings import SETTLEMENT_CURRENCY, JuheSettings
 
 __all__ = [
     "answer_amount",
@@ -127,4 +127,5 @@ def answer_amount(data: dict[str, Any], name: str) -> Decimal | None:
     if amount <= 0:
         # as for notifications: "0.00" is no amount, never "paid in full"
         raise ProtocolError(f"gateway answered {name} {raw[:32]!r}, which is not a positive amount")
-    return amount
+    # The platform stores four decimals (9.9000): the order's yuan are written with two.
+    return toolkit.in_currency_places(amount, SETTLEMENT_CURRENCY)

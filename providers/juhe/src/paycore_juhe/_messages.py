@@ -19,9 +19,10 @@ from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 from paycore import MalformedAmount, MalformedNotification, SignatureError
-from paycore.toolkit import clip, first_match, plain_amount, signature_matches, utf8
+from paycore.toolkit import clip, first_match, in_currency_places, plain_amount, signature_matches, utf8
 from paycore.toolkit import gateway_time as any_gateway_time
 from paycore_juhe._signing import digest, signing_string
+from paycore_juhe.settings import SETTLEMENT_CURRENCY
 
 __all__ = [
     "UNPAID_TIME",
@@ -167,7 +168,8 @@ def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
         raise MalformedAmount(f"{name} {raw[:32]!r} is not a decimal amount")
     if amount <= 0:
         raise MalformedAmount(f"{name} {raw!r} is not a positive amount")
-    return amount
+    # The platform stores four decimals (9.9000): the order's yuan are written with two.
+    return in_currency_places(amount, SETTLEMENT_CURRENCY)
 
 
 def gateway_time(raw: str, zone: ZoneInfo) -> datetime:
