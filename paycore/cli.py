@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -401,9 +402,19 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         else:
             lines.append(f"{key} = {_toml_value(value)}")
     print("\n".join(lines), flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sandbox.serve_forever()
+    # SIGTERM (systemd, docker stop, kill) ends the process without unwinding: the sandbox's files (Alipay's
+    # generated keys) would stay behind. Taken as Ctrl-C, it stops the sandbox as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            sandbox.serve_forever()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -221,3 +221,27 @@ def test_sandbox_bad_options_exit_2(option, value):
     result = paycore("sandbox", "--provider", "juhe", "--port", "0", option, value)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("provider", ["alipay", "epay", "juhe"])
+def test_a_sandbox_stopped_by_sigterm_cleans_up_after_itself(provider, tmp_path):
+    # What a process manager (systemd, docker stop, kill) sends: the alipay sandbox left its key folder behind.
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paycore.cli", "sandbox", "--provider", provider, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**_clean_env(), "TMPDIR": str(tmp_path)},
+    )
+    try:
+        _wait_until_serving(port)
+        assert provider != "alipay" or any(tmp_path.iterdir())  # its generated keys
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert list(tmp_path.iterdir()) == []
