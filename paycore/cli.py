@@ -544,6 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # paycore's own line names method, host, path, status, outcome and duration;
         # httpx's would repeat it with the full URL.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    else:
+        # Each command reports its own outcome in one line: the library's log lines, which Python's
+        # last-resort handler would print too, only with --verbose.
+        library = logging.getLogger("paycore")
+        if not any(isinstance(handler, logging.NullHandler) for handler in library.handlers):
+            library.addHandler(logging.NullHandler())
     try:
         code: int = args.run(args)
     except errors.PaycoreError as exc:
