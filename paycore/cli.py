@@ -403,13 +403,15 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             lines.append(f"{key} = {_toml_value(value)}")
     print("\n".join(lines), flush=True)
     # SIGTERM (systemd, docker stop, kill) ends the process without unwinding: the sandbox's files (Alipay's
-    # generated keys) would stay behind. Taken as Ctrl-C, it stops the sandbox as Ctrl-C does.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # generated keys) would stay behind. Taken as Ctrl-C, it stops the sandbox as Ctrl-C does. SIGINT too,
+    # explicitly: a shell starts a background job with SIGINT ignored, and then nothing could stop it cleanly.
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         with contextlib.suppress(KeyboardInterrupt):
             sandbox.serve_forever()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 

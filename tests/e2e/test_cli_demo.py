@@ -223,8 +223,17 @@ def test_sandbox_bad_options_exit_2(option, value):
     assert "Traceback" not in result.stderr
 
 
+def _ignoring_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts a background job
+
+
 @pytest.mark.parametrize("provider", ["alipay", "epay", "juhe"])
-def test_a_sandbox_stopped_by_sigterm_cleans_up_after_itself(provider, tmp_path):
+@pytest.mark.parametrize(
+    ("stop", "started"),
+    [(signal.SIGTERM, None), (signal.SIGINT, _ignoring_sigint)],
+    ids=["sigterm", "sigint-in-background"],
+)
+def test_a_sandbox_stopped_by_a_signal_cleans_up_after_itself(provider, tmp_path, stop, started):
     # What a process manager (systemd, docker stop, kill) sends: the alipay sandbox left its key folder behind.
     port = free_port()
     process = subprocess.Popen(
@@ -233,11 +242,12 @@ def test_a_sandbox_stopped_by_sigterm_cleans_up_after_itself(provider, tmp_path)
         stderr=subprocess.PIPE,
         text=True,
         env={**_clean_env(), "TMPDIR": str(tmp_path)},
+        preexec_fn=started,  # a signal disposition only, before exec
     )
     try:
         _wait_until_serving(port)
         assert provider != "alipay" or any(tmp_path.iterdir())  # its generated keys
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         process.communicate(timeout=20)
     finally:
         if process.poll() is None:
