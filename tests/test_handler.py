@@ -158,11 +158,61 @@ def test_a_sqlite_lease_left_by_a_machine_that_restarted_is_taken_over(tmp_path)
     try:
         with sqlite3.connect(path) as connection:
             connection.execute(
-                "INSERT INTO paycore_notifications (key, state, token, lease_until, lease_seconds) "
-                "VALUES ('R1:paid', 'claimed', 'gone', ?, 30)",
-                (time.monotonic() + 10 * 86_400,),
+                "INSERT INTO paycore_notifications (key, state, token, lease_until, lease_mono, lease_seconds, "
+                "lease_token) VALUES ('R1:paid', 'claimed', 'gone', ?, ?, 30, 'gone')",
+                (time.time() + 30, time.monotonic() + 10 * 86_400),
             )
         assert store.claim("R1:paid", 30).outcome is Claim.CLAIMED
+    finally:
+        store.close()
+
+
+def _claim_as_before_monotonic_leases(path: Any, key: str, lease: float) -> str:
+    """What paycore's SQLiteStore did before its leases moved to the monotonic clock."""
+    import sqlite3
+
+    with sqlite3.connect(path, isolation_level=None) as connection:
+        connection.execute("BEGIN IMMEDIATE")
+        now = time.time()
+        row = connection.execute(
+            "SELECT state, lease_until FROM paycore_notifications WHERE key = ?", (key,)
+        ).fetchone()
+        if row is not None and row[0] == "applied":
+            outcome = "applied"
+        elif row is not None and row[1] is not None and row[1] > now:
+            outcome = "busy"
+        else:
+            connection.execute(
+                "INSERT INTO paycore_notifications (key, state, token, lease_until) VALUES (?, 'claimed', ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET state = 'claimed', token = excluded.token, "
+                "lease_until = excluded.lease_until",
+                (key, "old-token", now + lease),
+            )
+            outcome = "claimed"
+        connection.execute("COMMIT")
+    connection.close()
+    return outcome
+
+
+def test_sqlite_leases_hold_between_old_and_new_workers_during_a_rolling_upgrade(tmp_path):
+    from paycore.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "rolling.sqlite3"
+    store = SQLiteStore(path)
+    try:
+        # A new worker claims: an old one, reading the wall clock, must see it held.
+        assert store.claim("U1:paid", 30).outcome is Claim.CLAIMED
+        assert _claim_as_before_monotonic_leases(path, "U1:paid", 30) == "busy"
+        # An old worker claims (its upsert leaves the monotonic columns of an earlier claim): held for the new one.
+        released = store.claim("U2:paid", 30)
+        store.release("U2:paid", released.token)
+        assert _claim_as_before_monotonic_leases(path, "U2:paid", 30) == "claimed"
+        assert store.claim("U2:paid", 30).outcome is Claim.BUSY
+        taken = store.claim("U3:paid", 0.2)
+        time.sleep(0.3)  # the new claim ran out: the old worker takes it over, and holds it
+        assert taken.outcome is Claim.CLAIMED
+        assert _claim_as_before_monotonic_leases(path, "U3:paid", 30) == "claimed"
+        assert store.claim("U3:paid", 30).outcome is Claim.BUSY
     finally:
         store.close()
 

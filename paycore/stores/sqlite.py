@@ -14,8 +14,13 @@ process take the claim early nor holds it late. The clock starts again at a
 restart, so a lease is held only while it has at most the seconds it was taken
 for left: one written before a restart (by a process that is gone) is free at
 once. Processes sharing a file must share that clock (one kernel, no time
-namespace offsets) and run the same paycore version (an older one reads leases
-on the wall clock).
+namespace offsets).
+
+Each claim also writes its deadline on the wall clock, where releases before
+monotonic leases read it: during a rolling upgrade an older process still sees
+a newer one's claim as held, and a newer process reads a claim an older one
+made (its monotonic columns name another token) on the wall clock, as it was
+written.
 """
 
 from __future__ import annotations
@@ -39,19 +44,27 @@ CREATE TABLE IF NOT EXISTS paycore_notifications (
     lease_until REAL,
     applied_at REAL,
     record TEXT,
-    lease_seconds REAL
+    lease_mono REAL,
+    lease_seconds REAL,
+    lease_token TEXT
 )
 """
-# Files made before leases moved to the monotonic clock lack the column: their leases are on the wall clock.
-_ADD_LEASE_SECONDS = "ALTER TABLE paycore_notifications ADD COLUMN lease_seconds REAL"
+# Files made before leases moved to the monotonic clock lack these: added, NULL in every row.
+_MONOTONIC_COLUMNS = {"lease_mono": "REAL", "lease_seconds": "REAL", "lease_token": "TEXT"}
 
 
-def _held(lease_until: float, lease_seconds: float | None, now: float) -> bool:
-    """Whether a claim's lease still holds at monotonic time ``now``."""
-    if lease_seconds is None:
-        return lease_until > time.time()  # written by an older paycore, on the wall clock
-    # More left than it was taken for: written before the clock started again (a restart).
-    return now < lease_until <= now + lease_seconds
+def _held(token: str | None, lease_until: float | None, monotonic: tuple[Any, Any, Any], now: float) -> bool:
+    """Whether a claim's lease still holds at monotonic time ``now``.
+
+    ``lease_until`` is its deadline on the wall clock; ``monotonic`` is (deadline, seconds, token)
+    on the monotonic clock, trusted only when it names the claim's own token: a release before
+    monotonic leases overwrites the claim without touching those columns.
+    """
+    deadline, seconds, lease_token = monotonic
+    if lease_token is not None and lease_token == token and deadline is not None and seconds is not None:
+        # More left than it was taken for: written before the clock started again (a restart).
+        return bool(now < deadline <= now + seconds)
+    return lease_until is not None and lease_until > time.time()
 
 
 class SQLiteStore:
@@ -68,8 +81,9 @@ class SQLiteStore:
             with self._transaction() as connection:
                 connection.execute(_SCHEMA)
                 columns = {row[1] for row in connection.execute("PRAGMA table_info(paycore_notifications)")}
-                if "lease_seconds" not in columns:
-                    connection.execute(_ADD_LEASE_SECONDS)
+                for column, kind in _MONOTONIC_COLUMNS.items():
+                    if column not in columns:  # names and types are the constants above
+                        connection.execute(f"ALTER TABLE paycore_notifications ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot use {self.path!r} as a notification store: {exc}") from None
 
@@ -99,19 +113,23 @@ class SQLiteStore:
         with self._transaction() as connection:
             now = time.monotonic()  # read under the write lock: no other claim in between
             row = connection.execute(
-                "SELECT state, lease_until, lease_seconds FROM paycore_notifications WHERE key = ?", (key,)
+                "SELECT state, token, lease_until, lease_mono, lease_seconds, lease_token "
+                "FROM paycore_notifications WHERE key = ?",
+                (key,),
             ).fetchone()
             if row is not None and row[0] == "applied":
                 return ClaimResult(Claim.APPLIED)
-            if row is not None and row[1] is not None and _held(row[1], row[2], now):
+            if row is not None and _held(row[1], row[2], (row[3], row[4], row[5]), now):
                 return ClaimResult(Claim.BUSY)
             token = new_token()
             connection.execute(
-                "INSERT INTO paycore_notifications (key, state, token, lease_until, lease_seconds) "
-                "VALUES (?, 'claimed', ?, ?, ?) "
+                "INSERT INTO paycore_notifications "
+                "(key, state, token, lease_until, lease_mono, lease_seconds, lease_token) "
+                "VALUES (?, 'claimed', ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET state = 'claimed', token = excluded.token, "
-                "lease_until = excluded.lease_until, lease_seconds = excluded.lease_seconds",
-                (key, token, now + lease, float(lease)),
+                "lease_until = excluded.lease_until, lease_mono = excluded.lease_mono, "
+                "lease_seconds = excluded.lease_seconds, lease_token = excluded.lease_token",
+                (key, token, time.time() + lease, now + lease, float(lease), token),
             )
             return ClaimResult(Claim.CLAIMED, token)
 
@@ -122,7 +140,8 @@ class SQLiteStore:
             connection.execute(
                 "INSERT INTO paycore_notifications (key, state, applied_at, record) VALUES (?, 'applied', ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET state = 'applied', token = NULL, lease_until = NULL, "
-                "lease_seconds = NULL, applied_at = excluded.applied_at, record = excluded.record "
+                "lease_mono = NULL, lease_seconds = NULL, lease_token = NULL, "
+                "applied_at = excluded.applied_at, record = excluded.record "
                 "WHERE state = 'claimed'",
                 (key, time.time(), record),
             )
