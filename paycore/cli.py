@@ -546,12 +546,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # paycore's own line names method, host, path, status, outcome and duration;
         # httpx's would repeat it with the full URL.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    else:
-        # Each command reports its own outcome in one line: the library's log lines, which Python's
-        # last-resort handler would print too, only with --verbose.
-        library = logging.getLogger("paycore")
-        if not any(isinstance(handler, logging.NullHandler) for handler in library.handlers):
-            library.addHandler(logging.NullHandler())
+    # Each command reports its own outcome in one line: the library's log lines, which Python's last-resort
+    # handler would print too, only with --verbose. Removed on the way out: main() may run in a process that
+    # goes on (a test, a management command).
+    quiet = None if getattr(args, "verbose", False) else logging.NullHandler()
+    if quiet is not None:
+        logging.getLogger("paycore").addHandler(quiet)
     try:
         code: int = args.run(args)
     except errors.PaycoreError as exc:
@@ -560,6 +560,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001  # the CLI promises one line, never a traceback
         print(f"paycore: unexpected {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+    finally:
+        if quiet is not None:
+            logging.getLogger("paycore").removeHandler(quiet)
     return code
 
 

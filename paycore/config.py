@@ -47,6 +47,8 @@ __all__ = [
 CONFIG_ENV = "PAYCORE_CONFIG"
 ACCOUNT_ENV = "PAYCORE_ACCOUNT"
 DEFAULT_CONFIG_PATH = Path("paycore.toml")
+#: The most bytes of a configuration file read: a configuration is a few kilobytes.
+MAX_CONFIG_BYTES = 1 << 20
 _ENV_PREFIX = "PAYCORE_"
 # Core keys of an account table; every other key is a provider setting.
 _CORE_KEYS = frozenset({"provider", "timeout", "deadline", "create_flow"})
@@ -224,8 +226,14 @@ def load_config(
     if "\0" in str(file_path):
         raise ConfigError("a configuration path must not contain a NUL character")
     try:
+        if file_path.exists() and not file_path.is_file():
+            # /dev/zero never ends, a pipe blocks: a configuration is a regular file.
+            raise ConfigError(f"configuration file {str(file_path)!r} is not a regular file")
         with file_path.open("rb") as handle:
-            data = tomllib.load(handle)
+            content = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(content) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"configuration file {str(file_path)!r} is larger than {MAX_CONFIG_BYTES} bytes")
+        data = tomllib.loads(content.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"configuration file {str(file_path)!r} is not UTF-8 text") from None
     except UnicodeEncodeError:  # a lone surrogate: no file system name is spelt so

@@ -37,6 +37,7 @@ import enum
 import inspect
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -98,15 +99,40 @@ class Outcome(enum.StrEnum):
         return self in (Outcome.APPLIED, Outcome.DUPLICATE, Outcome.NOTHING_TO_APPLY)
 
 
+class _UnusableRecord(InvalidRequest):
+    """The lookup's record cannot be checked against: paycore's own words say what to store instead."""
+
+
+#: Spellings shop databases use for an ISO 4217 code: the yuan is often stored as "RMB".
+_CURRENCY_ALIASES = {"RMB": "CNY"}
+_ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
 @dataclass(frozen=True)
 class OrderRecord:
-    """The merchant's own order, as the checks need it: not necessarily a `paycore.Order`."""
+    """The merchant's own order, as the checks need it: not necessarily a `paycore.Order`.
+
+    ``currency`` is an ISO 4217 code (``CNY`` when not stored); case and surrounding
+    spaces do not count, and ``RMB`` is read as ``CNY``. Anything else is refused:
+    compared with every notification's currency, it would refuse every payment.
+    """
 
     order_id: str
     amount: Decimal
     currency: str = "CNY"
     #: the account that created it (`paycore.Payment.account`); None: not stored
     account: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.currency, str):
+            raise _UnusableRecord("the order lookup's currency must be text")
+        code = self.currency.strip().upper()
+        code = _CURRENCY_ALIASES.get(code, code)
+        if not _ISO_CURRENCY.fullmatch(code):
+            raise _UnusableRecord(
+                f"the order lookup's currency {clip(self.currency, 20)!r} is not an ISO 4217 code: store e.g. 'CNY'"
+            )
+        object.__setattr__(self, "currency", code)
 
     @classmethod
     def of(cls, found: object) -> OrderRecord:
@@ -123,9 +149,11 @@ class OrderRecord:
         order_id, amount = get("order_id"), get("amount")
         currency, account = get("currency", "CNY"), get("account")
         if not isinstance(order_id, str) or not isinstance(amount, Decimal) or not amount.is_finite():
-            raise InvalidRequest("the order lookup must give order_id (str) and amount (a finite Decimal)")
+            raise _UnusableRecord("the order lookup must give order_id (str) and amount (a finite Decimal)")
+        if currency is None:
+            currency = "CNY"
         if not isinstance(currency, str) or (account is not None and not isinstance(account, str)):
-            raise InvalidRequest("the order lookup's currency and account must be text")
+            raise _UnusableRecord("the order lookup's currency and account must be text")
         return cls(order_id=order_id, amount=amount, currency=currency, account=account)
 
 
@@ -167,6 +195,9 @@ class ReconcileResult:
     outcome: Outcome | None
     error: str | None = None
 
+
+#: Statuses a handler applies (on_paid, on_failed): a payment in them must state its currency.
+_SETTLED = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED})
 
 _NO_ACCOUNT = "stores no account and several are configured: store payment.account with each order"
 
@@ -370,10 +401,13 @@ class _Checks(Generic[AccountsT]):
         return Outcome.STORE_FAILED
 
     def _lookup_failed(self, failed: _LookupFailed) -> Outcome:
+        # The merchant's exception text may hold anything: its type only. paycore's own words say what to fix.
+        cause = failed.cause
+        said = str(cause) if isinstance(cause, _UnusableRecord) else type(cause).__name__
         logger.error(
             "the order lookup for %s failed (%s): not acknowledged, the gateway will resend",
             clip(failed.order_id),
-            type(failed.cause).__name__,
+            said,
         )
         return Outcome.LOOKUP_FAILED
 
@@ -400,9 +434,9 @@ class _Checks(Generic[AccountsT]):
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} {_NO_ACCOUNT}"
         if record.account is not None and record.account != facts.account:
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} belongs to account {record.account!r}"
-        if facts.currency != record.currency:
-            # Always compared: the same number in another currency is another amount, and a gateway
-            # that does not say which currency it settled in has not said how much was paid.
+        if facts.currency != record.currency and (facts.currency is not None or facts.status in _SETTLED):
+            # The same number in another currency is another amount, and a gateway that does not say which
+            # currency a payment settled in has not said how much was paid (a pending one applies nothing).
             said = facts.currency or "a currency the gateway did not state"
             return Outcome.MISMATCH, f"order {clip(record.order_id)!r} is in {record.currency}, not {said}"
         if facts.amount is not None and facts.amount != record.amount:

@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -62,6 +62,7 @@ _MINOR_UNITS = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in (0, 2, 3)}
+_EXACT = Context(prec=60, traps=[InvalidOperation])
 # As gateways write amounts: digits, an optional point and decimals. No sign, exponent,
 # spaces, separators or other digit scripts; at most 15 integer digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
@@ -174,8 +175,9 @@ def in_currency_places(amount: Decimal, currency: str) -> Decimal:
     """
     quantum = _QUANTA.get(minor_units(currency)) or Decimal(1).scaleb(-minor_units(currency))
     try:
-        exact = amount.quantize(quantum)
-    except InvalidOperation:  # too many digits for the context's precision: leave it alone
+        # A context of our own: the caller's may trap Rounded or Inexact, which quantize signals here.
+        exact = amount.quantize(quantum, context=_EXACT)
+    except InvalidOperation:  # more digits than the context holds: leave it alone
         return amount
     return exact if exact == amount else amount
 

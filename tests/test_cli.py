@@ -334,3 +334,16 @@ def test_reconcile_exits_1_unless_every_order_was_reconciled(tmp_path, order_ids
     assert result.returncode == code, result.stdout + result.stderr
     if "NOT-OURS" in order_ids:
         assert "NOT-OURS: ?, unknown_order" in result.stdout
+
+
+def test_the_cli_leaves_the_paycore_logger_as_it_found_it(tmp_path, monkeypatch):
+    # main() in a process that goes on (a test, a management command): its quiet handler must not stay.
+    import logging
+
+    from paycore.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    before = list(logging.getLogger("paycore").handlers)
+    main(["providers"])
+    main(["verify", "--body", "x=1"])
+    assert logging.getLogger("paycore").handlers == before

@@ -204,3 +204,13 @@ def test_a_path_that_is_not_text_the_system_takes_is_a_config_error():
     # An undecodable byte from the environment (os.fsdecode's \udcff) names a file like any other.
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(environ={"PAYCORE_CONFIG": "paycore-\udcff.toml"})
+
+
+def test_a_configuration_path_naming_no_regular_file_is_refused_without_reading_it(tmp_path):
+    for path in ("/dev/zero", str(tmp_path)):
+        with pytest.raises(ConfigError, match="not a regular file"):
+            load_config(path)
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(b"# " + b"x" * 2_000_000 + b"\n")
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(huge)

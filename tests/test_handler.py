@@ -1004,3 +1004,55 @@ def test_the_async_handler_awaits_an_async_on_refused():
 
     assert asyncio.run(run()).outcome is Outcome.UNVERIFIED
     assert heard == [Outcome.UNVERIFIED]
+
+
+@pytest.mark.parametrize("stored", ["CNY", "cny", " CNY ", "RMB", "rmb", None])
+def test_a_shops_spelling_of_the_yuan_is_read_as_cny(shop, stored):
+    # Compared with every notification's currency now: "cny" or "RMB" in a shop's database must not
+    # refuse every genuine payment.
+    handler = shop.handler(paycore.stores.MemoryStore())
+    order_id = shop.order()
+    shop.orders[order_id] = {"order_id": order_id, "amount": Decimal("9.90"), "currency": stored, "account": "main"}
+    assert handler.process(request(shop.fake.pay(order_id))).outcome is Outcome.APPLIED
+
+
+@pytest.mark.parametrize("stored", ["US$", "yuan", "", "CN"])
+def test_a_stored_currency_that_is_no_iso_code_is_a_lookup_failure_saying_what_to_store(shop, stored, caplog):
+    handler = shop.handler(paycore.stores.MemoryStore())
+    order_id = shop.order()
+    shop.orders[order_id] = {"order_id": order_id, "amount": Decimal("9.90"), "currency": stored, "account": "main"}
+    with caplog.at_level(logging.ERROR, logger="paycore"):
+        assert handler.process(request(shop.fake.pay(order_id))).outcome is Outcome.LOOKUP_FAILED
+    assert "is not an ISO 4217 code: store e.g. 'CNY'" in caplog.text
+    assert shop.paid == []
+    with pytest.raises(paycore.InvalidRequest, match="ISO 4217"):
+        OrderRecord(order_id, Decimal("9.90"), stored)
+
+
+@pytest.mark.parametrize("status", ["pending", "closed", "unknown"])
+def test_a_queried_payment_that_applies_nothing_needs_no_currency(shop, status):
+    # A conforming provider states the currency of paid and failed payments: reconcile must not call
+    # every pending order of it a mismatch.
+    handler = shop.handler(paycore.stores.MemoryStore())
+    order_id = shop.order()
+    pending = shop.gateway.query(order_id).model_copy(update={"currency": None, "status": status})
+    assert handler.apply_payment(pending) is Outcome.NOTHING_TO_APPLY
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:6379/0", "Redis URL"),
+        ("redis://:pw-0123456789@127.0.0.1:abc/0", "Redis URL"),
+        ("redis://:pw-0123456789@127.0.0.1:6379/0?socket_timeout=abc", "Redis URL"),
+        ("redis://:pw-0123456789@127.0.0.1:6379/0?max_connections=100000", "max_connections="),
+    ],
+)
+def test_a_redis_url_that_cannot_work_is_a_config_error_without_the_password(url, message):
+    from paycore.stores.redis import AsyncRedisStore, RedisStore
+
+    for store_class in (RedisStore, AsyncRedisStore):
+        with pytest.raises(paycore.ConfigError, match=message) as caught:
+            store_class(url=url)
+        assert caught.value.__context__ is None
+        assert "pw-0123456789" not in str(caught.value)

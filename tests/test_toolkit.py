@@ -329,3 +329,15 @@ def test_form_pairs_on_the_usual_and_the_odd(text):
     with pytest.raises(UnicodeDecodeError):
         toolkit.form_pairs("a=%D5", encoding="utf-8")
     assert toolkit.form_pairs("a=%C2%CC", encoding="gbk") == [("a", "绿")]
+
+
+def test_in_currency_places_ignores_the_callers_decimal_traps():
+    import decimal
+
+    with decimal.localcontext() as strict:
+        strict.traps[decimal.Rounded] = True
+        strict.traps[decimal.Inexact] = True
+        assert str(toolkit.in_currency_places(Decimal("9.9000"), "CNY")) == "9.90"
+        assert str(toolkit.in_currency_places(Decimal("9.9050"), "CNY")) == "9.9050"
+        assert str(toolkit.in_currency_places(Decimal("100"), "JPY")) == "100"
+        assert str(toolkit.in_currency_places(Decimal("1E+80"), "CNY")) == "1E+80"

@@ -22,11 +22,15 @@ to choose the pool yourself; the store then leaves closing it to you.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from paycore.errors import ConfigError
 from paycore.stores import DEFAULT_LEASE, Claim, ClaimResult, new_token
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_TIMEOUT", "AsyncRedisStore", "RedisStore"]
+
+# Query parameters of a Redis URL that size the pool: refused there, given as keywords.
+_POOL_PARAMETERS = frozenset({"max_connections", "timeout", "connection_pool_class"})
 
 #: Connections a store made from a URL keeps at most, and how long a call waits for one (seconds).
 DEFAULT_MAX_CONNECTIONS = 50
@@ -81,11 +85,22 @@ class _RedisKeys:
                 raise ConfigError("max_connections must be a whole number of at least 1")
             if type(pool_timeout) not in (int, float) or not 0 < pool_timeout <= 3600:  # NaN fails too
                 raise ConfigError("pool_timeout must be a number of seconds above 0 and at most 3600")
+            if not isinstance(url, str) or _POOL_PARAMETERS.intersection(
+                name for name, _ in parse_qsl(urlsplit(url).query)
+            ):
+                # In the URL they would silently replace the pool these keywords checked.
+                raise ConfigError("give the Redis pool's size and timeout as max_connections= and pool_timeout=")
             # A blocking pool: past its limit a call waits for a connection instead of failing.
             package = redis.asyncio if asynchronous else redis
-            self._pool = package.BlockingConnectionPool.from_url(
-                url, max_connections=max_connections, timeout=pool_timeout
-            )
+            failure = None
+            try:
+                self._pool = package.BlockingConnectionPool.from_url(
+                    url, max_connections=max_connections, timeout=pool_timeout
+                )
+            except ValueError as exc:  # redis-py's reading of the URL; its message never holds the password
+                failure = str(exc)
+            if failure is not None:
+                raise ConfigError(f"cannot use this Redis URL for a notification store: {failure}")
             client = package.Redis(connection_pool=self._pool)
         self._client = client
         self._prefix = prefix

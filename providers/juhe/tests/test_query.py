@@ -320,3 +320,11 @@ def test_queried_amounts_come_with_the_yuan_precision_of_the_order(paycore_any_g
     answer = _signed(helpers, amount="9.9000", true_amount="9.8900")
     payment = paycore_any_gateway(_serve(answer)).query(ORDER_ID)
     assert (str(payment.amount), str(payment.paid_amount)) == ("9.90", "9.89")
+
+
+@pytest.mark.parametrize("status", [404, 500, 502])
+def test_a_no_such_order_on_an_http_error_is_not_order_not_found(paycore_any_gateway, status):
+    answer = {"status": "error", "msg": "订单不存在"}
+    with pytest.raises(GatewayError, match=f"HTTP {status}") as excinfo:
+        paycore_any_gateway(lambda request: httpx.Response(status, json=answer)).query("E1")
+    assert not isinstance(excinfo.value, paycore.OrderNotFound)

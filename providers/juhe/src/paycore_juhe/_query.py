@@ -43,7 +43,11 @@ def read_query_answer(
     fields = _order_fields(data)
     if "orderid" not in fields:
         if "status" in data or "msg" in data:
-            raise gateway_refusal(data, "query", distrust=_unsigned_refusal_distrust(settings))
+            doubt = _unsigned_refusal_distrust(settings)
+            if doubt is None and not response.is_success:
+                # An error page of a proxy or a failing server, not the platform's considered answer.
+                doubt = f"it came with HTTP {response.status_code}"
+            raise gateway_refusal(data, "query", distrust=doubt)
         keys = clip(", ".join(sorted(data)), 200)
         raise ProtocolError(f"gateway answered a query with an unknown shape (keys: {keys})")
     received = {name: scalar_text(name, value) for name, value in fields.items()}
