@@ -7,13 +7,25 @@ from collections.abc import Iterable
 import hypothesis
 import pytest
 
-from tests.store_fixtures import shared_stores, stores
+from tests.servers import missing_binaries
+from tests.store_fixtures import local_servers, postgres, redis_url, shared_stores, store_factory, stores
 
 # Examples are not timed: a deadline fails a test on a busy machine, and tests here are never timed.
 hypothesis.settings.register_profile("paycore", deadline=None)
 hypothesis.settings.load_profile("paycore")
 
-__all__ = ["shared_stores", "stores"]  # fixtures for every test module: one per store, real servers
+# Fixtures for every test module: one per store, on servers of the run's own.
+__all__ = ["local_servers", "postgres", "redis_url", "shared_stores", "store_factory", "stores"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop before any test when a server the stores' tests start is not installed: a failure, never a skip."""
+    missing = missing_binaries()
+    if missing:
+        pytest.exit(
+            "the tests start their own Redis and PostgreSQL, and this machine lacks: " + "; ".join(missing),
+            returncode=1,
+        )
 
 
 class OneAnswerServer:

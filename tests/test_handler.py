@@ -20,7 +20,6 @@ from paycore.handler import AsyncNotificationHandler, Handled, NotificationHandl
 from paycore.stores import Claim
 from paycore.stores.postgres import PostgresStore
 from paycore.testing import FakeGateway, FakeProvider, FakeSettings, fake_sign
-from tests.store_fixtures import POSTGRES, StoreFactory
 
 SECRET = "handler-test-secret"
 
@@ -481,11 +480,12 @@ def async_stores(request, stores):
         return
     from paycore.stores.redis import AsyncRedisStore
 
+    url = request.getfixturevalue("redis_url")
     prefix = f"a{uuid.uuid4().hex[:12]}:"
-    yield lambda: AsyncRedisStore(url="redis://127.0.0.1:6379/0", prefix=prefix)
+    yield lambda: AsyncRedisStore(url=url, prefix=prefix)
     import redis
 
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(url)
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
     client.close()
@@ -534,7 +534,7 @@ def test_fifty_concurrent_deliveries_apply_once_async(async_stores):
     assert sum(handled.outcome is Outcome.APPLIED for handled in outcomes) == 1
 
 
-def test_a_burst_of_two_hundred_copies_on_the_async_redis_store_never_fails_the_store(caplog):
+def test_a_burst_of_two_hundred_copies_on_the_async_redis_store_never_fails_the_store(caplog, redis_url):
     # No semaphore: a gateway resending into a busy shop, all at once. Each copy needs a connection.
     from paycore.stores.redis import AsyncRedisStore
 
@@ -559,7 +559,7 @@ def test_a_burst_of_two_hundred_copies_on_the_async_redis_store_never_fails_the_
             async def on_paid(event: paycore.AppliedPayment) -> None:
                 await asyncio.sleep(0.05)
 
-            store = AsyncRedisStore(url="redis://127.0.0.1:6379/0", prefix=prefix)
+            store = AsyncRedisStore(url=redis_url, prefix=prefix)
             handler = AsyncNotificationHandler(accounts, lookup=orders.get, on_paid=on_paid, store=store)
             body = fake.pay(order.order_id)
             try:
@@ -573,7 +573,7 @@ def test_a_burst_of_two_hundred_copies_on_the_async_redis_store_never_fails_the_
     finally:
         import redis
 
-        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
         client.close()
@@ -589,20 +589,20 @@ def test_a_redis_store_refuses_a_pool_that_cannot_work(options):
 
     for store_class in (RedisStore, AsyncRedisStore):
         with pytest.raises(paycore.ConfigError):
-            store_class(url="redis://127.0.0.1:6379/0", **options)
+            store_class(url="redis://127.0.0.1:1/0", **options)
 
 
 # PostgreSQL: the merchant's update and the claim commit together
 
 
-def test_postgres_transactional_mode_commits_or_rolls_back_both(shop, tmp_path):
+def test_postgres_transactional_mode_commits_or_rolls_back_both(shop, store_factory, postgres):
     import psycopg
 
-    shared_stores = StoreFactory("postgres", tmp_path)
+    shared_stores = store_factory("postgres")
     store = shared_stores()
     assert isinstance(store, PostgresStore)
     merchant_table = f"{shared_stores.name}_fulfilled"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+    with psycopg.connect(postgres, autocommit=True) as admin:
         admin.execute(f"CREATE TABLE {merchant_table} (order_id TEXT PRIMARY KEY)")
     attempts = []
 
@@ -619,12 +619,12 @@ def test_postgres_transactional_mode_commits_or_rolls_back_both(shop, tmp_path):
     body = shop.fake.pay(order_id)
     try:
         assert handler.process(request(body)).outcome is Outcome.CALLBACK_FAILED
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (0,)  # noqa: S608
         assert store.applied(f"{order_id}:paid") is None  # rolled back together
         assert handler.process(request(body)).outcome is Outcome.APPLIED
         assert handler.process(request(body)).outcome is Outcome.DUPLICATE
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (1,)  # noqa: S608
         assert store.applied(f"{order_id}:paid") is not None
         # Concurrent copies wait on the row and find it applied: still once.
@@ -635,7 +635,7 @@ def test_postgres_transactional_mode_commits_or_rolls_back_both(shop, tmp_path):
         assert outcomes.count(Outcome.APPLIED) == 1
         assert set(outcomes) == {Outcome.APPLIED, Outcome.DUPLICATE}
     finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             admin.execute(f"DROP TABLE IF EXISTS {merchant_table}")
         shared_stores.cleanup()
 
@@ -646,7 +646,7 @@ def test_handler_refuses_a_non_store_and_bad_options(shop):
     with pytest.raises(paycore.ConfigError):
         shop.handler(object())
     with pytest.raises(paycore.ConfigError, match="asynchronous"):
-        shop.handler(AsyncRedisStore(url="redis://127.0.0.1:6379/0"))
+        shop.handler(AsyncRedisStore(url="redis://127.0.0.1:1/0"))
     with pytest.raises(paycore.ConfigError):
         shop.handler(paycore.stores.MemoryStore(), transactional=True)
     with pytest.raises(paycore.ConfigError):
@@ -699,8 +699,8 @@ def test_a_callback_returning_an_awaitable_is_a_callback_failure_not_an_applicat
     assert fixed.process(request(body)).outcome is Outcome.APPLIED
 
 
-def test_transactional_mode_rolls_back_a_callback_that_returned_an_awaitable(shop, tmp_path):
-    factory = StoreFactory("postgres", tmp_path)
+def test_transactional_mode_rolls_back_a_callback_that_returned_an_awaitable(shop, store_factory):
+    factory = store_factory("postgres")
     store = factory()
     try:
         fulfil = _AsyncCallable()
@@ -756,14 +756,14 @@ def test_the_default_store_is_a_sqlite_file_in_the_working_directory(shop, tmp_p
     handler.store.close()
 
 
-def test_postgres_transactional_mode_loses_the_merchants_update_with_the_claim(shop, tmp_path):
+def test_postgres_transactional_mode_loses_the_merchants_update_with_the_claim(shop, store_factory, postgres):
     """The claim's transaction dies before it commits (its connection is cut): the merchant's update goes too."""
     import psycopg
 
-    factory = StoreFactory("postgres", tmp_path)
+    factory = store_factory("postgres")
     store = factory()
     merchant_table = f"{factory.name}_fulfilled"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+    with psycopg.connect(postgres, autocommit=True) as admin:
         admin.execute(f"CREATE TABLE {merchant_table} (order_id TEXT PRIMARY KEY)")
     cuts = []
 
@@ -771,7 +771,7 @@ def test_postgres_transactional_mode_loses_the_merchants_update_with_the_claim(s
         connection.execute(f"INSERT INTO {merchant_table} VALUES (%s)", (event.order_id,))  # noqa: S608
         if not cuts:
             cuts.append(event.order_id)
-            with psycopg.connect(POSTGRES, autocommit=True) as admin:  # the database drops the claim's session
+            with psycopg.connect(postgres, autocommit=True) as admin:  # the database drops the claim's session
                 admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
 
     handler = NotificationHandler(
@@ -781,14 +781,14 @@ def test_postgres_transactional_mode_loses_the_merchants_update_with_the_claim(s
     body = shop.fake.pay(order_id)
     try:
         assert handler.process(request(body)).outcome is Outcome.CALLBACK_FAILED
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (0,)  # noqa: S608
         assert store.applied(f"{order_id}:paid") is None
         assert handler.process(request(body)).outcome is Outcome.APPLIED  # a new connection, the resend applies it
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             assert admin.execute(f"SELECT count(*) FROM {merchant_table}").fetchone() == (1,)  # noqa: S608
     finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             admin.execute(f"DROP TABLE IF EXISTS {merchant_table}")
         factory.cleanup()
 
@@ -877,14 +877,14 @@ def test_a_failure_arriving_while_the_payment_is_applied_waits_and_never_overtak
     assert len(shop.paid) == 1
 
 
-def test_postgres_closes_the_connections_of_threads_that_ended(tmp_path):
+def test_postgres_closes_the_connections_of_threads_that_ended(store_factory, postgres):
     import psycopg
 
-    factory = StoreFactory("postgres", tmp_path)
+    factory = store_factory("postgres")
     store = factory()
 
     def count() -> int:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        with psycopg.connect(postgres, autocommit=True) as admin:
             row = admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = 'test' AND pid <> pg_backend_pid()"
             ).fetchone()
@@ -1042,10 +1042,10 @@ def test_a_queried_payment_that_applies_nothing_needs_no_currency(shop, status):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://127.0.0.1:6379/0", "Redis URL"),
+        ("http://127.0.0.1:1/0", "Redis URL"),
         ("redis://:pw-0123456789@127.0.0.1:abc/0", "Redis URL"),
-        ("redis://:pw-0123456789@127.0.0.1:6379/0?socket_timeout=abc", "Redis URL"),
-        ("redis://:pw-0123456789@127.0.0.1:6379/0?max_connections=100000", "max_connections="),
+        ("redis://:pw-0123456789@127.0.0.1:1/0?socket_timeout=abc", "Redis URL"),
+        ("redis://:pw-0123456789@127.0.0.1:1/0?max_connections=100000", "max_connections="),
     ],
 )
 def test_a_redis_url_that_cannot_work_is_a_config_error_without_the_password(url, message):
