@@ -60,6 +60,10 @@ class PostgresStore:
         failure = None
         try:
             with self._connection().transaction():
+                # CREATE TABLE IF NOT EXISTS is not safe against itself: two workers starting at once both
+                # see no table, and the second fails on the catalog's unique index. One creator at a time,
+                # under a lock that lives as long as this transaction.
+                self._connection().execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"paycore:{table}",))
                 self._connection().execute(_SCHEMA.format(table=table))  # the name was checked above
         except psycopg.Error as exc:
             failure = type(exc).__name__

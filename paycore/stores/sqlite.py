@@ -99,12 +99,30 @@ class SQLiteStore:
             connection = sqlite3.connect(
                 self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-            connection.execute("PRAGMA journal_mode=WAL")
+            self._enter_wal(connection)
             connection.execute("PRAGMA synchronous=FULL")
             self._local.connection = connection
             with self._connections_lock:
                 self._connections.append(connection)
         return connection
+
+    def _enter_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to WAL mode, waiting out other starters as the busy timeout would.
+
+        The first switch of a new file needs it to itself, and SQLite answers "database is
+        locked" at once rather than call the busy handler (which could deadlock there):
+        several workers starting on a new file at once would fail. Once in WAL mode, the
+        switch is a no-op that takes no lock.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _transaction(self) -> _Immediate:
         return _Immediate(self._connection())
