@@ -341,3 +341,26 @@ def test_in_currency_places_ignores_the_callers_decimal_traps():
         assert str(toolkit.in_currency_places(Decimal("9.9050"), "CNY")) == "9.9050"
         assert str(toolkit.in_currency_places(Decimal("100"), "JPY")) == "100"
         assert str(toolkit.in_currency_places(Decimal("1E+80"), "CNY")) == "1E+80"
+
+
+def test_url_whitespace_and_control_characters_are_exactly_those_str_isspace_and_c0_name():
+    # is_http_url reads them with one regular expression: the same set as the per-character check it replaced.
+    import sys
+
+    from paycore.toolkit import _URL_SPACE_OR_CONTROL
+
+    differ = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if (chr(code).isspace() or code < 0x20 or code == 0x7F) != bool(_URL_SPACE_OR_CONTROL.search(chr(code)))
+    ]
+    assert differ == []
+
+
+def test_a_remembered_url_verdict_is_the_same_verdict():
+    for _ in range(2):  # the second time from the cache
+        assert toolkit.is_http_url("https://shop.example/notify") is None
+        assert toolkit.is_http_url("https://shop.example/a b") == "must not contain whitespace or control characters"
+        assert toolkit.is_http_url("https://xn--a.example/") == "must have a host name that can be looked up (IDNA)"
+        assert toolkit.is_http_url("https://shop.example/?a=1", allow_query=False) == "must have no query or fragment"
+        assert toolkit.is_http_url("https://shop.example/?a=1") is None
