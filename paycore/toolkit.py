@@ -50,6 +50,7 @@ __all__ = [
     "load_json",
     "minor_units",
     "plain_amount",
+    "plain_amount_in",
     "signature_matches",
     "to_minor_units",
     "unambiguous_pairs",
@@ -66,7 +67,7 @@ _QUANTA = {places: Decimal(1).scaleb(-places) for places in (0, 2, 3)}
 _EXACT = Context(prec=60, traps=[InvalidOperation])
 # As gateways write amounts: digits, an optional point and decimals. No sign, exponent,
 # spaces, separators or other digit scripts; at most 15 integer digits.
-_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
+_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.([0-9]{1,8}))?")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # What an unencoded URL never holds. \s is str.isspace()'s set (a test holds them to it).
 _URL_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
@@ -159,12 +160,33 @@ def plain_amount(raw: str, *, places: int = 8) -> Decimal | None:
     refused: no gateway writes them, and each is a way to smuggle in another number.
     Zero is read (``0.00``): whether it is acceptable is the caller's decision.
     """
-    if not _AMOUNT.fullmatch(raw):
+    match = _AMOUNT.fullmatch(raw)
+    if match is None:
         return None
-    amount = Decimal(raw)
-    if -amount.as_tuple().exponent > places:  # type: ignore[operator]  # finite: an int
+    decimals = match.group(1)
+    if decimals is not None and len(decimals) > places:
         return None
-    return amount
+    return Decimal(raw)
+
+
+def plain_amount_in(raw: str, currency: str) -> Decimal | None:
+    """`plain_amount` with the currency's decimal places when only the spelling changes, in one pass.
+
+    The same as ``in_currency_places(plain_amount(raw), currency)`` (a test holds it
+    to that), read off the text: ``"9.9000"`` → ``Decimal("9.90")``, ``"9.9050"`` as
+    it is. For the hot path of notifications, whose gateways store four decimals.
+    """
+    match = _AMOUNT.fullmatch(raw)
+    if match is None:
+        return None
+    decimals = match.group(1) or ""
+    places = minor_units(currency)
+    extra = len(decimals) - places
+    if extra > 0 and decimals.endswith("0" * extra):
+        raw = raw[: -extra - 1] if extra == len(decimals) else raw[:-extra]
+    elif extra < 0:
+        raw += ("" if decimals else ".") + "0" * -extra
+    return Decimal(raw)
 
 
 def format_amount(amount: Decimal, places: int = 2) -> str:
@@ -182,12 +204,12 @@ def format_amount(amount: Decimal, places: int = 2) -> str:
 
 
 def in_currency_places(amount: Decimal, currency: str) -> Decimal:
-    """``amount`` with the currency's decimal places when only its spelling changes (``9.9000`` → ``9.90``).
+    """``amount`` with the currency's decimal places when only its spelling changes (``9.9000``, ``9.9`` → ``9.90``).
 
-    A gateway that stores four decimals sends ``9.9000`` for ``9.90`` yuan; the same
-    value spelt as the order's amount prints and stores as the merchant expects. An
-    amount with more places than the currency has (``9.9050``) is returned as it is:
-    it is what was signed, and never rounded.
+    A gateway that stores four decimals sends ``9.9000`` for ``9.90`` yuan, one that
+    prints floats ``9.9``; the same value spelt as the order's amount prints and
+    stores as the merchant expects. An amount with more places than the currency has
+    (``9.9050``) is returned as it is: it is what was signed, and never rounded.
     """
     quantum = _QUANTA.get(minor_units(currency)) or Decimal(1).scaleb(-minor_units(currency))
     try:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
+import hypothesis
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -364,3 +365,16 @@ def test_a_remembered_url_verdict_is_the_same_verdict():
         assert toolkit.is_http_url("https://xn--a.example/") == "must have a host name that can be looked up (IDNA)"
         assert toolkit.is_http_url("https://shop.example/?a=1", allow_query=False) == "must have no query or fragment"
         assert toolkit.is_http_url("https://shop.example/?a=1") is None
+
+
+@hypothesis.given(
+    raw=hypothesis.strategies.from_regex(r"[0-9]{1,16}(\.[0-9]{0,9})?", fullmatch=True)
+    | hypothesis.strategies.text(max_size=12),
+    currency=hypothesis.strategies.sampled_from(["CNY", "JPY", "KWD", "USD"]),
+)
+def test_plain_amount_in_reads_as_plain_amount_then_in_currency_places(raw, currency):
+    # The one-pass reading of the hot path against the two readings it stands for.
+    plain = toolkit.plain_amount(raw)
+    expected = None if plain is None else toolkit.in_currency_places(plain, currency)
+    found = toolkit.plain_amount_in(raw, currency)
+    assert (None if found is None else str(found)) == (None if expected is None else str(expected))

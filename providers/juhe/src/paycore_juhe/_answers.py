@@ -12,7 +12,6 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from paycore import GatewayError, OrderNotFound, ProtocolError, toolkit
-from paycore.toolkit import plain_amount
 from paycore_juhe._html import redirect_targets, visible_text
 from paycore_juhe.settings import SETTLEMENT_CURRENCY, JuheSettings
 
@@ -121,11 +120,11 @@ def answer_amount(data: dict[str, Any], name: str) -> Decimal | None:
     raw = scalar_text(name, data.get(name))
     if not raw:
         return None
-    amount = plain_amount(raw)
+    # The platform stores four decimals (9.9000): the order's yuan are written with two.
+    amount = toolkit.plain_amount_in(raw, SETTLEMENT_CURRENCY)
     if amount is None:
         raise ProtocolError(f"gateway answered a malformed {name}: {raw[:32]!r}")
     if amount <= 0:
         # as for notifications: "0.00" is no amount, never "paid in full"
         raise ProtocolError(f"gateway answered {name} {raw[:32]!r}, which is not a positive amount")
-    # The platform stores four decimals (9.9000): the order's yuan are written with two.
-    return toolkit.in_currency_places(amount, SETTLEMENT_CURRENCY)
+    return amount

@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 from zoneinfo import ZoneInfo
 
 from paycore import MalformedAmount, MalformedNotification, SignatureError
-from paycore.toolkit import clip, first_match, in_currency_places, plain_amount, signature_matches, utf8
+from paycore.toolkit import clip, first_match, plain_amount_in, signature_matches, utf8
 from paycore.toolkit import gateway_time as any_gateway_time
 from paycore_juhe._signing import digest, signing_string
 from paycore_juhe.settings import SETTLEMENT_CURRENCY
@@ -163,13 +163,13 @@ def _refuse_repeated(names: list[str]) -> None:
 def parse_amount(fields: Mapping[str, str], name: str) -> Decimal:
     """A positive Decimal from ``fields[name]``, else MalformedNotification."""
     raw = fields.get(name, "")
-    amount = plain_amount(raw)
+    # The platform stores four decimals (9.9000): the order's yuan are written with two.
+    amount = plain_amount_in(raw, SETTLEMENT_CURRENCY)
     if amount is None:
         raise MalformedAmount(f"{name} {raw[:32]!r} is not a decimal amount")
     if amount <= 0:
         raise MalformedAmount(f"{name} {raw!r} is not a positive amount")
-    # The platform stores four decimals (9.9000): the order's yuan are written with two.
-    return in_currency_places(amount, SETTLEMENT_CURRENCY)
+    return amount
 
 
 def gateway_time(raw: str, zone: ZoneInfo) -> datetime:
