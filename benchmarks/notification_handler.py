@@ -5,8 +5,9 @@
 Each notification is a different paid juhe order, so every one is claimed, applied
 (an in-memory callback) and recorded. The baseline is ``Gateway.verify_notification``
 alone, measured in the same run. Stores: SQLite (a file, WAL, synchronous=FULL:
-durable), Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 (skipped, with a
-line saying so, when the server is down: this is a measurement, not a test).
+durable), and a Redis and a PostgreSQL of the benchmark's own, started as the tests
+start theirs (``tests/servers.py``: free loopback ports, temporary folders; skipped,
+with a line saying so, when a binary is missing: this is a measurement, not a test).
 Targets on a 2-core machine: SQLite at least 1,000 per second; the Redis path
 at most 3x verify alone.
 """
@@ -14,6 +15,7 @@ at most 3x verify alone.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 import uuid
@@ -31,6 +33,9 @@ from paycore.handler import AsyncNotificationHandler, NotificationHandler, Order
 from paycore.stores import MemoryStore, NotificationStore
 from paycore.stores.sqlite import SQLiteStore
 from paycore.testing import LoopbackServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.servers import LocalServers  # the tests' own servers: the benchmark touches no other
 
 KEY = "t4ig5acnpx4fet4zapshjacjd9o4bhbi"
 MERCHANT = "10002"
@@ -145,25 +150,36 @@ def main() -> None:
     stores: dict[str, Callable[[], NotificationStore]] = {"memory": MemoryStore}
     folder = Path(tempfile.mkdtemp(prefix="paycore-bench-"))
     stores["SQLite"] = lambda: SQLiteStore(folder / "store.sqlite3")
+    servers = LocalServers()
+    redis_url = ""
     try:
-        import redis
-
         from paycore.stores.redis import RedisStore
 
-        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
-        stores["Redis"] = lambda: RedisStore(url="redis://127.0.0.1:6379/0", prefix=f"bench-{uuid.uuid4().hex}:")
+        redis_url = servers.redis_url()
+        stores["Redis"] = lambda: RedisStore(url=redis_url, prefix=f"bench-{uuid.uuid4().hex}:")
     except Exception as exc:  # noqa: BLE001  # a measurement: report the missing server and go on
-        print(f"(Redis not measured: {type(exc).__name__})")
+        print(f"(Redis not measured: {type(exc).__name__}: {exc})")
     try:
-        import psycopg
-
         from paycore.stores.postgres import PostgresStore
 
-        conninfo = "host=127.0.0.1 port=5432 dbname=test user=postgres"
-        psycopg.connect(conninfo).close()
+        conninfo = servers.postgres()
         stores["PostgreSQL"] = lambda: PostgresStore(conninfo, table=f"bench_{uuid.uuid4().hex[:12]}")
     except Exception as exc:  # noqa: BLE001  # a measurement: report the missing server and go on
-        print(f"(PostgreSQL not measured: {type(exc).__name__})")
+        print(f"(PostgreSQL not measured: {type(exc).__name__}: {exc})")
+    try:
+        _measure_all(gateway, baseline, verify, stores, redis_url)
+    finally:
+        servers.stop()
+        gateway.close()
+
+
+def _measure_all(
+    gateway: paycore.Gateway,
+    baseline: dict[str, float],
+    verify: float,
+    stores: dict[str, Callable[[], NotificationStore]],
+    redis_url: str,
+) -> None:
 
     print(f"verify_notification alone: {verify * 1e6:.1f} us")
     print("notifications through paycore.web.asgi_app, against an ASGI app that only verifies (same transport)")
@@ -177,15 +193,12 @@ def main() -> None:
     if "Redis" in stores:
         from paycore.stores.redis import AsyncRedisStore
 
-        asynchronous["Redis (asyncio)"] = lambda: AsyncRedisStore(
-            url="redis://127.0.0.1:6379/0", prefix=f"bench-{uuid.uuid4().hex}:"
-        )
+        asynchronous["Redis (asyncio)"] = lambda: AsyncRedisStore(url=redis_url, prefix=f"bench-{uuid.uuid4().hex}:")
     print("the same through AsyncNotificationHandler (no worker thread), in process")
     for name, make in asynchronous.items():
         seconds = measure_async(name, make)
         ratio = seconds / baseline["in process"]
         print(f"  {name + ', in process':<28} {seconds * 1e6:9.1f} us  {1 / seconds:8.0f}/s  {ratio:6.2f}x")
-    gateway.close()
 
 
 if __name__ == "__main__":
