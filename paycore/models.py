@@ -289,7 +289,9 @@ class _Model(pydantic.BaseModel):
 
     def __init__(self, /, **data: Any) -> None:
         try:
-            super().__init__(**data)
+            # What BaseModel.__init__ does, without a second frame and a second packing of the keywords:
+            # models are built on every notification and every answer, a hot path.
+            self.__pydantic_validator__.validate_python(data, self_instance=self)
         except pydantic.ValidationError as exc:
             # A caller gets a paycore error naming the fields, never pydantic's.
             raise InvalidRequest(f"invalid {type(self).__name__}: {describe_validation_error(exc)}") from None
