@@ -65,7 +65,7 @@ def _wait(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
             output = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"the test run's own {what} did not start:\n{output}")
+            raise _ServerDidNotStart(f"the test run's own {what} did not start:\n{output}")
         time.sleep(0.05)
 
 
@@ -88,20 +88,20 @@ class LocalServers:
     def redis_url(self) -> str:
         """``redis://127.0.0.1:<port>/0`` of a Redis started for this run."""
         if self._redis_url is None:
-            self._redis_url = self._start_redis()
+            self._redis_url = _retried(self._start_redis)
         return self._redis_url
 
     def postgres(self) -> str:
         """A libpq connection string for a PostgreSQL started for this run (user and database ``postgres``)."""
         if self._postgres is None:
-            self._postgres = self._start_postgres()
+            self._postgres = _retried(self._start_postgres)
         return self._postgres
 
-    def _start_redis(self) -> str:
+    def _start_redis(self, attempt: int) -> str:
         binary = _binary("redis-server")
         if binary is None:
             raise RuntimeError(f"install {_INSTALL['redis-server']}")
-        folder = self._folder / "redis"
+        folder = self._folder / f"redis-{attempt}"
         folder.mkdir()
         port = _free_port()
         log = folder / "redis.log"
@@ -112,11 +112,11 @@ class LocalServers:
         _wait(lambda: _accepts(port), process, "Redis", log)
         return f"redis://127.0.0.1:{port}/0"
 
-    def _start_postgres(self) -> str:
+    def _start_postgres(self, attempt: int) -> str:
         initdb, postgres = _binary("initdb"), _binary("postgres")
         if initdb is None or postgres is None:
             raise RuntimeError(f"install {_INSTALL['postgres']}")
-        folder = self._folder / "postgres"
+        folder = self._folder / f"postgres-{attempt}"
         folder.mkdir()
         data = folder / "data"
         become = self._postgres_user(folder)
@@ -186,6 +186,21 @@ class LocalServers:
                 if stream is not None:
                     stream.close()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class _ServerDidNotStart(RuntimeError):
+    """A server exited or never answered: its port may have been taken between the probe and its start."""
+
+
+def _retried(start: Callable[[int], str], attempts: int = 3) -> str:
+    """``start(attempt)``, again on a new port when the server did not start (a port taken meanwhile)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start(attempt)
+        except _ServerDidNotStart:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _connects(conninfo: str) -> bool:
