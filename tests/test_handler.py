@@ -491,24 +491,34 @@ def async_stores(request, stores):
     client.close()
 
 
+def _async_accounts(fake: FakeGateway) -> paycore.AsyncAccounts:
+    """Account "main" on the fake, through an AsyncGateway."""
+    gateway = paycore.AsyncGateway(
+        FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(fake)
+    )
+    return paycore.AsyncAccounts({"main": gateway})
+
+
+async def _created_order(accounts: paycore.AsyncAccounts) -> tuple[paycore.Order, dict[str, OrderRecord]]:
+    """An order created on account "main", and the shop's records holding it."""
+    order = paycore.Order(
+        amount=Decimal("5.00"),
+        channel=paycore.Channel.WECHAT_QR,
+        subject="tea",
+        notify_url="https://shop.example/notify/main",
+        return_url="https://shop.example/done",
+    )
+    await accounts["main"].create(order)
+    return order, {order.order_id: OrderRecord(order.order_id, order.amount, account="main")}
+
+
 def test_fifty_concurrent_deliveries_apply_once_async(async_stores):
     stores = async_stores
     fake = FakeGateway(FakeSettings(secret_key=SECRET))
 
     async def run() -> tuple[list[Any], list[Any]]:
-        gateway = paycore.AsyncGateway(
-            FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(fake)
-        )
-        async with paycore.AsyncAccounts({"main": gateway}) as accounts:
-            order = paycore.Order(
-                amount=Decimal("5.00"),
-                channel=paycore.Channel.WECHAT_QR,
-                subject="tea",
-                notify_url="https://shop.example/notify/main",
-                return_url="https://shop.example/done",
-            )
-            await gateway.create(order)
-            orders = {order.order_id: OrderRecord(order.order_id, order.amount, account="main")}
+        async with _async_accounts(fake) as accounts:
+            order, orders = await _created_order(accounts)
             paid: list[Any] = []
 
             async def on_paid(event: paycore.AppliedPayment) -> None:
@@ -542,19 +552,8 @@ def test_a_burst_of_two_hundred_copies_on_the_async_redis_store_never_fails_the_
     prefix = f"burst{uuid.uuid4().hex[:12]}:"
 
     async def run() -> list[Any]:
-        gateway = paycore.AsyncGateway(
-            FakeProvider, {"secret_key": SECRET}, account="main", transport=httpx.MockTransport(fake)
-        )
-        async with paycore.AsyncAccounts({"main": gateway}) as accounts:
-            order = paycore.Order(
-                amount=Decimal("5.00"),
-                channel=paycore.Channel.WECHAT_QR,
-                subject="tea",
-                notify_url="https://shop.example/notify/main",
-                return_url="https://shop.example/done",
-            )
-            await gateway.create(order)
-            orders = {order.order_id: OrderRecord(order.order_id, order.amount, account="main")}
+        async with _async_accounts(fake) as accounts:
+            order, orders = await _created_order(accounts)
 
             async def on_paid(event: paycore.AppliedPayment) -> None:
                 await asyncio.sleep(0.05)

@@ -21,7 +21,7 @@ to choose the pool yourself; the store then leaves closing it to you.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from paycore.errors import ConfigError
@@ -59,15 +59,22 @@ return 0
 
 
 class _RedisKeys:
-    """What both Redis stores share: the client, the keys, the registered scripts."""
+    """What both Redis stores share: the client (or the pool it is made on), the keys, the registered scripts.
+
+    ``client`` is a ``redis.Redis`` (``redis.asyncio.Redis`` for `AsyncRedisStore`); or
+    give ``url`` (``redis://127.0.0.1:6379/0``), and the store keeps a pool of at most
+    ``max_connections`` for which a call waits up to ``pool_timeout`` seconds.
+    """
+
+    #: whether the client is redis-py's asyncio one
+    _asynchronous: ClassVar[bool] = False
 
     def __init__(
         self,
-        client: Any,
-        url: str | None,
-        prefix: str,
+        client: Any = None,
         *,
-        asynchronous: bool,
+        url: str | None = None,
+        prefix: str = "paycore:",
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> None:
@@ -91,7 +98,7 @@ class _RedisKeys:
                 # In the URL they would silently replace the pool these keywords checked.
                 raise ConfigError("give the Redis pool's size and timeout as max_connections= and pool_timeout=")
             # A blocking pool: past its limit a call waits for a connection instead of failing.
-            package = redis.asyncio if asynchronous else redis
+            package = redis.asyncio if self._asynchronous else redis
             failure = None
             try:
                 self._pool = package.BlockingConnectionPool.from_url(
@@ -136,19 +143,6 @@ class RedisStore(_RedisKeys):
     ``pool_timeout`` seconds.
     """
 
-    def __init__(
-        self,
-        client: Any = None,
-        *,
-        url: str | None = None,
-        prefix: str = "paycore:",
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
-    ) -> None:
-        super().__init__(
-            client, url, prefix, asynchronous=False, max_connections=max_connections, pool_timeout=pool_timeout
-        )
-
     def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
         token = new_token()
         return _claimed(self._claim(keys=self._claim_keys(key), args=[key, token, int(lease * 1000)]), token)
@@ -174,20 +168,11 @@ class AsyncRedisStore(_RedisKeys):
 
     Its methods are coroutines, awaited on the event loop: no worker thread per call.
     A `RedisStore` and an `AsyncRedisStore` with the same prefix share their data.
+    ``client`` is a ``redis.asyncio.Redis``; ``url``, ``max_connections`` and
+    ``pool_timeout`` as for `RedisStore`.
     """
 
-    def __init__(
-        self,
-        client: Any = None,
-        *,
-        url: str | None = None,
-        prefix: str = "paycore:",
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
-    ) -> None:
-        super().__init__(
-            client, url, prefix, asynchronous=True, max_connections=max_connections, pool_timeout=pool_timeout
-        )
+    _asynchronous = True
 
     async def claim(self, key: str, lease: float = DEFAULT_LEASE) -> ClaimResult:
         token = new_token()
