@@ -353,7 +353,7 @@ class _Checks(Generic[AccountsT]):
     def _answer(self, request: NotificationRequest, outcome: Outcome, notification: Notification | None) -> Handled:
         if outcome.acknowledged and notification is not None:
             return Handled(outcome, notification.ack, notification)
-        reason = _UNACKNOWLEDGED[outcome]
+        reason = _UNACKNOWLEDGED.get(outcome)
         account = notification.account if notification is not None else None
         if account is None:
             reply = self.accounts.reply_for(request, outcome.value.replace("_", " "))
