@@ -41,7 +41,9 @@ def main(argv: list[str]) -> int:
         target = row["target"]
         verdict = "" if target is None else ("within" if row["ratio"] <= target else "OVER")
         bound = "" if target is None else f"<= {target:.2f}x"
-        print(f"  {row['measure']:<{width}}  {row['ratio']:6.2f}x  {bound:>9}  {verdict}")
+        floor = row.get("floor")
+        shown_floor = "" if floor is None else f"  (floor {floor:.2f}x: the checks alone, written by hand)"
+        print(f"  {row['measure']:<{width}}  {row['ratio']:6.2f}x  {bound:>9}  {verdict}{shown_floor}")
     for name in crashed:
         print(f"  {name}: the benchmark did not run to the end (see above)")
     return 1 if crashed else 0
