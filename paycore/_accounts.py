@@ -28,11 +28,12 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from paycore._gateway import _ORDER_REFERENCE, AsyncGateway, Gateway, _notification_request
+from paycore._gateway import AsyncGateway, Gateway
+from paycore._gateway_core import ORDER_REFERENCE
 from paycore._text import clip
 from paycore.config import AccountConfig, PaycoreConfig, load_config
 from paycore.errors import ConfigError, InvalidRequest, MalformedNotification, PaycoreError
-from paycore.http import NotificationRequest, Reply
+from paycore.http import NotificationRequest, Reply, as_notification_request
 from paycore.models import Notification
 from paycore.provider import Operation
 from paycore.toolkit import is_http_url
@@ -177,7 +178,7 @@ class _Accounts(Generic[GatewayT]):
         No other account's key is consulted.
         """
         if not isinstance(request, NotificationRequest):
-            request = _notification_request(request)
+            request = as_notification_request(request)
         name = account if account is not None else self.account_in_path(request.path)
         return self[name].verify_notification(request)
 
@@ -202,7 +203,7 @@ class _Accounts(Generic[GatewayT]):
         read different ids.
         """
         if not isinstance(request, NotificationRequest):
-            request = _notification_request(request)
+            request = as_notification_request(request)
         claimed: set[str] = set()
         for gateway in self._gateways.values():
             if Operation.ROUTE not in gateway.capabilities.operations:
@@ -212,7 +213,7 @@ class _Accounts(Generic[GatewayT]):
             except PaycoreError:
                 continue
             # Handed to the merchant's lookup: only what could be an order id (as query() takes them).
-            if found is not None and _ORDER_REFERENCE.fullmatch(found):
+            if found is not None and ORDER_REFERENCE.fullmatch(found):
                 claimed.add(found)
         if len(claimed) > 1:
             raise MalformedNotification("the notification reads as different orders under different providers")

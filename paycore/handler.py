@@ -56,7 +56,7 @@ from paycore.errors import (
     PaycoreError,
     VerificationError,
 )
-from paycore.http import NotificationRequest, Reply
+from paycore.http import NotificationRequest, Reply, as_notification_request
 from paycore.models import Notification, Payment, PaymentStatus
 from paycore.stores import DEFAULT_LEASE, Claim, NotificationStore
 
@@ -477,10 +477,7 @@ class NotificationHandler(_Checks[Accounts]):
         return self.process(request).reply
 
     def _process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
-        if not isinstance(request, NotificationRequest):
-            from paycore._gateway import _notification_request
-
-            request = _notification_request(request)
+        request = as_notification_request(request)
         notification = None
         try:
             try:
@@ -694,10 +691,7 @@ class AsyncNotificationHandler(_Checks[AsyncAccounts]):
         return handled
 
     async def _process(self, request: NotificationRequest | bytes | str | Mapping[str, str]) -> Handled:
-        if not isinstance(request, NotificationRequest):
-            from paycore._gateway import _notification_request
-
-            request = _notification_request(request)
+        request = as_notification_request(request)
         notification = None
         try:
             try:

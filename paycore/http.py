@@ -26,7 +26,7 @@ from paycore._text import clip
 from paycore.errors import InvalidRequest, MalformedNotification
 from paycore.toolkit import form_pairs
 
-__all__ = ["MAX_NOTIFICATION_BYTES", "NotificationRequest", "Reply"]
+__all__ = ["MAX_NOTIFICATION_BYTES", "NotificationRequest", "Reply", "as_notification_request"]
 
 #: The largest notification body read: gateways send a few kilobytes at most.
 MAX_NOTIFICATION_BYTES = 1024 * 1024
@@ -286,3 +286,20 @@ class Reply:
         if isinstance(value, str):
             return cls(body=value)
         raise InvalidRequest(f"an acknowledgement is a paycore.Reply or text, not {type(value).__name__}")
+
+
+def as_notification_request(request: object) -> NotificationRequest:
+    """``request`` as a `NotificationRequest`: itself, or the POST a shortcut stands for; typed errors otherwise.
+
+    The shortcuts the gateways take: a raw body (bytes or str), or the fields a
+    framework parsed (a mapping).
+    """
+    if isinstance(request, NotificationRequest):
+        return request
+    if isinstance(request, bytes | bytearray | memoryview | str):
+        return NotificationRequest(body=request)
+    if isinstance(request, Mapping):
+        return NotificationRequest.of_form(request)
+    raise InvalidRequest(
+        f"a notification is a paycore.NotificationRequest, bytes, str or a mapping, not {type(request).__name__}"
+    )
