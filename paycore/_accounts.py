@@ -30,6 +30,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from paycore._gateway import AsyncGateway, Gateway
 from paycore._gateway_core import ORDER_REFERENCE
+from paycore._sandbox_key import PUBLIC_SANDBOX_KEY
 from paycore._text import clip
 from paycore.config import AccountConfig, PaycoreConfig, load_config
 from paycore.errors import ConfigError, InvalidRequest, MalformedNotification, PaycoreError
@@ -227,8 +228,6 @@ def _refuse_public_test_keys(gateways: Mapping[str, Gateway | AsyncGateway]) -> 
     verifies: beside real accounts it is a forging kit unless every order stores its
     account. ``allow_public_test_keys=True`` says the application checks that.
     """
-    from paycore.sandbox import PUBLIC_SANDBOX_KEY
-
     public = sorted(name for name, gateway in gateways.items() if PUBLIC_SANDBOX_KEY in gateway._runtime.secrets)
     if public:
         raise ConfigError(

@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 import httpx
 import pydantic
 
+from paycore._accounts import Accounts
+from paycore._gateway import Gateway
+from paycore._sandbox_key import PUBLIC_SANDBOX_KEY
 from paycore.config import PaycoreConfig
 from paycore.errors import PaycoreError
-from paycore.sandbox import PUBLIC_SANDBOX_KEY
 
 __all__ = ["Finding", "check_account", "secret_placeholder_reason"]
 
@@ -114,8 +116,6 @@ def check_account(
     config: PaycoreConfig, name: str, *, notify_base: str | None = None, reach: bool = True, timeout: float = 5.0
 ) -> list[Finding]:
     """Everything ``paycore check`` says about account ``name``."""
-    from paycore._accounts import Accounts
-    from paycore._gateway import Gateway
 
     try:
         account = config.account(name)

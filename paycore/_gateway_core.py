@@ -23,13 +23,14 @@ import pydantic
 from paycore import _deadline, _logs
 from paycore._answers import DEFAULT_MAX_ANSWER_BYTES
 from paycore._deadline import DEFAULT_DEADLINE, deadline_scope
+from paycore._kinds import REFUND_ID_PATTERN
 from paycore._observed import Observed, transport_error
 from paycore._plugins import ProviderRuntime, start_provider
 from paycore._reading import GatewayReading
 from paycore._text import clip
 from paycore.config import load_config, seconds_setting
 from paycore.errors import ConfigError, InvalidRequest, NotSupported, ProviderError
-from paycore.models import MAX_ORDER_AMOUNT, REFUND_ID_PATTERN, Channel, CreateFlow, Order, Payment, Refund
+from paycore.models import MAX_ORDER_AMOUNT, Channel, CreateFlow, Order, Payment, Refund
 from paycore.provider import Capabilities, Operation, Provider
 from paycore.toolkit import utf8
 

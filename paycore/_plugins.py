@@ -28,13 +28,14 @@ import stevedore.exception
 from stevedore.extension import error_on_conflict
 
 from paycore._discovery import TESTING_ENV, TESTING_GROUP, installed_providers, searched_groups
+from paycore._sandbox_key import PUBLIC_SANDBOX_KEY
+from paycore._sandbox_protocol import Sandbox, SandboxOptions
 from paycore._validation import describe_validation_error
 from paycore.config import env_variable
 from paycore.errors import ConfigError, NotSupported, PaycoreError, ProviderError, ProviderNotFound
 from paycore.hookspecs import PROJECT_NAME, REQUIRED_HOOKS, ProviderSpec
 from paycore.models import Order
 from paycore.provider import Capabilities, Operation, Provider
-from paycore.sandbox import Sandbox, SandboxOptions
 
 __all__ = ["MIN_MASKED_SECRET", "ProviderRuntime", "load_provider_class", "provider_sandbox", "start_provider"]
 
@@ -189,8 +190,6 @@ MIN_MASKED_SECRET = 6
 
 
 def _is_public_key(secret: str) -> bool:
-    from paycore.sandbox import PUBLIC_SANDBOX_KEY
-
     return unquote_plus(secret) == PUBLIC_SANDBOX_KEY
 
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from string import Template
 
+from paycore._discovery import installed_providers
 from paycore.errors import InvalidRequest
 
 __all__ = ["default_target", "new_provider"]
@@ -346,7 +347,6 @@ def new_provider(name: str, target: Path) -> list[Path]:
 
 def _taken_names() -> dict[str, str]:
     """Provider names in use: installed providers, and the fake."""
-    from paycore._discovery import installed_providers
 
     taken = {"fake": "paycore's test fake"}
     taken.update({info.name: f"installed from {info.distribution}" for info in installed_providers()})

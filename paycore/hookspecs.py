@@ -47,9 +47,9 @@ from typing import TypeAlias, TypeVar
 import httpx
 import pluggy
 
+from paycore._sandbox_protocol import Sandbox, SandboxOptions
 from paycore.http import NotificationRequest, Reply
 from paycore.models import BrowserReturn, CreateFlow, Notification, Order, Payment, Refund
-from paycore.sandbox import Sandbox, SandboxOptions
 from paycore.signatures import SignatureExplanation
 
 __all__ = [

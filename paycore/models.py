@@ -18,23 +18,31 @@ refused, because a float cannot hold 0.10 exactly. Invalid input raises
 
 from __future__ import annotations
 
-import enum
-import html
-import ipaddress
-import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, Self
+from decimal import Decimal
+from typing import Annotated, Any
 
 import pydantic
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, InstanceOf
+from pydantic import AfterValidator, BeforeValidator, Field, InstanceOf
 
+from paycore._fields import (
+    MAX_ORDER_AMOUNT,
+    Amount,
+    AwareDatetime,
+    Currency,
+    HttpUrl,
+    Text,
+    _Model,
+    ip_address,
+    order_amount,
+    quantity,
+)
 from paycore._ids import new_order_id
+from paycore._kinds import REFUND_ID_PATTERN, Channel, CreateFlow, PaymentStatus, RefundStatus, Surface, Wallet
+from paycore._next_actions import AppLink, NextAction, PaymentForm, QrCode, Redirect, SdkParameters
 from paycore._text import clip
-from paycore._validation import describe_validation_error
 from paycore.errors import AmountMismatch, InvalidRequest, MerchantMismatch, VerificationError
 from paycore.http import Reply
-from paycore.toolkit import is_http_url, minor_units
 
 __all__ = [
     "MAX_ORDER_AMOUNT",
@@ -58,261 +66,6 @@ __all__ = [
 ]
 
 
-class Wallet(enum.StrEnum):
-    """Who moves the money: the buyer's wallet or bank."""
-
-    ALIPAY = "alipay"
-    WECHAT = "wechat"
-    QQ = "qq"
-    UNIONPAY = "unionpay"
-    BANK = "bank"
-    BAIDU = "baidu"
-    JD = "jd"
-
-
-class Surface(enum.StrEnum):
-    """Where the buyer pays: what the merchant's page or app does with the result."""
-
-    QR = "qr"  # the merchant shows a QR code; the buyer scans it with the wallet
-    PAGE = "page"  # a desktop browser goes to the gateway's cashier
-    WAP = "wap"  # a mobile browser goes to the gateway's cashier (H5)
-    APP = "app"  # the merchant's native app calls the wallet's SDK
-    JSAPI = "jsapi"  # a page opened inside the wallet's own browser (official account)
-    MINI_PROGRAM = "mini_program"  # a mini program inside the wallet
-
-
-class Channel(enum.StrEnum):
-    """A normalized payment method: one wallet on one surface (`wallet`, `surface`).
-
-    One value, not two fields, because that pair is what a gateway sells as one
-    product with one code (juhe's ``pay_bankcode``, Alipay's API method, WeChat
-    Pay's endpoint, epay's ``type`` and ``device``): a provider maps channels to
-    its codes with a table, and declares the channels it serves. `Channel.of`
-    finds the channel of a pair.
-    """
-
-    WECHAT_JSAPI = "wechat_jsapi"
-    WECHAT_QR = "wechat_qr"
-    WECHAT_H5 = "wechat_h5"
-    WECHAT_APP = "wechat_app"
-    WECHAT_MINI_PROGRAM = "wechat_mini_program"
-    ALIPAY_QR = "alipay_qr"
-    ALIPAY_WAP = "alipay_wap"
-    ALIPAY_PAGE = "alipay_page"
-    ALIPAY_APP = "alipay_app"
-    QQ_WAP = "qq_wap"
-    QQ_QR = "qq_qr"
-    UNIONPAY_QR = "unionpay_qr"
-    BANK = "bank"
-    BAIDU = "baidu"
-    JD = "jd"
-
-    @property
-    def wallet(self) -> Wallet:
-        """The wallet (or bank) that pays."""
-        return _CHANNEL_PARTS[self][0]
-
-    @property
-    def surface(self) -> Surface:
-        """Where the buyer pays."""
-        return _CHANNEL_PARTS[self][1]
-
-    @classmethod
-    def of(cls, wallet: Wallet | str, surface: Surface | str) -> Channel:
-        """The channel of ``wallet`` on ``surface``; InvalidRequest when paycore names none."""
-        for channel, parts in _CHANNEL_PARTS.items():
-            if parts == (wallet, surface):
-                return channel
-        raise InvalidRequest(f"no channel is {clip(str(wallet))} on {clip(str(surface))}")
-
-
-_CHANNEL_PARTS: dict[Channel, tuple[Wallet, Surface]] = {
-    Channel.WECHAT_JSAPI: (Wallet.WECHAT, Surface.JSAPI),
-    Channel.WECHAT_QR: (Wallet.WECHAT, Surface.QR),
-    Channel.WECHAT_H5: (Wallet.WECHAT, Surface.WAP),
-    Channel.WECHAT_APP: (Wallet.WECHAT, Surface.APP),
-    Channel.WECHAT_MINI_PROGRAM: (Wallet.WECHAT, Surface.MINI_PROGRAM),
-    Channel.ALIPAY_QR: (Wallet.ALIPAY, Surface.QR),
-    Channel.ALIPAY_WAP: (Wallet.ALIPAY, Surface.WAP),
-    Channel.ALIPAY_PAGE: (Wallet.ALIPAY, Surface.PAGE),
-    Channel.ALIPAY_APP: (Wallet.ALIPAY, Surface.APP),
-    Channel.QQ_WAP: (Wallet.QQ, Surface.WAP),
-    Channel.QQ_QR: (Wallet.QQ, Surface.QR),
-    Channel.UNIONPAY_QR: (Wallet.UNIONPAY, Surface.QR),
-    # Online banking, Baidu's and JD's wallets: each bank's or wallet's cashier page.
-    Channel.BANK: (Wallet.BANK, Surface.PAGE),
-    Channel.BAIDU: (Wallet.BAIDU, Surface.PAGE),
-    Channel.JD: (Wallet.JD, Surface.PAGE),
-}
-
-
-class PaymentStatus(enum.StrEnum):
-    """Where a payment stands, in the same words for every provider."""
-
-    PENDING = "pending"
-    PAID = "paid"
-    FAILED = "failed"
-    CLOSED = "closed"
-    REFUNDED = "refunded"
-    UNKNOWN = "unknown"
-
-
-class CreateFlow(enum.StrEnum):
-    """How a payment is created.
-
-    ``server``: paycore calls the gateway; the answer says what the buyer does next
-    (a redirect, a QR code, an app link, SDK parameters).
-    ``form``: paycore signs a form (or link) that the buyer's browser submits to the
-    gateway, with no request of its own.
-    """
-
-    SERVER = "server"
-    FORM = "form"
-
-
-def _refuse_float(value: object) -> object:
-    if type(value) is Decimal:  # the common case, first: providers hand over Decimals
-        if not value.is_finite():
-            raise ValueError("must be a finite number")
-        return value
-    # bool is an int subclass; True is not an amount.
-    if isinstance(value, float | bool):
-        raise ValueError(
-            f"amounts must be Decimal, str or int, not {type(value).__name__} "
-            "(a float cannot hold money exactly): write Decimal('12.50')"
-        )
-    if isinstance(value, str):
-        try:
-            value = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError("not a decimal number") from None
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError("must be a finite number")
-    return value
-
-
-#: The most items one Order may count.
-MAX_QUANTITY = 1_000_000
-#: The largest amount an Order may carry: ten billion less a fen. A provider may
-#: declare a lower one (`paycore.Provider.max_order_amount`).
-MAX_ORDER_AMOUNT = Decimal("9999999999.99")
-# Digits only; sign, size and decimals are judged on the Decimal, with clearer messages.
-_PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,8})?")
-
-
-def _order_amount(value: object, currency: str) -> Decimal:
-    """An Order's amount: Decimal, int, or a plainly written str; positive, bounded, the currency's decimals.
-
-    A str must be ASCII digits with an optional ``.`` and decimals: no spaces,
-    signs, exponents, separators or other digit scripts.
-    """
-    if isinstance(value, float | bool):  # bool is an int subclass; True is not an amount
-        raise ValueError(
-            f"amounts must be Decimal, str or int, not {type(value).__name__} "
-            "(a float cannot hold money exactly): write Decimal('12.50')"
-        )
-    if isinstance(value, str):
-        if not _PLAIN_AMOUNT.fullmatch(value):
-            raise ValueError("must be written as ASCII digits with an optional '.', e.g. '12.50'")
-        value = Decimal(value)
-    elif isinstance(value, int):
-        value = Decimal(value)
-    elif not isinstance(value, Decimal):
-        raise ValueError(f"amounts must be Decimal, str or int, not {type(value).__name__}")
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
-    if value <= 0:
-        raise ValueError("must be greater than zero")
-    if value > MAX_ORDER_AMOUNT:
-        raise ValueError(f"must be at most {MAX_ORDER_AMOUNT}")
-    places = minor_units(currency)
-    if value.as_tuple().exponent < -places:  # type: ignore[operator]  # finite: an int
-        raise ValueError(f"must have at most {places} decimal places for {currency}")
-    return value
-
-
-#: An amount received from a gateway: exact, finite, never a float. One validator
-#: does both checks: models are built on every notification, a hot path.
-Amount = Annotated[Decimal, BeforeValidator(_refuse_float)]
-
-
-def _text(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # Not chained: the UnicodeEncodeError would carry the whole value.
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
-
-
-def _http_url(value: str) -> str:
-    problem = is_http_url(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _quantity(value: object) -> int:
-    # Never int() of a Decimal or a long digit string: Decimal('1E+999999999') would
-    # build a billion-digit integer first.
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 7:
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be a whole number")
-    if not 1 <= value <= MAX_QUANTITY:
-        raise ValueError(f"must be from 1 to {MAX_QUANTITY}")
-    return value
-
-
-def _ip_address(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError("must be an IPv4 or IPv6 address") from None
-    return value
-
-
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-#: Text a merchant sends: signed or sent as is, so it must encode.
-Text = Annotated[str, AfterValidator(_text)]
-
-#: An ISO 4217 currency code, e.g. ``"CNY"``.
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-#: A time with its zone (a naive time is ambiguous); checked by pydantic's core.
-AwareDatetime = pydantic.AwareDatetime
-
-
-class _Model(pydantic.BaseModel):
-    # defer_build: a model's validator is compiled on first use, not at import, so a
-    # process that never builds an Order (a CLI query, a worker) never pays for it.
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, defer_build=True)
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            # What BaseModel.__init__ does, without a second frame and a second packing of the keywords:
-            # models are built on every notification and every answer, a hot path.
-            self.__pydantic_validator__.validate_python(data, self_instance=self)
-        except pydantic.ValidationError as exc:
-            # A caller gets a paycore error naming the fields, never pydantic's.
-            raise InvalidRequest(f"invalid {type(self).__name__}: {describe_validation_error(exc)}") from None
-
-    @classmethod
-    def model_validate(cls, obj: Any, **options: Any) -> Self:
-        """As pydantic's, with `paycore.InvalidRequest` for invalid data."""
-        try:
-            return super().model_validate(obj, **options)
-        except pydantic.ValidationError as exc:
-            raise InvalidRequest(f"invalid {cls.__name__}: {describe_validation_error(exc)}") from None
-
-    @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
-        """As pydantic's, with `paycore.InvalidRequest` for invalid data (or JSON)."""
-        try:
-            return super().model_validate_json(json_data, **options)
-        except pydantic.ValidationError as exc:
-            raise InvalidRequest(f"invalid {cls.__name__}: {describe_validation_error(exc)}") from None
-
-
 class Order(_Model):
     """What the merchant asks to be paid.
 
@@ -331,9 +84,9 @@ class Order(_Model):
     return_url: HttpUrl
     attach: Text | None = None
     description: Text | None = None
-    quantity: Annotated[int, BeforeValidator(_quantity)] | None = None
+    quantity: Annotated[int, BeforeValidator(quantity)] | None = None
     product_url: HttpUrl | None = None
-    client_ip: Annotated[str, AfterValidator(_ip_address)] | None = None
+    client_ip: Annotated[str, AfterValidator(ip_address)] | None = None
     #: the payer's id at the wallet (WeChat's openid for JSAPI and mini programs)
     payer_id: Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,128}$")] | None = None
     #: when the gateway should stop accepting payment for this order
@@ -343,135 +96,7 @@ class Order(_Model):
     @pydantic.field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: object, info: pydantic.ValidationInfo) -> Decimal:
-        return _order_amount(value, info.data.get("currency", "CNY"))
-
-
-# Schemes that run code or read local data where a page puts a link: never a payment.
-_UNSAFE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about", "filesystem"})
-_URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}):")
-
-
-def _app_uri(value: str) -> str:
-    """A link for a wallet app or a QR code: ``weixin://...``, ``alipays://...``, ``https://...``."""
-    if not 1 <= len(value) <= 4096:
-        raise ValueError("must be 1 to 4096 characters")
-    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise ValueError("must not contain whitespace or control characters")
-    _text(value)
-    scheme = _URI_SCHEME.match(value)
-    if scheme is None:
-        raise ValueError("must be a URI with a scheme, such as weixin:// or https://")
-    if scheme.group(1).lower() in _UNSAFE_SCHEMES:
-        raise ValueError(f"must not use the {scheme.group(1).lower()}: scheme")
-    if scheme.group(1).lower() in ("http", "https"):
-        _http_url(value)
-    return value
-
-
-AppUri = Annotated[str, AfterValidator(_app_uri)]
-
-
-class Redirect(_Model):
-    """Send the buyer's browser to ``url`` (the gateway's cashier, or a signed link)."""
-
-    kind: Literal["redirect"] = "redirect"
-    url: HttpUrl
-
-    def describe(self) -> str:
-        """One line saying what the buyer does, for a terminal or a log."""
-        return f"send the buyer's browser to {self.url}"
-
-
-class PaymentForm(_Model):
-    """A signed form that the buyer's browser must submit to the gateway."""
-
-    kind: Literal["form"] = "form"
-    action: HttpUrl
-    method: Literal["POST", "GET"] = "POST"
-    fields: dict[str, str]
-
-    def describe(self) -> str:
-        """One line saying what the buyer does, for a terminal or a log."""
-        return f"the buyer's browser submits a {self.method} form of {len(self.fields)} fields to {self.action}"
-
-    def to_html(self, *, auto_submit: bool = True) -> str:
-        """Render the form as an HTML page, every value escaped.
-
-        With ``auto_submit`` the page submits itself on load; the button stays
-        for browsers without JavaScript.
-        """
-        inputs = "\n".join(
-            f'    <input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
-            for name, value in self.fields.items()
-        )
-        script = "<script>document.forms[0].submit();</script>\n" if auto_submit else ""
-        return (
-            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Redirecting to payment'
-            "</title></head>\n<body>\n"
-            f'  <form method="{self.method.lower()}" action="{html.escape(self.action)}" accept-charset="utf-8">\n'
-            f"{inputs}\n"
-            '    <button type="submit">Continue to payment</button>\n'
-            "  </form>\n"
-            f"{script}</body></html>\n"
-        )
-
-
-class QrCode(_Model):
-    """Show the buyer a QR code holding ``content`` (``weixin://wxpay/...``, ``https://qr.alipay.com/...``).
-
-    Render it with any QR library; the buyer scans it with the wallet.
-    """
-
-    kind: Literal["qr_code"] = "qr_code"
-    content: AppUri
-
-    def describe(self) -> str:
-        """One line saying what the buyer does, for a terminal or a log."""
-        return f"show the buyer a QR code of {self.content}"
-
-
-class AppLink(_Model):
-    """Open ``url`` on the buyer's device: a wallet app's URL scheme or universal link."""
-
-    kind: Literal["app_link"] = "app_link"
-    url: AppUri
-
-    def describe(self) -> str:
-        """One line saying what the buyer does, for a terminal or a log."""
-        return f"open {self.url} on the buyer's device"
-
-
-class SdkParameters(_Model):
-    """Hand ``parameters`` to a wallet's SDK or in-app JS bridge named by ``sdk``.
-
-    E.g. ``sdk="wechat_jsapi"`` with ``appId``, ``timeStamp``, ``nonceStr``,
-    ``package``, ``signType``, ``paySign`` for ``WeixinJSBridge``; the provider's
-    documentation names its SDKs.
-    """
-
-    kind: Literal["sdk"] = "sdk"
-    sdk: Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,64}$")]
-    parameters: dict[str, Text]
-
-    def describe(self) -> str:
-        """One line saying what the buyer does, for a terminal or a log."""
-        return f"call the {self.sdk} SDK with {', '.join(sorted(self.parameters)) or 'no parameters'}"
-
-
-#: What the buyer must do next to pay: one of a small closed set, told apart by ``kind``.
-NextAction = Annotated[Redirect | PaymentForm | QrCode | AppLink | SdkParameters, Field(discriminator="kind")]
-
-
-class RefundStatus(enum.StrEnum):
-    """Where a refund stands."""
-
-    PENDING = "pending"  # accepted, the money not yet back: query it later
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-#: A merchant's own id for one refund: asking again with the same id never refunds twice.
-REFUND_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+        return order_amount(value, info.data.get("currency", "CNY"))
 
 
 class Refund(_Model):

@@ -18,14 +18,18 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
+
+from paycore._plugins import provider_sandbox
+from paycore._sandbox_key import PUBLIC_SANDBOX_KEY
+from paycore._sandbox_protocol import Sandbox, SandboxOptions
+from paycore.errors import InvalidRequest, NotSupported, PaycoreError
+from paycore.provider import Provider
 
 if TYPE_CHECKING:
     import httpx
-
-    from paycore.provider import Provider
 
 __all__ = [
     "PUBLIC_SANDBOX_KEY",
@@ -39,80 +43,9 @@ __all__ = [
     "make_sandbox",
 ]
 
-#: The sandbox's default key: public and documented, a test key like any
-#: "sk_test" key, so printing it leaks nothing. A key passed by the user is never printed.
-PUBLIC_SANDBOX_KEY = "paycore-sandbox-public-test-key"
-
-
-@dataclass(frozen=True)
-class SandboxOptions:
-    """How to run a sandbox.
-
-    ``profile`` names how notifications are resent (provider-defined; juhe has
-    ``document``, ``realistic`` and ``fast``) and ``notify_interval`` overrides its
-    seconds between tries. ``faults`` are switched on for every order.
-    ``state_path`` keeps state in a SQLite file instead of memory. ``channels``
-    adds the provider's channel codes to those it accepts by default. ``strict``
-    follows the protocol's document to the letter where the reference software
-    is more lenient (provider-defined).
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 0
-    merchant_id: str | None = None
-    secret_key: str | None = field(default=None, repr=False)
-    profile: str | None = None
-    faults: tuple[str, ...] = ()
-    state_path: str | None = None
-    notify_interval: float | None = None
-    channels: tuple[str, ...] = ()
-    strict: bool = False
-
-
-@runtime_checkable
-class Sandbox(Protocol):
-    """A local gateway speaking a provider's protocol, run in this process."""
-
-    @property
-    def url(self) -> str:
-        """The base URL it serves on, e.g. ``http://127.0.0.1:54321``."""
-
-    def account_settings(self) -> dict[str, Any]:
-        """The provider settings of an account that uses this sandbox."""
-
-    def start(self) -> None:
-        """Serve in a background thread; return once it accepts connections."""
-
-    def stop(self) -> None:
-        """Stop serving."""
-
-    def serve_forever(self) -> None:
-        """Serve in the foreground until interrupted."""
-
-    def pay(self, order_id: str) -> None:
-        """Pay the order as a buyer would; the gateway then notifies the merchant."""
-
-    def fail(self, order_id: str) -> None:
-        """Fail the order's payment; the gateway notifies the merchant if its protocol does (some never do)."""
-
-    def attempts(self, order_id: str | None = None) -> Sequence[Any]:
-        """Every notification try so far, oldest first (each an `Attempt`, or the provider's own record)."""
-
-    def wait_for_notifications(self, order_id: str, timeout: float = 30.0) -> Sequence[Any]:
-        """Block until the order's notifications are over (acknowledged, or out of tries); return its tries."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
 
 def make_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions | None = None) -> Sandbox:
     """Build (not start) the sandbox of ``provider``: an installed provider's name, or its class."""
-    from paycore._plugins import provider_sandbox
-    from paycore.errors import InvalidRequest
-
     if options is not None and not isinstance(options, SandboxOptions):
         raise InvalidRequest(f"make_sandbox() takes SandboxOptions, not {type(options).__name__}")
     return provider_sandbox(provider, options or SandboxOptions())
@@ -265,8 +198,9 @@ class LoopbackSandbox(Generic[FaultT]):
     unsupported_options: ClassVar[tuple[str, ...]] = ("state_path", "channels", "strict")
 
     def __init__(self, options: SandboxOptions | None, *, acknowledged: Callable[[str], bool]) -> None:
-        from paycore.errors import InvalidRequest
-        from paycore.testing import LoopbackServer
+        # Imported here, for cold start only: a provider module imports this one, and the loopback
+        # server brings asyncio and http.server, which a merchant's process loading a provider never needs.
+        from paycore.testing._server import LoopbackServer
 
         self.options = options or SandboxOptions()
         given = [_OPTION_FLAGS.get(name, name) for name in self.unsupported_options if getattr(self.options, name)]
@@ -321,8 +255,6 @@ class LoopbackSandbox(Generic[FaultT]):
 
     def set_faults(self, faults: Iterable[FaultT | str] | str) -> None:
         """Switch faults on for every order (one, or several); an empty list switches them off."""
-        from paycore.errors import InvalidRequest
-
         if isinstance(faults, str):
             faults = [faults]
         try:
@@ -404,8 +336,6 @@ def admin_response(request: httpx.Request, sandbox: AdminTarget) -> httpx.Respon
     import json
 
     import httpx
-
-    from paycore.errors import NotSupported, PaycoreError
 
     parts = request.url.path.strip("/").split("/")
     try:

@@ -33,13 +33,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from paycore.errors import InvalidRequest, MalformedNotification, PaycoreError
+from paycore.handler import AsyncNotificationHandler, NotificationHandler
 from paycore.http import MAX_NOTIFICATION_BYTES, NotificationRequest, Reply
 
 if TYPE_CHECKING:  # for the types only: paycore does not depend on Starlette
     from starlette.requests import Request as StarletteRequest
     from starlette.responses import Response as StarletteResponse
-
-    from paycore.handler import AsyncNotificationHandler, NotificationHandler
 
 __all__ = [
     "asgi_app",
@@ -279,7 +278,6 @@ def asgi_app(handler: NotificationHandler | AsyncNotificationHandler) -> Callabl
     path names the account (``Accounts.notify_url("https://shop.example/notify")``).
     A synchronous handler runs in a worker thread.
     """
-    from paycore.handler import AsyncNotificationHandler
 
     async def application(
         scope: MutableMapping[str, Any],

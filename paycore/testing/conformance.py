@@ -46,6 +46,7 @@ from paycore._demo import order_fields_for
 from paycore._gateway import Gateway
 from paycore._plugins import _named_provider_class, _secrets_of
 from paycore.errors import (
+    ConfigError,
     InvalidRequest,
     MalformedNotification,
     NotSupported,
@@ -244,8 +245,6 @@ class ProviderConformance:
                 )
 
     def test_empty_secrets_are_refused(self, conformance_world: ConformanceWorld) -> None:
-        from paycore.errors import ConfigError
-
         model = self._provider_class().settings_model
         secret_fields = [name for name, info in model.model_fields.items() if "Secret" in str(info.annotation)]
         for name in secret_fields:
@@ -274,8 +273,6 @@ class ProviderConformance:
                 assert not leaked, f"a secret setting shows in {shown[:60]!r}...: declare it pydantic.SecretStr"
 
     def test_bad_settings_are_config_errors(self, conformance_world: ConformanceWorld) -> None:
-        from paycore.errors import ConfigError
-
         with pytest.raises(ConfigError):
             Gateway(self.provider, {**conformance_world.settings, "no_such_setting": "x"}, account="conformance")
         required = [
