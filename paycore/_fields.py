@@ -28,9 +28,9 @@ __all__ = [
     "HttpUrl",
     "Text",
     "_Model",
-    "ip_address",
+    "checked_ip_address",
+    "checked_quantity",
     "order_amount",
-    "quantity",
 ]
 
 
@@ -116,7 +116,7 @@ def _http_url(value: str) -> str:
     return value
 
 
-def quantity(value: object) -> int:
+def checked_quantity(value: object) -> int:
     # Never int() of a Decimal or a long digit string: Decimal('1E+999999999') would
     # build a billion-digit integer first.
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 7:
@@ -128,7 +128,7 @@ def quantity(value: object) -> int:
     return value
 
 
-def ip_address(value: str) -> str:
+def checked_ip_address(value: str) -> str:
     try:
         ipaddress.ip_address(value)
     except ValueError:

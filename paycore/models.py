@@ -33,9 +33,9 @@ from paycore._fields import (
     HttpUrl,
     Text,
     _Model,
-    ip_address,
+    checked_ip_address,
+    checked_quantity,
     order_amount,
-    quantity,
 )
 from paycore._ids import new_order_id
 from paycore._kinds import REFUND_ID_PATTERN, Channel, CreateFlow, PaymentStatus, RefundStatus, Surface, Wallet
@@ -84,9 +84,9 @@ class Order(_Model):
     return_url: HttpUrl
     attach: Text | None = None
     description: Text | None = None
-    quantity: Annotated[int, BeforeValidator(quantity)] | None = None
+    quantity: Annotated[int, BeforeValidator(checked_quantity)] | None = None
     product_url: HttpUrl | None = None
-    client_ip: Annotated[str, AfterValidator(ip_address)] | None = None
+    client_ip: Annotated[str, AfterValidator(checked_ip_address)] | None = None
     #: the payer's id at the wallet (WeChat's openid for JSAPI and mini programs)
     payer_id: Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,128}$")] | None = None
     #: when the gateway should stop accepting payment for this order
