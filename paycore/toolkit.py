@@ -1,7 +1,8 @@
 """Small, tested helpers that provider authors would otherwise copy.
 
 Settings validators, currencies, strict reading and writing of amounts, exact JSON,
-gateway times, constant-time signature matching, and gateway refusals. Use the
+gateway times, constant-time signature matching, gateway refusals, and an ``attach``
+encoding every platform hands back unchanged. Use the
 validators in a provider's settings model::
 
     from typing import Annotated
@@ -33,12 +34,18 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from paycore._attach import ATTACH_PREFIX, PLATFORM_ALTERED, decode_attach, encode_attach, encode_attach_if_altered
 from paycore._text import clip
 from paycore.errors import GatewayError, MalformedNotification
 
 __all__ = [
+    "ATTACH_PREFIX",
+    "PLATFORM_ALTERED",
     "base_url",
     "clip",
+    "decode_attach",
+    "encode_attach",
+    "encode_attach_if_altered",
     "first_match",
     "form_pairs",
     "format_amount",

@@ -175,7 +175,6 @@ def test_the_plugin_fixture_starts_it(paycore_sandbox):
     [
         (SandboxOptions(state_path="sandbox.sqlite3"), "--state"),
         (SandboxOptions(channels=("x",)), "--channel"),
-        (SandboxOptions(strict=True), "--strict"),
     ],
 )
 def test_options_it_cannot_honour_are_refused_not_ignored(options, flag):

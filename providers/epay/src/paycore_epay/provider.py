@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +30,10 @@ __all__ = ["EpayProvider"]
 
 # A raw "k=v&k=v" signed string: these would let a value be read as another field (see toolkit.unambiguous_pairs).
 _SEPARATORS = "&="
+#: Fields the most widely deployed platform stores as htmlspecialchars(addslashes(value)), and then notifies
+#: and signs as stored: their '&' may only begin one of htmlspecialchars' five entities.
+_ESCAPED_BY_PLATFORM = ("name", "param")
+_ENTITY = re.compile(r"&(?:amp|quot|#039|lt|gt);")
 #: epay's money is yuan: the protocol has no currency field.
 SETTLEMENT_CURRENCY = "CNY"
 
@@ -78,12 +83,15 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             "money": money,
         }
         if order.attach:
-            fields["param"] = order.attach
-        for name in ("name", "param", "notify_url", "return_url"):
-            if any(separator in fields.get(name, "") for separator in _SEPARATORS):
-                # The platform would sign and notify it, and no notification about the order could be verified.
+            # Sent so that it comes back exactly as given: platforms store it escaped (see toolkit.encode_attach).
+            fields["param"] = toolkit.encode_attach_if_altered(order.attach)
+        for name in ("name", "notify_url", "return_url"):
+            if any(separator in fields[name] for separator in _SEPARATORS):
+                # Platforms that store it as sent would sign and notify it raw, and no notification about the
+                # order could be verified. ('&' escaped by the others is "&amp;", which would verify.)
+                shown = "subject" if name == "name" else name
                 raise paycore.InvalidRequest(
-                    f"epay signs {name!r} raw: it cannot hold '&' or '=' (a query string in notify_url "
+                    f"epay signs {shown!r} raw: it cannot hold '&' or '=' (a query string in notify_url "
                     "or return_url included)"
                 )
         return fields
@@ -151,7 +159,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
         """The fields of a signed GET (or POSTed form), every one covered by the signature, or raise."""
         fields = request.query_fields() if request.method == "GET" else request.form_fields()
         required(fields, NOTIFIED_FIELDS)
-        toolkit.unambiguous_pairs({name: value for name, value in fields.items() if name != "sign"}, _SEPARATORS)
+        toolkit.unambiguous_pairs(_entities_set_aside(fields), _SEPARATORS)
         if fields.get("sign_type", "MD5").upper() != "MD5":
             raise paycore.SignatureError("epay notification is not signed with MD5")
         if not toolkit.signature_matches(fields["sign"].lower(), sign(fields, self._key)):
@@ -174,7 +182,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             currency=SETTLEMENT_CURRENCY,
             paid_amount=amount if status is paycore.PaymentStatus.PAID else None,
             transaction_id=fields["trade_no"],
-            attach=fields.get("param") or None,
+            attach=toolkit.decode_attach(fields.get("param")),
             provider=self.name,
             account=self.account,
             raw=fields,
@@ -188,7 +196,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
         received = fields.get("sign")
         problem = None
         try:
-            toolkit.unambiguous_pairs({name: value for name, value in fields.items() if name != "sign"}, _SEPARATORS)
+            toolkit.unambiguous_pairs(_entities_set_aside(fields), _SEPARATORS)
         except paycore.MalformedNotification as exc:
             problem = str(exc)
         if fields.get("sign_type", "MD5").upper() != "MD5":
@@ -220,7 +228,7 @@ class EpayProvider(paycore.Provider[EpaySettings]):
             order_id=fields["out_trade_no"],
             claimed_status=TRADE_STATUSES.get(fields["trade_status"], paycore.PaymentStatus.UNKNOWN),
             amount=toolkit.plain_amount(fields["money"], places=2),
-            attach=fields.get("param") or None,
+            attach=toolkit.decode_attach(fields.get("param")),
             signature_checked=True,
             provider=self.name,
             account=self.account,
@@ -256,3 +264,18 @@ def _next_action(data: dict[str, Any]) -> paycore.NextAction:
     except (ValueError, paycore.PaycoreError):
         raise paycore.ProtocolError("epay answered a pay URL, QR content or app link that is not usable") from None
     raise paycore.ProtocolError("epay accepted the order but answered no payurl, qrcode or urlscheme")
+
+
+def _entities_set_aside(fields: dict[str, str]) -> dict[str, str]:
+    """The signed fields as the separator check reads them: in ``name`` and ``param``, escaped characters set aside.
+
+    A platform that stores ``Tom's`` as ``Tom\\&#039;s`` signs and notifies that text: its
+    '&' begins an entity, ends at ';' and is followed by no ``name=``, so the signed
+    string still has one reading. Any other '&', and any '=', is refused as before.
+    """
+    checked = {name: value for name, value in fields.items() if name != "sign"}
+    for name in _ESCAPED_BY_PLATFORM:
+        value = checked.get(name)
+        if value is not None and "&" in value:
+            checked[name] = _ENTITY.sub("", value)
+    return checked

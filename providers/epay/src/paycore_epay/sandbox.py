@@ -11,6 +11,12 @@ It checks signatures with its own code (not the provider's), serves ``submit.php
         sandbox.pay(order.order_id)                       # as the buyer would, at the cashier
         attempts = sandbox.wait_for_notifications(order.order_id)
 
+Like the most widely deployed platform, it stores an order's ``name`` and ``param``
+as ``htmlspecialchars(addslashes(value))`` and notifies and signs them as stored
+(``Tom's`` comes back as ``Tom\\&#039;s``), and sends ``money`` as PHP prints a
+float (``9.9``, ``10``). ``strict`` (``--strict``) stores and sends them as received,
+as the protocol's document describes.
+
 Admin API (JSON) for other processes: ``POST /admin/orders/{order_id}/pay`` and
 ``/fail``, ``GET /admin/orders/{order_id}/notifications``, ``PUT /admin/faults``
 with ``{"faults": [...]}``. Faults (`EpayFault`): ``duplicate``, ``wrong_sign``,
@@ -94,6 +100,23 @@ def _sign(fields: Mapping[str, str], key: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+def _stored_like_php(value: str) -> str:
+    """``htmlspecialchars(addslashes($value))``: what the platform stores of ``name`` and ``param`` (PHP 8.1+ flags)."""
+    slashed = value.replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"').replace("\x00", "\\0")
+    return (
+        slashed.replace("&", "&amp;")
+        .replace('"', "&quot;")
+        .replace("'", "&#039;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
+
+
+def _php_float(money: str) -> str:
+    """``money`` as PHP prints the float it reads it into: ``9.90`` is ``9.9``, ``10.00`` is ``10``."""
+    return format(Decimal(money).normalize(), "f")
+
+
 class EpaySandbox(LoopbackSandbox[EpayFault]):
     """An epay platform on a loopback socket."""
 
@@ -101,6 +124,7 @@ class EpaySandbox(LoopbackSandbox[EpayFault]):
     fault_type = EpayFault
     profiles = PROFILES
     default_profile = "realistic"
+    unsupported_options = ("state_path", "channels")
 
     def __init__(self, options: SandboxOptions | None = None) -> None:
         # v1 platforms stop resending when the answer is exactly "success".
@@ -153,7 +177,7 @@ class EpaySandbox(LoopbackSandbox[EpayFault]):
             "out_trade_no": order.order_id,
             "type": order.kind,
             "name": order.name,
-            "money": order.money,
+            "money": order.money if self.options.strict else _php_float(order.money),
             "trade_status": "TRADE_SUCCESS",
             "param": order.param,
         }
@@ -206,11 +230,11 @@ class EpaySandbox(LoopbackSandbox[EpayFault]):
                 order_id=fields["out_trade_no"],
                 trade_no=datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S") + f"{self._trades:06d}",
                 kind=fields["type"],
-                name=fields["name"],
+                name=fields["name"] if self.options.strict else _stored_like_php(fields["name"]),
                 money=f"{money:.2f}",
                 notify_url=fields["notify_url"],
                 return_url=fields.get("return_url", ""),
-                param=fields.get("param", ""),
+                param=fields.get("param", "") if self.options.strict else _stored_like_php(fields.get("param", "")),
                 added=datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
             )
             self._orders[order.order_id] = order

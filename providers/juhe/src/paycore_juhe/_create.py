@@ -7,9 +7,8 @@ from typing import NamedTuple
 import httpx
 
 from paycore import InvalidRequest, Order, ProtocolError, toolkit
-from paycore.toolkit import clip
+from paycore.toolkit import clip, encode_attach
 from paycore_juhe._answers import answer_amount, gateway_refusal, json_object, page_text, redirect_url, scalar_text
-from paycore_juhe._attach import encode_attach
 from paycore_juhe._signing import HTML_UNSAFE, sign
 from paycore_juhe.settings import JuheSettings
 

@@ -17,8 +17,7 @@ from paycore import (
     Reply,
     SignatureError,
 )
-from paycore.toolkit import clip
-from paycore_juhe._attach import decode_attach
+from paycore.toolkit import clip, decode_attach
 from paycore_juhe._messages import gateway_time, parse_amount, parse_form_body, signed_fields
 from paycore_juhe.settings import SETTLEMENT_CURRENCY, STORED_ORDER_ID_LENGTH, JuheSettings
 
