@@ -46,6 +46,7 @@ def sandbox(args: argparse.Namespace) -> int:
         notify_interval=args.notify_interval,
         channels=tuple(args.channel or ()),
         strict=args.strict,
+        certificates=args.certificates,
     )
     sandbox = make_sandbox(args.provider, options)
     lines = [f"paycore sandbox: the {args.provider!r} protocol on {sandbox.url} (Ctrl-C to stop)", ""]

@@ -25,7 +25,9 @@ class SandboxOptions:
     ``state_path`` keeps state in a SQLite file instead of memory. ``channels``
     adds the provider's channel codes to those it accepts by default. ``strict``
     follows the protocol's document to the letter where the reference software
-    is more lenient (provider-defined).
+    is more lenient (provider-defined). ``certificates`` runs a gateway that
+    signs with public key certificates instead of bare keys, where the protocol
+    has such a mode (alipay's certificate mode).
     """
 
     host: str = "127.0.0.1"
@@ -38,6 +40,7 @@ class SandboxOptions:
     notify_interval: float | None = None
     channels: tuple[str, ...] = ()
     strict: bool = False
+    certificates: bool = False
 
 
 @runtime_checkable

@@ -164,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--strict", action="store_true", help="follow the protocol document to the letter, not the reference software"
     )
+    sandbox.add_argument(
+        "--certificates", action="store_true", help="sign with public key certificates (alipay's certificate mode)"
+    )
     sandbox.set_defaults(run="_cli_sandbox:sandbox")
     return parser
 

@@ -156,7 +156,13 @@ FaultT = TypeVar("FaultT", bound=enum.StrEnum)
 #: the longest wait between notification tries a sandbox takes (an hour; NaN and negatives refused)
 _MAX_NOTIFY_INTERVAL = 3600
 #: SandboxOptions a sandbox may not implement, and how the CLI spells them
-_OPTION_FLAGS = {"secret_key": "--secret-key", "state_path": "--state", "channels": "--channel", "strict": "--strict"}
+_OPTION_FLAGS = {
+    "secret_key": "--secret-key",
+    "state_path": "--state",
+    "channels": "--channel",
+    "strict": "--strict",
+    "certificates": "--certificates",
+}
 
 
 class LoopbackSandbox(Generic[FaultT]):
@@ -195,7 +201,7 @@ class LoopbackSandbox(Generic[FaultT]):
     fault_type: ClassVar[type[enum.StrEnum]]
     profiles: ClassVar[Mapping[str, Sequence[float]]]
     default_profile: ClassVar[str]
-    unsupported_options: ClassVar[tuple[str, ...]] = ("state_path", "channels", "strict")
+    unsupported_options: ClassVar[tuple[str, ...]] = ("state_path", "channels", "strict", "certificates")
 
     def __init__(self, options: SandboxOptions | None, *, acknowledged: Callable[[str], bool]) -> None:
         # Imported here, for cold start only: a provider module imports this one, and the loopback

@@ -255,3 +255,101 @@ def test_an_expired_certificate_is_refused(cert_settings, keys):
     pem = old.public_bytes(serialization.Encoding.PEM).decode()
     with pytest.raises(paycore.ConfigError, match="not now"):
         paycore.Gateway("alipay", {**cert_settings, "alipay_cert": pem, "alipay_root_cert": pem})
+
+
+# -- the sandbox's certificates look like Alipay's ---------------------------------------------------------------
+
+
+def _sdk_sn(certificate: x509.Certificate) -> str:
+    """The SN as common merchant SDKs compute it: the issuer written ``CN=…,OU=…,O=…,C=…``, each part assumed."""
+    issuer = certificate.issuer
+
+    def part(oid: x509.ObjectIdentifier) -> str:
+        found = issuer.get_attributes_for_oid(oid)
+        return str(found[0].value) if found else "None"  # what str.format makes of an absent attribute
+
+    cn, ou = part(NameOID.COMMON_NAME), part(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    o, c = part(NameOID.ORGANIZATION_NAME), part(NameOID.COUNTRY_NAME)
+    text = f"CN={cn},OU={ou},O={o},C={c}"
+    return hashlib.md5(f"{text}{certificate.serial_number}".encode(), usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def certificate_sandbox():
+    from paycore_alipay.sandbox import AlipaySandbox
+
+    from paycore.sandbox import SandboxOptions
+
+    with AlipaySandbox(SandboxOptions(profile="fast", certificates=True)) as sandbox:
+        yield sandbox
+
+
+def _certificates(path: str) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+def test_the_sandbox_names_its_authorities_and_holders_with_alipays_attributes(certificate_sandbox):
+    settings = certificate_sandbox.account_settings()
+    authority = [NameOID.COUNTRY_NAME, NameOID.ORGANIZATION_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.COMMON_NAME]
+    holder = [
+        NameOID.COUNTRY_NAME,
+        NameOID.STATE_OR_PROVINCE_NAME,
+        NameOID.LOCALITY_NAME,
+        NameOID.ORGANIZATION_NAME,
+        NameOID.ORGANIZATIONAL_UNIT_NAME,
+        NameOID.COMMON_NAME,
+    ]
+    app = _certificates(settings["app_cert"])[0]
+    alipay, intermediate = _certificates(settings["alipay_cert"])
+    (root,) = _certificates(settings["alipay_root_cert"])
+    for certificate in (app, alipay, intermediate, root):
+        assert [attribute.oid for attribute in certificate.issuer] == authority
+    for certificate in (intermediate, root):
+        assert [attribute.oid for attribute in certificate.subject] == authority
+    for certificate in (app, alipay):
+        assert [attribute.oid for attribute in certificate.subject] == holder
+
+
+def test_an_sdk_writing_the_issuer_as_cn_ou_o_c_gets_the_sn_the_sandbox_expects(certificate_sandbox):
+    from paycore_alipay._certs import cert_sn, root_cert_sn
+
+    settings = certificate_sandbox.account_settings()
+    for setting in ("app_cert", "alipay_cert", "alipay_root_cert"):
+        certificate = _certificates(settings[setting])[0]
+        expected = openssl_sn(Path(settings[setting]))  # openssl's reading of the first certificate
+        assert _sdk_sn(certificate) == expected == cert_sn(certificate)
+    root_pem = Path(settings["alipay_root_cert"]).read_text()
+    assert root_cert_sn(root_pem) == "_".join(_sdk_sn(c) for c in _certificates(settings["alipay_root_cert"]))
+
+
+def test_paycore_sandbox_serves_certificate_mode_from_the_command_line(tmp_path):
+    import os
+    import signal
+    import sys
+
+    paycore_cli = Path(sys.executable).with_name("paycore")
+    command = [str(paycore_cli), "sandbox", "--provider", "alipay", "--certificates", "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=tmp_path, env=dict(os.environ)) as process:
+        try:
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if line.startswith("alipay_root_cert"):
+                    break
+            printed = {line.split(" = ")[0]: line.split(" = ")[1].strip('"') for line in lines if " = " in line}
+            assert {"app_cert", "alipay_cert", "alipay_root_cert", "private_key"} <= set(printed)
+            assert "alipay_public_key" not in printed
+            app = x509.load_pem_x509_certificate(Path(printed["app_cert"]).read_bytes())
+            assert [attribute.oid for attribute in app.issuer][2] == NameOID.ORGANIZATIONAL_UNIT_NAME
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert process.returncode == 0  # stopped cleanly, its generated files removed
+
+
+@pytest.mark.parametrize("provider", ["juhe", "epay"])
+def test_a_sandbox_without_certificate_mode_refuses_the_switch(provider):
+    from paycore.cli import main
+
+    assert main(["sandbox", "--provider", provider, "--certificates", "--port", "0"]) == 2

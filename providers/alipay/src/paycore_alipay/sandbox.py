@@ -143,20 +143,20 @@ class _CertificateAuthority:
 
     def __init__(self, alipay_key: rsa.RSAPrivateKey, app_key: rsa.RSAPrivateKey, app_id: str) -> None:
         root_key, intermediate_key = _authority_keys()
-        self.root = self._issue("Sandbox Root R1", root_key.public_key(), None, root_key, ca=True)
+        self.root = self._issue(_authority_name("Sandbox Root R1"), root_key.public_key(), None, root_key, ca=True)
         self.intermediate = self._issue(
-            "Sandbox Class 2 R1", intermediate_key.public_key(), self.root, root_key, ca=True, serial=2
+            _authority_name("Sandbox Class 2 R1"), intermediate_key.public_key(), self.root, root_key, ca=True, serial=2
         )
         self.alipay = self._issue(
-            "Alipay sandbox", alipay_key.public_key(), self.intermediate, intermediate_key, serial=3
+            _holder_name("Alipay sandbox"), alipay_key.public_key(), self.intermediate, intermediate_key, serial=3
         )
         self.app = self._issue(
-            f"{SELLER_ID}-{app_id}", app_key.public_key(), self.intermediate, intermediate_key, serial=4
+            _holder_name(f"{SELLER_ID}-{app_id}"), app_key.public_key(), self.intermediate, intermediate_key, serial=4
         )
 
     @staticmethod
     def _issue(
-        name: str,
+        subject: x509.Name,
         key: rsa.RSAPublicKey,
         issuer: x509.Certificate | None,
         signing_key: rsa.RSAPrivateKey,
@@ -164,13 +164,6 @@ class _CertificateAuthority:
         ca: bool = False,
         serial: int = 1,
     ) -> x509.Certificate:
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paycore sandbox"),
-                x509.NameAttribute(NameOID.COMMON_NAME, name),
-            ]
-        )
         now = datetime.now(UTC)
         return (
             x509.CertificateBuilder()
@@ -191,6 +184,37 @@ class _CertificateAuthority:
         return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+def _authority_name(common_name: str) -> x509.Name:
+    """An authority's name with the attributes of Alipay's own (``CN=…,OU=…,O=…,C=…``).
+
+    Merchant SDKs write a certificate's issuer as exactly ``CN=…,OU=…,O=…,C=…`` when
+    they compute its SN, taking each part for granted: an issuer without an ``OU``
+    (or with parts Alipay's have not) gives them another SN than the gateway's.
+    """
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paycore sandbox"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Certification Authority"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _holder_name(common_name: str) -> x509.Name:
+    """A certificate holder's name as Alipay writes them: ``CN=…,OU=…,O=…,L=…,ST=…,C=…``."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Zhejiang"),
+            x509.NameAttribute(NameOID.LOCALITY_NAME, "Hangzhou"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paycore sandbox"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Alipay"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
 @functools.cache
 def _authority_keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
     """The root's and the intermediate's keys, generated once per process and only in certificate mode."""
@@ -208,6 +232,7 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
     fault_type = AlipayFault
     profiles = PROFILES
     default_profile = "document"
+    unsupported_options = ("state_path", "channels", "strict")
 
     def __init__(self, options: SandboxOptions | None = None, *, certificates: bool = False) -> None:
         if options is not None and options.secret_key is not None:
@@ -221,7 +246,9 @@ class AlipaySandbox(LoopbackSandbox[AlipayFault]):
         self._write_keys()
         #: certificate mode: requests must carry the app's and the root's SNs; answers name Alipay's certificate
         self._authority = (
-            _CertificateAuthority(self._alipay_key, self._merchant_key, self.app_id) if certificates else None
+            _CertificateAuthority(self._alipay_key, self._merchant_key, self.app_id)
+            if certificates or self.options.certificates
+            else None
         )
         if self._authority is not None:
             self._write_certificates(self._authority)

@@ -124,7 +124,7 @@ class EpaySandbox(LoopbackSandbox[EpayFault]):
     fault_type = EpayFault
     profiles = PROFILES
     default_profile = "realistic"
-    unsupported_options = ("state_path", "channels")
+    unsupported_options = ("state_path", "channels", "certificates")
 
     def __init__(self, options: SandboxOptions | None = None) -> None:
         # v1 platforms stop resending when the answer is exactly "success".

@@ -126,6 +126,8 @@ class JuheProvider(Provider[JuheSettings]):
         # Imported here: the sandbox's dependencies are the [sandbox] extra's.
         from paycore_juhe.sandbox import DEFAULT_CHANNELS, DEFAULT_MERCHANT_ID, JuheSandbox, SandboxConfig, parse_faults
 
+        if options.certificates:
+            raise InvalidRequest("the juhe sandbox takes no --certificates: the protocol signs with one key")
         config = SandboxConfig(
             host=options.host,
             port=options.port,
