@@ -66,15 +66,20 @@ def sandbox(args: argparse.Namespace) -> int:
             lines.append(f"{key} = {toml_value(value)}  # the public sandbox test key")
         else:
             lines.append(f"{key} = {toml_value(value)}")
-    print("\n".join(lines), flush=True)
     # SIGTERM (systemd, docker stop, kill) ends the process without unwinding: the sandbox's files (Alipay's
     # generated keys) would stay behind. Taken as Ctrl-C, it stops the sandbox as Ctrl-C does. SIGINT too,
     # explicitly: a shell starts a background job with SIGINT ignored, and then nothing could stop it cleanly.
+    # Installed before the block is printed: whoever reads it may stop the sandbox at once.
     previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    serving = False
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            sandbox.serve_forever()
+            print("\n".join(lines), flush=True)
+            serving = True
+            sandbox.serve_forever()  # removes what the sandbox made when it returns
     finally:
+        if not serving:
+            sandbox.stop()
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0
