@@ -17,7 +17,8 @@ A failure is thrown into the flow on the next step, outside the driver's
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import inspect
+from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
 __all__ = ["FlowRun"]
@@ -49,6 +50,24 @@ class FlowRun(Generic[_AskT, _ResultT]):
         except StopIteration as done:
             self.result = done.value
         raise StopIteration
+
+    def drive(self, perform: Callable[[_AskT, FlowRun[_AskT, _ResultT]], None]) -> _ResultT:
+        """Run the flow to its end, ``perform`` doing what it asks (``perform`` replies or fails): the sync drivers.
+
+        An exception raised between two steps (a KeyboardInterrupt from a signal) is
+        thrown into the flow like any failure, so that its ``finally`` blocks still get
+        their I/O done (a claim released); the flow then raises it on.
+        """
+        while True:
+            try:
+                for asked in self:
+                    perform(asked, self)
+            except BaseException as exc:
+                if inspect.getgeneratorstate(self._flow) != inspect.GEN_SUSPENDED:
+                    raise  # raised by the flow itself, which is over
+                self.fail(exc)
+            else:
+                return self.result
 
     def reply(self, answer: object) -> None:
         """What was asked for succeeded: ``answer`` is sent into the flow on the next step."""

@@ -67,10 +67,7 @@ class Gateway(GatewayCore[httpx.Client, httpx.BaseTransport]):
         return self._drive(self._refund_call(Operation.REFUND_QUERY, order_id, refund_id, None, None))
 
     def _drive(self, call: Call[_T]) -> _T:
-        run = FlowRun(call)
-        for request in run:
-            self._send(request, run)
-        return run.result
+        return FlowRun(call).drive(self._send)
 
     def _send(self, request: httpx.Request, run: FlowRun[httpx.Request, _T]) -> None:
         try:

@@ -220,8 +220,7 @@ class GatewayCore(GatewayReading, Generic[_ClientT, _TransportT]):
 
     def _exchange(self, request: httpx.Request, observed: Observed) -> Generator[httpx.Request, Any, httpx.Response]:
         """Have the driver send ``request``; its answer, or a paycore error for what sending raised."""
-        if self._closed:  # refused here, before anything is sent
-            raise InvalidRequest("this gateway has been closed")
+        _ = self.http_client  # made (or refused, when closed) before anything counts as sent
         observed.sent = True
         _logs.remember_origin(request.url)
         try:

@@ -52,6 +52,10 @@ from paycore._handler_records import (
 from paycore.http import NotificationRequest, Reply
 from paycore.models import Payment
 
+# Defined in private rooms; named after this public one, so that pickles and reprs stay as they were.
+for _moved in (AppliedPayment, Handled, OrderRecord, Outcome, ReconcileResult):
+    _moved.__module__ = __name__
+
 __all__ = [
     "DEFAULT_STORE_PATH",
     "QUERY_INTERVAL",
@@ -92,10 +96,7 @@ class NotificationHandler(HandlerCore[Accounts]):
         return self._run(self._reconcile_flow(order_ids))
 
     def _run(self, flow: Flow[_T]) -> _T:
-        run = FlowRun(flow)
-        for step in run:
-            self._perform(step, run)
-        return run.result
+        return FlowRun(flow).drive(self._perform)
 
     def _perform(self, step: Step, run: FlowRun[Step, _T]) -> None:
         try:

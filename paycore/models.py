@@ -44,6 +44,11 @@ from paycore._text import clip
 from paycore.errors import AmountMismatch, InvalidRequest, MerchantMismatch, VerificationError
 from paycore.http import Reply
 
+# Defined in private rooms; named after this public one, so that pickles and reprs stay as they were. (Not the
+# next-action models: pydantic resolves their annotations in the module they name, when it first builds them.)
+for _moved in (Channel, CreateFlow, PaymentStatus, RefundStatus, Surface, Wallet):
+    _moved.__module__ = __name__
+
 __all__ = [
     "MAX_ORDER_AMOUNT",
     "AppLink",

@@ -31,6 +31,10 @@ from paycore.provider import Provider
 if TYPE_CHECKING:
     import httpx
 
+# Defined below the hook specifications; named after this public room, so that pickles and reprs stay as they were.
+for _moved in (Sandbox, SandboxOptions):
+    _moved.__module__ = __name__
+
 __all__ = [
     "PUBLIC_SANDBOX_KEY",
     "AdminTarget",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import pickle
 from collections.abc import Generator
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 import paycore
+import paycore.sandbox
 from paycore._flows import FlowRun
 from paycore._handler_flow import Ask, Step
 from paycore.handler import NotificationHandler, OrderRecord, Outcome
@@ -209,3 +211,53 @@ def test_a_callback_that_fails_releases_the_claim_and_is_not_acknowledged(paid_n
             run.reply(None)
     assert released == [("release", (f"{record.order_id}:paid", "token-1"))]
     assert run.result.outcome is Outcome.CALLBACK_FAILED
+
+
+def test_an_interrupt_between_two_steps_still_lets_the_flow_clean_up():
+    performed: list[str] = []
+
+    def guarded() -> Generator[str, object, str]:
+        yield "claim"
+        try:
+            yield "call back"
+            return "applied"
+        finally:
+            yield "release"  # I/O a finally block needs, as the handler's failure guard does
+
+    def perform(asked: str, run: FlowRun[str, str]) -> None:
+        performed.append(asked)
+        run.reply(None)
+        if asked == "call back":
+            raise KeyboardInterrupt  # lands in the driver, between two steps, as a signal would
+
+    run = FlowRun(guarded())
+    with pytest.raises(KeyboardInterrupt):
+        run.drive(perform)
+    assert performed == ["claim", "call back", "release"]
+
+
+def test_a_client_that_cannot_be_made_means_nothing_was_sent(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "bogus://proxy.invalid:1")  # httpx refuses the proxy as it makes the client
+    gateway = paycore.Gateway(FakeProvider, {"secret_key": SECRET}, account="main")
+    with pytest.raises(paycore.PaycoreError) as raised:
+        gateway.query("O-1")
+    assert raised.value.may_have_reached_gateway is False
+    assert "may have received" not in str(raised.value)
+    gateway.close()
+
+
+@pytest.mark.parametrize(
+    ("moved", "public"),
+    [
+        (paycore.PaymentStatus.PAID, "paycore.models"),
+        (paycore.Channel.ALIPAY_QR, "paycore.models"),
+        (Outcome.APPLIED, "paycore.handler"),
+        (OrderRecord("O-1", Decimal("1.00")), "paycore.handler"),
+        (paycore.sandbox.SandboxOptions(port=1), "paycore.sandbox"),
+    ],
+)
+def test_types_defined_in_private_rooms_pickle_under_their_public_module(moved, public):
+    assert type(moved).__module__ == public
+    pickled = pickle.dumps(moved)
+    assert public.encode() in pickled
+    assert pickle.loads(pickled) == moved  # noqa: S301  # bytes made just above
