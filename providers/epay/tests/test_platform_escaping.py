@@ -82,6 +82,8 @@ def test_an_awkward_attach_comes_back_exactly_and_is_applied_once(shop, text):
     notification = merchant.gateway.verify_notification(_notification_of(sandbox, order.order_id))
     assert notification.attach == f"cart {text} 7"
     assert notification.amount == Decimal("9.90")
+    # The buyer's return carries the same signed fields.
+    assert merchant.gateway.parse_return(_notification_of(sandbox, order.order_id)).attach == f"cart {text} 7"
 
 
 @pytest.mark.parametrize("text", [text for text in AWKWARD if "&" not in text and "=" not in text])
@@ -96,6 +98,7 @@ def test_an_awkward_subject_is_notified_as_the_platform_signed_it_and_applied_on
     notification = merchant.gateway.verify_notification(_notification_of(sandbox, order.order_id))
     stored = f"Green {text} tea" if sandbox.options.strict else _stored_like_php(f"Green {text} tea")
     assert notification.raw["name"] == stored  # the platform's text: shown, never read as money or identity
+    assert merchant.gateway.parse_return(_notification_of(sandbox, order.order_id)).signature_checked
 
 
 @pytest.mark.parametrize("subject", ["fish & chips", "a=b"])
