@@ -253,7 +253,9 @@ def load_json(data: bytes | str) -> Any:
     ``100.10`` stays ``Decimal("100.10")`` (a float would be ``100.1`` and break a
     signature over the text, or lose a fen). A UTF-8 byte order mark is skipped.
     ValueError for anything that is not JSON: bad UTF-8, bad syntax, ``NaN`` or
-    ``Infinity``, nesting too deep to read.
+    ``Infinity``, nesting too deep to read, and an object naming a key twice
+    (``{"a": 1, "a": 2}``: one parser reads the first, another the last, and a
+    signed answer must have one reading).
     """
     if isinstance(data, bytes | bytearray):
         try:
@@ -266,7 +268,9 @@ def load_json(data: bytes | str) -> Any:
             raise ValueError("JSON holding a lone surrogate (half a character)")
     too_deep = False
     try:
-        parsed = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        parsed = json.loads(
+            text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object_of_unique_keys
+        )
         # An escape can still write half a character ("\\ud800"): such text cannot be printed or stored.
         if _SURROGATE_ESCAPE.search(text) and not _whole_characters(parsed):
             raise ValueError("JSON holding a lone surrogate (half a character)")
@@ -278,6 +282,13 @@ def load_json(data: bytes | str) -> Any:
     if too_deep:
         raise ValueError("JSON nested too deeply to read")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    made = dict(pairs)
+    if len(made) != len(pairs):
+        raise ValueError("JSON naming a key twice in one object")
+    return made
 
 
 def _whole_characters(value: Any) -> bool:

@@ -171,6 +171,8 @@ def test_load_json_keeps_amounts_as_written():
         ('{"a": NaN}', "NaN"),
         ('{"a": -Infinity}', "Infinity"),
         ("[" * 100_000 + "]" * 100_000, "too deeply"),
+        ('{"a": 1, "a": 2}', "key twice"),
+        ('{"ok": {"code": "10000", "code": "40004"}}', "key twice"),
     ],
 )
 def test_load_json_refuses_with_a_value_error(data, reason):
