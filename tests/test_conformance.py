@@ -129,3 +129,51 @@ class TestHookPayConformance(ProviderConformance):
 
 class TestQrPayConformance(ProviderConformance):
     provider = QrPay
+
+
+ONE_CHANNEL_PROVIDER = """
+import contextlib
+
+import httpx
+
+import paycore
+from paycore.testing import FakeGateway, FakeProvider, fake_sign
+from paycore.testing.conformance import ConformanceWorld, ProviderConformance
+
+
+class OneChannelProvider(FakeProvider):
+    provider_name = "one-channel"
+
+    @paycore.hookimpl
+    def create_payment(self, order, flow):
+        if order.channel is not paycore.Channel.ALIPAY_QR:
+            # A bug only the other channels meet: the order is signed with another key.
+            self._signed = lambda fields: {**fields, "merchant_id": self.settings.merchant_id,
+                                           "sign": fake_sign(fields, "not-the-key")}
+        return (yield from FakeProvider.create_payment(self, order, flow))
+
+
+class TestOneChannelConformance(ProviderConformance):
+    provider = OneChannelProvider
+
+    @contextlib.contextmanager
+    def world(self):
+        fake = FakeGateway()
+
+        def pay(order):
+            fake.pay(order.order_id)
+            return fake.notification_request(order.order_id)
+
+        yield ConformanceWorld(settings={}, pay=pay, transport=httpx.MockTransport(fake))
+"""
+
+
+def test_a_provider_broken_on_a_channel_other_than_the_first_fails(pytester):
+    pytester.makepyfile(test_one_channel=ONE_CHANNEL_PROVIDER)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-q", "-p", "no:anyio", "-k", "every_declared_channel or create_pay_verify"
+    )
+    result.assert_outcomes(passed=2, failed=1)  # the first channel's round trip passes, under both gateways
+    assert "FAILED test_one_channel.py::TestOneChannelConformance::test_every_declared_channel_and_flow_is_paid" in (
+        result.stdout.str()
+    )

@@ -10,7 +10,7 @@ from paycore.errors import (
     InvalidRequest,
     PaycoreError,
 )
-from paycore.models import Channel, CreateFlow, PaymentStatus, RefundStatus
+from paycore.models import Channel, CreateFlow, NextAction, PaymentForm, PaymentStatus, Redirect, RefundStatus
 from paycore.provider import Operation
 from paycore.testing._conformance_base import ConformanceBase, ConformanceWorld
 
@@ -72,6 +72,21 @@ class RoundTripChecks(ConformanceBase):
             queried = under_test.query_refund(order.order_id, "cf-refund-1")
             assert (queried.refund_id, queried.amount) == ("cf-refund-1", order.amount)
 
+    def test_every_declared_channel_and_flow_is_paid(self, conformance_world: ConformanceWorld) -> None:
+        provider_class = self._provider_class()
+        under_test = self._under_test("sync", conformance_world)
+        for channel in sorted(provider_class.channels):
+            for flow in sorted(provider_class.create_flows):
+                order = self.order(channel)
+                payment = under_test.create(order, flow=flow)
+                shown = f"channel {channel.value}, flow {flow.value}"
+                assert payment.next_action is not None, f"create on {shown} gave no next_action"
+                # The buyer's browser opens a redirect or submits a form: some gateways learn of the order only then.
+                _open_as_a_browser(payment.next_action, conformance_world.transport)
+                notification = under_test.verify_notification(conformance_world.pay(order))
+                paid = (notification.order_id, notification.status, notification.amount)
+                assert paid == (order.order_id, PaymentStatus.PAID, order.amount), f"paid on {shown}: {paid}"
+
     @pytest.mark.parametrize("flow", list(CreateFlow))
     def test_each_declared_flow(self, conformance_world: ConformanceWorld, flow: CreateFlow) -> None:
         under_test = self._under_test("sync", conformance_world)
@@ -102,3 +117,16 @@ class RoundTripChecks(ConformanceBase):
             with pytest.raises(InvalidRequest):
                 under_test.create(self.order(channel, **order_fields_for(provider_class, channel)))
         assert not sent, "an order the provider must refuse was sent to the gateway"
+
+
+def _open_as_a_browser(action: NextAction, transport: httpx.MockTransport | None) -> None:
+    """Follow a redirect, or submit a form, as the buyer's browser does (a QR code, an app or an SDK: nothing)."""
+    if isinstance(action, Redirect):
+        method, url, fields = "GET", action.url, None
+    elif isinstance(action, PaymentForm):
+        method, url, fields = action.method, action.action, action.fields
+    else:
+        return
+    with httpx.Client(transport=transport, timeout=10.0, trust_env=False) as browser:
+        answer = browser.get(url, params=fields) if method == "GET" else browser.post(url, data=fields)
+    assert answer.status_code < 400, f"the gateway refused the buyer's {method} to {url[:80]}: {answer.status_code}"

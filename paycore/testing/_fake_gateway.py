@@ -18,12 +18,12 @@ from __future__ import annotations
 import enum
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
@@ -161,7 +161,15 @@ class FakeGateway:
             "/orders/refund": self._refund,
             "/orders/refund/query": self._refund_query,
         }
-        route = routes.get(request.url.path)
+        if request.method == "GET" and request.url.path.startswith("/pay/"):
+            return self._cashier(request.url.path.removeprefix("/pay/"))
+        route: Callable[[dict[str, str]], httpx.Response] | None
+        if request.url.path == "/pay" and request.method == "POST":
+            # The form flow's action: the buyer's browser submits the signed form, as to a real gateway.
+            fields = _form_fields(request.content)
+            route = self._submitted
+        else:
+            route = routes.get(request.url.path)
         if request.method != "POST" or route is None:
             return httpx.Response(404, text="not found")
         if fields is None:
@@ -185,6 +193,20 @@ class FakeGateway:
 
     def _ok(self, order: _FakeOrder) -> httpx.Response:
         return httpx.Response(200, json={"ok": True, "order": order.as_json(self.settings.base_url)})
+
+    def _submitted(self, fields: dict[str, str]) -> httpx.Response:
+        """A form the buyer's browser submitted: the order is made, and its cashier page shown."""
+        made = self._create(fields)
+        if not json.loads(made.content).get("ok"):
+            return httpx.Response(400, text="<h1>refused</h1>", headers={"content-type": "text/html"})
+        return self._cashier(fields.get("order_id", ""))
+
+    def _cashier(self, order_id: str) -> httpx.Response:
+        """The page behind an order's pay URL (the buyer pays there; tests call `pay`)."""
+        if order_id not in self.orders:
+            return httpx.Response(404, text="no such order")
+        page = "<html><body><h1>fake cashier</h1><p>pay here</p></body></html>"
+        return httpx.Response(200, text=page, headers={"content-type": "text/html"})
 
     def _create(self, fields: dict[str, str]) -> httpx.Response:
         order_id = fields.get("order_id", "")
@@ -378,3 +400,12 @@ def _json_fields(content: bytes) -> dict[str, str] | None:
     if not isinstance(fields, dict) or not all(isinstance(value, str) for value in fields.values()):
         return None
     return fields
+
+
+def _form_fields(content: bytes) -> dict[str, str] | None:
+    try:
+        pairs = parse_qsl(content.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    fields = dict(pairs)
+    return fields if len(fields) == len(pairs) else None
