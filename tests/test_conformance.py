@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from paycore import NotificationRequest, Order
+from paycore import NotificationRequest, Order, SignatureError
 from paycore.testing import FakeGateway, FakeProvider, FakeSettings
 from paycore.testing.conformance import ConformanceWorld, ProviderConformance
 from tests.seam_providers import GetPay, HookPay, QrPay
@@ -177,3 +177,23 @@ def test_a_provider_broken_on_a_channel_other_than_the_first_fails(pytester):
     assert "FAILED test_one_channel.py::TestOneChannelConformance::test_every_declared_channel_and_flow_is_paid" in (
         result.stdout.str()
     )
+
+
+class _ClaimsOnly:
+    """A verifier for another merchant's account: it cannot verify, but can say which order a message claims."""
+
+    def notification_order_id(self, received: NotificationRequest) -> str | None:
+        return "O-SEALED" if received.body.startswith(b"sealed:") else None
+
+    def verify_notification(self, received: NotificationRequest) -> None:
+        raise SignatureError("not this account's")
+
+
+def test_the_suites_endpoint_finds_an_encrypted_notification_by_the_order_it_claims():
+    from paycore.testing._conformance_base import _Endpoint
+
+    endpoint = _Endpoint(_ClaimsOnly())  # type: ignore[arg-type]  # only the two hooks are used
+    sealed = NotificationRequest(body=b"sealed:3q2+7w==")  # no order id in clear text
+    endpoint.received.put(NotificationRequest(body=b"something else"))
+    endpoint.received.put(sealed)
+    assert endpoint.wait_for("O-SEALED") is sealed
