@@ -40,6 +40,7 @@ __all__ = [
     "AdminTarget",
     "Attempt",
     "LoopbackSandbox",
+    "MerchantAnswer",
     "Resender",
     "Sandbox",
     "SandboxOptions",
@@ -53,6 +54,24 @@ def make_sandbox(provider: str | type[Provider[Any]], options: SandboxOptions | 
     if options is not None and not isinstance(options, SandboxOptions):
         raise InvalidRequest(f"make_sandbox() takes SandboxOptions, not {type(options).__name__}")
     return provider_sandbox(provider, options or SandboxOptions())
+
+
+class MerchantAnswer(str):
+    """What the merchant answered a notification: its text (the first 200 characters), with its status and headers.
+
+    A `str`, so that ``acknowledged=lambda answer: answer.strip() == "success"`` reads
+    the text as before; a protocol that acknowledges by status (WeChat Pay: any 2xx)
+    reads ``answer.status_code``, and ``answer.headers`` (names in lower case).
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+
+    def __new__(cls, text: str, status_code: int, headers: Mapping[str, str]) -> Self:
+        answer = super().__new__(cls, text)
+        answer.status_code = status_code
+        answer.headers = {name.lower(): value for name, value in headers.items()}
+        return answer
 
 
 @dataclass(frozen=True)
@@ -75,8 +94,9 @@ class Resender:
 
     ``schedule`` is the wait before each try (the first usually 0): its length is
     the number of tries. ``acknowledged(answer)`` says whether the merchant's answer
-    stops the resends. ``send(client)`` makes one try (it may sign anew each time)
-    and returns the merchant's response::
+    (a `MerchantAnswer`: its text, ``status_code`` and ``headers``) stops the resends.
+    ``send(client)`` makes one try (it may sign anew each time) and returns the
+    merchant's response::
 
         resender = Resender((0, 0.05, 0.05), acknowledged=lambda text: text.strip() == "success")
         resender.deliver(order_id, notify_url, lambda client: client.post(notify_url, data=signed_fields()))
@@ -121,12 +141,13 @@ class Resender:
         import httpx
 
         status_code = text = error = None
+        acknowledged = False
         try:
             response = send(client)
             status_code, text = response.status_code, response.text[:200]
+            acknowledged = self._acknowledged(MerchantAnswer(text, status_code, response.headers))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an unusable notify_url is a try that failed
             error = type(exc).__name__
-        acknowledged = text is not None and self._acknowledged(text)
         with self._lock:
             self._attempts.append(Attempt(order_id, number, url, status_code, text, error, acknowledged))
         return acknowledged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
@@ -12,7 +13,15 @@ import pytest
 
 import paycore
 from paycore import ConfigError, NotSupported, ProviderError
-from paycore.sandbox import LoopbackSandbox, Sandbox, SandboxOptions, admin_response, make_sandbox
+from paycore.sandbox import (
+    LoopbackSandbox,
+    MerchantAnswer,
+    Resender,
+    Sandbox,
+    SandboxOptions,
+    admin_response,
+    make_sandbox,
+)
 from paycore.testing import FakeProvider
 
 
@@ -184,3 +193,54 @@ def test_the_admin_api_answers_every_failure_of_a_sandbox():
     }
     assert answers["unknown/pay"].json() == {"error": "the echo sandbox has no order 'unknown'"}
     assert answers["crash/pay"].json() == {"error": "the sandbox failed: KeyError"}
+
+
+def test_a_resender_can_acknowledge_by_status_and_headers(paycore_loopback):
+    # As WeChat Pay v3 does: any 2xx acknowledges, whatever the text; a 5xx saying "success" does not.
+    answers = iter([(500, "success"), (204, "")])
+
+    def merchant_endpoint(request: httpx.Request) -> httpx.Response:
+        status, text = next(answers)
+        return httpx.Response(status, text=text, headers={"X-Trace": "t1"})
+
+    merchant = paycore_loopback.handler(merchant_endpoint)
+    seen: list[MerchantAnswer] = []
+
+    def by_status(answer: MerchantAnswer) -> bool:
+        seen.append(answer)
+        return 200 <= answer.status_code < 300
+
+    resender = Resender((0, 0.05, 0.05), acknowledged=by_status)
+    url = f"{merchant.url}/notify"
+    resender.deliver("W1", url, lambda client: client.post(url, content=b"{}"))
+    attempts = resender.wait("W1")
+    resender.stop()
+    assert [(attempt.status_code, attempt.acknowledged) for attempt in attempts] == [(500, False), (204, True)]
+    assert [(answer, answer.status_code, answer.headers["x-trace"]) for answer in seen] == [
+        ("success", 500, "t1"),
+        ("", 204, "t1"),
+    ]
+    assert seen[0].strip() == "success"  # still the text, for rules that read it
+
+
+def test_a_scripted_merchant_can_answer_with_a_status():
+    from paycore_epay.sandbox import EpaySandbox
+
+    from paycore.testing import Merchant
+
+    with EpaySandbox(SandboxOptions(profile="fast")) as sandbox:
+        settings = sandbox.account_settings()
+        with Merchant(
+            "epay",
+            settings,
+            answers=[(503, "busy")],
+            amount=Decimal("1.00"),
+            channel="alipay_qr",
+            client_ip="127.0.0.1",
+        ) as shop:
+            order = shop.order(subject="tea")
+            shop.gateway.create(order)
+            sandbox.pay(order.order_id)
+            attempts = sandbox.wait_for_notifications(order.order_id)
+    assert [(attempt.status_code, attempt.response) for attempt in attempts] == [(503, "busy"), (200, "success")]
+    assert [event.order_id for event in shop.paid] == [order.order_id]

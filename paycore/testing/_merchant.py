@@ -29,7 +29,8 @@ class Merchant:
     `paycore.stores.MemoryStore`) into ``paid``; ``/return`` reads the buyer's
     return with ``gateway.parse_return`` into ``returns`` and shows a page with
     ``<p id="thanks">`` (a return that does not verify gets a 400). ``answers`` scripts the first answers of the notify
-    endpoint (before the handler's), to test a gateway's resends::
+    endpoint (before the handler's), to test a gateway's resends: a text (answered with status 200) or a
+    ``(status, text)`` pair, for gateways that read the status::
 
         with sandbox, Merchant("epay", sandbox.account_settings(), client_ip="127.0.0.1") as shop:
             order = shop.order(amount=Decimal("12.50"), channel="alipay_qr", subject="Green tea")
@@ -48,7 +49,7 @@ class Merchant:
         settings: Mapping[str, Any],
         *,
         account: str = "main",
-        answers: Iterable[str] = (),
+        answers: Iterable[str | tuple[int, str]] = (),
         **order_defaults: Any,
     ) -> None:
         self.account = account
@@ -58,7 +59,7 @@ class Merchant:
         self.returns: list[BrowserReturn] = []
         #: the HTTP method of each request to the notify endpoint, in order
         self.notify_methods: list[str] = []
-        self.answers = list(answers)
+        self.answers: list[str | tuple[int, str]] = list(answers)
         self.order_defaults = order_defaults
         self.handler = NotificationHandler(
             Accounts({account: self.gateway}), lookup=self.orders.get, on_paid=self.paid.append, store=MemoryStore()
@@ -99,7 +100,9 @@ class Merchant:
         with self._lock:
             self.notify_methods.append(request.method)
             if self.answers:
-                return httpx.Response(200, text=self.answers.pop(0))
+                scripted = self.answers.pop(0)
+                status, text = scripted if isinstance(scripted, tuple) else (200, scripted)
+                return httpx.Response(status, text=text)
         return web.to_httpx(self.handler.process(web.from_httpx(request)).reply)
 
     def start(self) -> Self:
