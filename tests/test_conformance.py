@@ -125,6 +125,7 @@ class TestGetPayConformance(ProviderConformance):
 
 class TestHookPayConformance(ProviderConformance):
     provider = HookPay
+    signed_notification_headers = frozenset({"x-hook-timestamp", "x-hook-nonce", "x-hook-signature"})
 
 
 class TestQrPayConformance(ProviderConformance):
@@ -197,3 +198,56 @@ def test_the_suites_endpoint_finds_an_encrypted_notification_by_the_order_it_cla
     endpoint.received.put(NotificationRequest(body=b"something else"))
     endpoint.received.put(sealed)
     assert endpoint.wait_for("O-SEALED") is sealed
+
+
+UNCHECKED_HEADERS_PROVIDER = """
+import time
+
+import paycore
+from paycore import toolkit
+from paycore.testing.conformance import ProviderConformance
+from tests.seam_providers import HookPay
+
+
+class TrustingHookPay(HookPay):
+    provider_name = "trusting-hookpay"
+
+    @paycore.hookimpl
+    def verify_notification(self, request):
+        # The signature and the timestamp are never checked: only the body is read.
+        fields = toolkit.load_json(request.body)
+        if not isinstance(fields, dict) or not isinstance(fields.get("order_id"), str):
+            raise paycore.MalformedNotification("not an object with an order_id")
+        return self._notification(fields, paycore.Reply(status=204))
+
+
+class TestTrustingHookPayConformance(ProviderConformance):
+    provider = TrustingHookPay
+    signed_notification_headers = frozenset({"x-hook-timestamp", "x-hook-nonce", "x-hook-signature"})
+
+
+class LaxHookPay(HookPay):
+    provider_name = "lax-hookpay"
+
+    @paycore.hookimpl
+    def verify_notification(self, request):
+        if request.header("x-hook-signature") is None:  # "unsigned": read as it is
+            fields = toolkit.load_json(request.body)
+            return self._notification(fields, paycore.Reply(status=204))
+        return HookPay.verify_notification(self, request)
+
+
+class TestLaxHookPayConformance(ProviderConformance):
+    provider = LaxHookPay
+    signed_notification_headers = frozenset({"x-hook-timestamp", "x-hook-nonce", "x-hook-signature"})
+"""
+
+
+def test_a_header_signed_provider_that_skips_its_signature_check_fails(pytester):
+    pytester.makepyfile(test_trusting=UNCHECKED_HEADERS_PROVIDER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "no:anyio", "-k", "tampered")
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    assert "a tampered notification was accepted (member order_id changed" in output  # nothing checked at all
+    # The body untouched, the signature header dropped: only the header check can see it.
+    assert "whose signed header was tampered with was accepted (header x-hook-signature dropped)" in output

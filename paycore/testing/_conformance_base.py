@@ -108,6 +108,9 @@ class ConformanceBase:
     #: notification fields the protocol does not sign (juhe's ``attach``): changing them may not be refused,
     #: but must change nothing that is trusted (order id, status, amounts, transaction)
     unsigned_notification_fields: ClassVar[frozenset[str]] = frozenset()
+    #: headers the protocol signs or checks (WeChat Pay's Wechatpay-Signature, -Timestamp, -Nonce, -Serial): each
+    #: is changed, dropped and given twice on a genuine notification, and every such notification must be refused
+    signed_notification_headers: ClassVar[frozenset[str]] = frozenset()
     #: the amount of every test order
     amount: ClassVar[Decimal] = Decimal("9.90")
 

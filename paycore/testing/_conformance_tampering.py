@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -43,6 +44,20 @@ class TamperingChecks(ConformanceBase):
         with under_test.gateway() as gateway:
             for label, forged in forgeries:
                 self._check_forgery(gateway, label, forged, verified)
+            for label, forged in _header_forgeries(genuine, self.signed_notification_headers):
+                # The body is the genuine one: accepted, it would read the same, so only a refusal is right.
+                try:
+                    gateway.verify_notification(forged)
+                except VerificationError:
+                    continue
+                except PaycoreError as exc:
+                    raise AssertionError(
+                        f"{label}: refused with {type(exc).__name__}, not a VerificationError"
+                    ) from exc
+                raise AssertionError(
+                    f"a notification whose signed header was tampered with was accepted ({label}): verify every "
+                    "header the protocol signs or checks (signature, timestamp, nonce, key serial)"
+                )
 
     def _check_forgery(self, gateway: Gateway, label: str, forged: NotificationRequest, verified: Notification) -> None:
         try:
@@ -116,11 +131,73 @@ def _trusted(notification: Any) -> tuple[Any, ...]:
     )
 
 
+def _header_forgeries(
+    genuine: NotificationRequest, signed: frozenset[str]
+) -> Iterator[tuple[str, NotificationRequest]]:
+    """Each declared signed header of ``genuine`` changed, dropped, and given twice."""
+    headers = dict(genuine.headers)
+    for name in sorted(header.lower() for header in signed):
+        value = headers.get(name)
+        if value is None:
+            raise AssertionError(
+                f"the genuine notification has no {name!r} header, which signed_notification_headers declares"
+            )
+        changed = value[:-1] + ("1" if value[-1:] != "1" else "2")
+        variants = {
+            "changed": {**headers, name: changed},
+            "dropped": {key: item for key, item in headers.items() if key != name},
+            "given twice": {**headers, name: f"{value}, {changed}"},
+        }
+        for label, forged_headers in variants.items():
+            yield (
+                f"header {name} {label}",
+                NotificationRequest(
+                    method=genuine.method,
+                    path=genuine.path,
+                    query=genuine.query,
+                    headers=forged_headers,
+                    body=genuine.body,
+                ),
+            )
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _json_forgeries(genuine: NotificationRequest, fields: dict[str, Any]) -> Iterator[tuple[str, NotificationRequest]]:
+    """Each top-level member of a JSON body changed and dropped (a form's '=' checks do not apply to JSON)."""
+
+    def variant(changed: dict[str, Any]) -> NotificationRequest:
+        body = json.dumps(changed, ensure_ascii=False, separators=(",", ":")).encode()
+        return NotificationRequest(
+            method=genuine.method, path=genuine.path, query=genuine.query, headers=genuine.headers, body=body
+        )
+
+    for name, value in fields.items():
+        others: list[tuple[str, object]] = []
+        if isinstance(value, str):
+            others = [*_other_values(value)]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            others = [("changed to another number", value + 1)]
+        for label, other in others:
+            yield f"member {name} {label}", variant({**fields, name: other})
+        yield f"member {name} dropped", variant({key: item for key, item in fields.items() if key != name})
+
+
 def _forgeries(genuine: NotificationRequest) -> Iterator[tuple[str, NotificationRequest]]:
     """Variants of a genuine notification that must not verify as something else."""
     in_query = bool(genuine.query) and not genuine.body
     text = genuine.query if in_query else genuine.body.decode("utf-8", "replace")
-    pairs = parse_qsl(text, keep_blank_values=True) if "=" in text else []
+    document = None if in_query else _json_object(genuine.body)
+    if document is not None:
+        yield from _json_forgeries(genuine, document)
+    # A JSON body holding '=' (base64 padding) is not a form.
+    pairs = parse_qsl(text, keep_blank_values=True) if "=" in text and document is None else []
 
     def variant(new_text: str) -> NotificationRequest:
         if in_query:
