@@ -53,14 +53,24 @@ class Gateway(GatewayCore[httpx.Client, httpx.BaseTransport]):
         """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
         return self._drive(self._order_call(Operation.CLOSE, order_id))
 
-    def refund(self, order_id: str, *, refund_id: str, amount: Decimal, reason: str | None = None) -> Refund:
+    def refund(
+        self,
+        order_id: str,
+        *,
+        refund_id: str,
+        amount: Decimal,
+        reason: str | None = None,
+        order_amount: Decimal | None = None,
+    ) -> Refund:
         """Refund ``amount`` of the paid ``order_id`` as the merchant's refund ``refund_id``.
 
         Store ``refund_id`` before calling, and call again with the same id after
         any failure (``may_have_reached_gateway`` or not): the gateway refunds once.
+        ``order_amount``, the order's total, is for gateways that want it with each
+        refund (WeChat Pay); paycore checks that ``amount`` does not exceed it.
         NotSupported if the provider cannot refund.
         """
-        return self._drive(self._refund_call(Operation.REFUND, order_id, refund_id, amount, reason))
+        return self._drive(self._refund_call(Operation.REFUND, order_id, refund_id, amount, reason, order_amount))
 
     def query_refund(self, order_id: str, refund_id: str) -> Refund:
         """Where the refund ``refund_id`` of ``order_id`` stands."""
@@ -116,9 +126,18 @@ class AsyncGateway(GatewayCore[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         """Close the unpaid payment of ``order_id``; NotSupported if the provider cannot."""
         return await self._drive(self._order_call(Operation.CLOSE, order_id))
 
-    async def refund(self, order_id: str, *, refund_id: str, amount: Decimal, reason: str | None = None) -> Refund:
+    async def refund(
+        self,
+        order_id: str,
+        *,
+        refund_id: str,
+        amount: Decimal,
+        reason: str | None = None,
+        order_amount: Decimal | None = None,
+    ) -> Refund:
         """Refund ``amount`` of the paid ``order_id`` as the merchant's refund ``refund_id`` (see `Gateway.refund`)."""
-        return await self._drive(self._refund_call(Operation.REFUND, order_id, refund_id, amount, reason))
+        refund = self._refund_call(Operation.REFUND, order_id, refund_id, amount, reason, order_amount)
+        return await self._drive(refund)
 
     async def query_refund(self, order_id: str, refund_id: str) -> Refund:
         """Where the refund ``refund_id`` of ``order_id`` stands."""

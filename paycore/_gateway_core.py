@@ -196,9 +196,17 @@ class GatewayCore(GatewayReading, Generic[_ClientT, _TransportT]):
         return self._call(operation, order_id, lambda: self._order_flow(operation, order_id))
 
     def _refund_call(
-        self, operation: Operation, order_id: str, refund_id: str, amount: Decimal | None, reason: str | None
+        self,
+        operation: Operation,
+        order_id: str,
+        refund_id: str,
+        amount: Decimal | None,
+        reason: str | None,
+        order_amount: Decimal | None = None,
     ) -> Call[Refund]:
-        return self._call(operation, order_id, lambda: self._refund_flow(order_id, refund_id, amount, reason))
+        return self._call(
+            operation, order_id, lambda: self._refund_flow(order_id, refund_id, amount, reason, order_amount)
+        )
 
     def _call(self, operation: Operation, order_id: object, start: Callable[[], _Flow[_T]]) -> Call[_T]:
         """One observed call: the checks and the provider's flow (``start``), each request yielded to be sent."""
@@ -278,7 +286,14 @@ class GatewayCore(GatewayReading, Generic[_ClientT, _TransportT]):
         hook = self._runtime.hook(operation)
         return self._checked_flow(hook(order_id=order_id))
 
-    def _refund_flow(self, order_id: str, refund_id: str, amount: Decimal | None, reason: str | None) -> _Flow[Refund]:
+    def _refund_flow(
+        self,
+        order_id: str,
+        refund_id: str,
+        amount: Decimal | None,
+        reason: str | None,
+        order_amount: Decimal | None = None,
+    ) -> _Flow[Refund]:
         if not isinstance(order_id, str) or not ORDER_REFERENCE.fullmatch(order_id):
             raise InvalidRequest("order_id must be 1 to 128 printable ASCII characters without spaces")
         if not isinstance(refund_id, str) or not _REFUND_ID.fullmatch(refund_id):
@@ -292,8 +307,25 @@ class GatewayCore(GatewayReading, Generic[_ClientT, _TransportT]):
             )
         if reason is not None and (not isinstance(reason, str) or len(reason) > 256 or utf8(reason) is None):
             raise InvalidRequest("a refund reason is text of at most 256 characters")
-        hook = self._runtime.hook(Operation.REFUND)
-        return self._checked_flow(hook(order_id=order_id, refund_id=refund_id, amount=amount, reason=reason))
+        arguments: dict[str, object] = {
+            "order_id": order_id,
+            "refund_id": refund_id,
+            "amount": amount,
+            "reason": reason,
+        }
+        if order_amount is not None:
+            if (
+                type(order_amount) is not Decimal
+                or not order_amount.is_finite()
+                or not 0 < order_amount <= MAX_ORDER_AMOUNT
+            ):
+                raise InvalidRequest("order_amount is the order's total: a positive Decimal (money is never a float)")
+            if amount > order_amount:
+                raise InvalidRequest(f"a refund of {amount} is more than the order's {order_amount}")
+        hook = self._runtime.hook(Operation.REFUND)  # NotSupported first
+        if "order_amount" in self._runtime.arguments[Operation.REFUND]:
+            arguments["order_amount"] = order_amount
+        return self._checked_flow(hook(**arguments))
 
     def _checked_flow(self, flow: Any) -> _Flow[Any]:
         if not isinstance(flow, Generator):

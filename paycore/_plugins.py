@@ -164,8 +164,13 @@ class ProviderRuntime:
         # it is resolved once here: verify is a hot path and the hook machinery costs
         # more than a tenth of it.
         self._implementations: dict[Operation, Callable[..., Any]] = {}
+        #: the arguments each operation's implementations take (an optional one is passed only to those that do)
+        self.arguments: dict[Operation, frozenset[str]] = {}
         for operation in self.operations:
             implementations = getattr(self._manager.hook, operation.hook_name).get_hookimpls()
+            self.arguments[operation] = frozenset(
+                name for implementation in implementations for name in implementation.argnames
+            )
             if len(implementations) == 1 and not implementations[0].hookwrapper and not implementations[0].wrapper:
                 self._implementations[operation] = implementations[0].function
 

@@ -153,7 +153,7 @@ class ProviderSpec:
 
     @hookspec(firstresult=True)
     def refund_payment(  # type: ignore[empty-body]  # a spec has no body
-        self, order_id: str, refund_id: str, amount: Decimal, reason: str | None
+        self, order_id: str, refund_id: str, amount: Decimal, reason: str | None, order_amount: Decimal | None
     ) -> Flow[Refund]:
         """Refund ``amount`` of the paid order ``order_id``, as the merchant's refund ``refund_id``.
 
@@ -162,6 +162,14 @@ class ProviderSpec:
         with the same id after any failure, and the gateway must refund once. A
         gateway that answers "already refunded" for the same id is a success, not an
         error. ``amount`` is a positive Decimal the core has checked.
+
+        ``order_amount`` is the order's total as the merchant gave it
+        (``Gateway.refund(..., order_amount=...)``; the core has checked that it is a
+        positive Decimal of at least ``amount``), or None. Declare the parameter only
+        if the gateway wants the total with each refund (WeChat Pay's
+        ``amount.total``): such a provider refuses None with `paycore.InvalidRequest`
+        before its first ``yield``, rather than query the order first. An
+        implementation without the parameter is called without it.
         """
 
     @hookspec(firstresult=True)

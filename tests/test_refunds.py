@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 
 import paycore
+import paycore.testing
 from paycore import RefundStatus
 
 
@@ -98,3 +100,56 @@ def test_a_provider_without_refunds_says_so_before_sending(paycore_any_gateway):
         paycore_any_gateway(provider=GetPay, base_url="https://getpay.example").refund(
             "A1", refund_id="R1", amount=Decimal("1.00")
         )
+
+
+class _TotalTaking(paycore.testing.FakeProvider):
+    """A provider whose gateway wants the order's total with each refund, as WeChat Pay's does."""
+
+    provider_name = "total-taking"
+    totals: ClassVar[list[Decimal | None]] = []
+
+    @paycore.hookimpl
+    def refund_payment(
+        self, order_id: str, refund_id: str, amount: Decimal, reason: str | None, order_amount: Decimal | None
+    ) -> paycore.Flow[paycore.Refund]:
+        if order_amount is None:
+            raise paycore.InvalidRequest("this gateway needs the order's total with each refund (order_amount)")
+        self.totals.append(order_amount)
+        return (yield from super().refund_payment(order_id, refund_id, amount, reason))
+
+
+def test_a_provider_that_declares_order_amount_gets_it_and_one_that_does_not_is_called_without(
+    paycore_any_gateway, paycore_fake, paid
+):
+    # The fake's own hook takes no order_amount: given one, it is called as before.
+    refund = paycore_any_gateway().refund(
+        paid.order_id, refund_id="R1", amount=Decimal("10.00"), order_amount=Decimal("30.00")
+    )
+    assert refund.status is RefundStatus.SUCCEEDED
+    taking = paycore_any_gateway(provider=_TotalTaking)
+    assert taking.refund(
+        paid.order_id, refund_id="R2", amount=Decimal("5.00"), order_amount=Decimal("30.00")
+    ).amount == (Decimal("5.00"))
+    assert _TotalTaking.totals[-1] == Decimal("30.00")
+    requests_before = len(paycore_fake.requests)
+    with pytest.raises(paycore.InvalidRequest, match="order's total"):
+        taking.refund(paid.order_id, refund_id="R3", amount=Decimal("5.00"))
+    assert len(paycore_fake.requests) == requests_before
+
+
+@pytest.mark.parametrize(
+    ("order_amount", "message"),
+    [
+        (30.0, "never a float"),
+        (Decimal("-30.00"), "positive Decimal"),
+        (Decimal("NaN"), "positive Decimal"),
+        (Decimal("9.99"), "more than the order's 9.99"),
+    ],
+)
+def test_an_order_amount_that_cannot_be_the_total_is_refused_before_any_io(
+    paycore_any_gateway, paycore_fake, paid, order_amount, message
+):
+    requests_before = len(paycore_fake.requests)
+    with pytest.raises(paycore.InvalidRequest, match=message):
+        paycore_any_gateway().refund(paid.order_id, refund_id="R1", amount=Decimal("10.00"), order_amount=order_amount)
+    assert len(paycore_fake.requests) == requests_before

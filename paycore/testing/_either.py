@@ -101,8 +101,18 @@ class GatewayUnderTest:
         result: Payment = self._call("close_payment", order_id)
         return result
 
-    def refund(self, order_id: str, *, refund_id: str, amount: Decimal, reason: str | None = None) -> Refund:
-        result: Refund = self._call("refund", order_id, refund_id=refund_id, amount=amount, reason=reason)
+    def refund(
+        self,
+        order_id: str,
+        *,
+        refund_id: str,
+        amount: Decimal,
+        reason: str | None = None,
+        order_amount: Decimal | None = None,
+    ) -> Refund:
+        result: Refund = self._call(
+            "refund", order_id, refund_id=refund_id, amount=amount, reason=reason, order_amount=order_amount
+        )
         return result
 
     def query_refund(self, order_id: str, refund_id: str) -> Refund:
