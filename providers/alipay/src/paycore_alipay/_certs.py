@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paycore_alipay._keys import MIN_RSA_BITS, key_text
+from paycore.crypto import MIN_RSA_BITS, key_text
 
 __all__ = ["AlipayCertificate", "cert_sn", "load_certificate", "load_roots", "root_cert_sn"]
 
