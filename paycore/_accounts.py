@@ -30,7 +30,6 @@ from typing import Any, Generic, Self, TypeVar
 
 from paycore._gateway import AsyncGateway, Gateway
 from paycore._gateway_core import ORDER_REFERENCE
-from paycore._sandbox_key import PUBLIC_SANDBOX_KEY
 from paycore._text import clip
 from paycore.config import AccountConfig, PaycoreConfig, load_config
 from paycore.errors import ConfigError, InvalidRequest, MalformedNotification, PaycoreError
@@ -222,13 +221,15 @@ class _Accounts(Generic[GatewayT]):
 
 
 def _refuse_public_test_keys(gateways: Mapping[str, Gateway | AsyncGateway]) -> None:
-    """Refuse an account keyed with the sandbox's public test key beside other accounts.
+    """Refuse an account keyed with a sandbox's public test key beside other accounts.
+
+    (paycore's `PUBLIC_SANDBOX_KEY`, or a credential its provider declares public.)
 
     Anyone can sign with that key, and a notification posted to that account's path
     verifies: beside real accounts it is a forging kit unless every order stores its
     account. ``allow_public_test_keys=True`` says the application checks that.
     """
-    public = sorted(name for name, gateway in gateways.items() if PUBLIC_SANDBOX_KEY in gateway._runtime.secrets)
+    public = sorted(name for name, gateway in gateways.items() if gateway._runtime.uses_public_test_credentials)
     if public:
         raise ConfigError(
             f"account(s) {', '.join(public)} use the sandbox's public test key beside other accounts: anyone can "

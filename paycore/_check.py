@@ -66,9 +66,12 @@ def _is_public_host(host: str) -> bool:
     return address.is_global
 
 
-def secret_placeholder_reason(value: str) -> str | None:
-    """Why a secret looks unusable for production, or None (the value itself is never part of the reason)."""
-    if value == PUBLIC_SANDBOX_KEY:
+def secret_placeholder_reason(value: str, public: frozenset[str] = frozenset()) -> str | None:
+    """Why a secret looks unusable for production, or None (the value itself is never part of the reason).
+
+    ``public`` holds the provider's own public test credentials, beside paycore's public sandbox key.
+    """
+    if value == PUBLIC_SANDBOX_KEY or value in public:
         return "is the public sandbox test key"
     if _PLACEHOLDERS.search(value.strip()):
         return "looks like a placeholder"
@@ -77,10 +80,10 @@ def secret_placeholder_reason(value: str) -> str | None:
     return None
 
 
-def _settings_findings(account: str, settings: pydantic.BaseModel) -> Iterator[Finding]:
+def _settings_findings(account: str, settings: pydantic.BaseModel, public: frozenset[str]) -> Iterator[Finding]:
     for name, value in settings.__dict__.items():
         if isinstance(value, pydantic.SecretStr):
-            reason = secret_placeholder_reason(value.get_secret_value())
+            reason = secret_placeholder_reason(value.get_secret_value(), public)
             if reason:
                 yield Finding(account, "warning", f"secret {name} {reason}")
         elif isinstance(value, str) and name.endswith("url") and value.startswith("http://"):
@@ -125,7 +128,7 @@ def check_account(
     with gateway:
         findings = [Finding(name, "ok", f"settings load ({account.provider})")]
         settings = gateway.provider.settings
-        findings += _settings_findings(name, settings)
+        findings += _settings_findings(name, settings, type(gateway.provider).public_test_credentials)
         if notify_base is not None:
             try:
                 notify_url = Accounts({name: gateway}).notify_url(notify_base, name)

@@ -138,7 +138,10 @@ class ProviderRuntime:
         #: what errors and explanations hide (a chain holding one is cut). Not the sandboxes' public test key:
         #: documented and printed by ``paycore sandbox``, masking it (and every word it begins with, such as
         #: "paycore") would garble every sandbox session's messages.
-        self.masked_secrets = tuple(secret for secret in self.secrets if not _is_public_key(secret))
+        public = frozenset({PUBLIC_SANDBOX_KEY}) | type(provider).public_test_credentials
+        self.masked_secrets = tuple(secret for secret in self.secrets if unquote_plus(secret) not in public)
+        #: whether the account is keyed with a public test credential (anyone can sign with it)
+        self.uses_public_test_credentials = any(secret in public for secret in self.secrets)
         self.operations = type(provider).operations()
         self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(ProviderSpec)
@@ -192,10 +195,6 @@ class ProviderRuntime:
 
 #: the shortest secret masked in messages (and the shortest beginning of one masked on its own)
 MIN_MASKED_SECRET = 6
-
-
-def _is_public_key(secret: str) -> bool:
-    return unquote_plus(secret) == PUBLIC_SANDBOX_KEY
 
 
 def _secrets_of(settings: pydantic.BaseModel) -> tuple[str, ...]:

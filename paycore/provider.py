@@ -142,6 +142,11 @@ class Provider(Generic[SettingsT]):
     #: the largest Order amount this provider's gateways accept, if below
     #: `paycore.MAX_ORDER_AMOUNT`: larger orders are refused before any I/O
     max_order_amount: ClassVar[Decimal | None] = None
+    #: the values of this provider's public, documented sandbox credentials beyond paycore's
+    #: `paycore.sandbox.PUBLIC_SANDBOX_KEY` (a multi-key protocol's test keys): ``paycore check``
+    #: reports an account using one, `paycore.Accounts` refuses one beside other accounts, and
+    #: messages do not mask them (printed by ``paycore sandbox``, they hide nothing)
+    public_test_credentials: ClassVar[frozenset[str]] = frozenset()
     #: query parameters whose values are secret (a key some protocols must send in
     #: a URL): masked in every URL httpx logs, in this process
     secret_parameters: ClassVar[frozenset[str]] = frozenset()

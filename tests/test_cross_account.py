@@ -15,6 +15,7 @@ import pytest
 from paycore_juhe import sign
 
 import paycore
+import paycore.testing
 from paycore.handler import NotificationHandler, OrderRecord
 from paycore.sandbox import PUBLIC_SANDBOX_KEY
 from paycore.stores import MemoryStore
@@ -97,3 +98,31 @@ def test_accounts_refuse_a_public_test_key_beside_real_accounts():
         paycore.Accounts(gateways, default="main")
     with paycore.Accounts({"sandbox": gateways["sandbox"]}):  # the sandbox alone is fine
         pass
+
+
+class _TwoKeyTestProvider(paycore.testing.FakeProvider):
+    """A provider whose sandbox documents a test credential of its own, beside paycore's public key."""
+
+    provider_name = "two-key"
+    public_test_credentials = frozenset({"two-key-public-test-credential"})
+
+
+def test_a_providers_own_public_test_credential_is_refused_beside_real_accounts_and_reported():
+    from paycore._check import secret_placeholder_reason
+
+    gateways = {
+        "main": paycore.Gateway(
+            paycore.testing.FakeProvider, {"secret_key": "a-real-secret-of-the-merchant"}, account="main"
+        ),
+        "test": paycore.Gateway(_TwoKeyTestProvider, {"secret_key": "two-key-public-test-credential"}, account="test"),
+    }
+    with pytest.raises(paycore.ConfigError, match=r"account\(s\) test use the sandbox's public test key"):
+        paycore.Accounts(gateways, default="main")
+    with paycore.Accounts({"test": gateways["test"]}):  # alone, as in a sandbox session, it is fine
+        pass
+    public = _TwoKeyTestProvider.public_test_credentials
+    assert secret_placeholder_reason("two-key-public-test-credential", public) == "is the public sandbox test key"
+    assert secret_placeholder_reason("two-key-public-test-credential") is None  # another provider's: not known
+    # Printed by its sandbox, it hides nothing: messages do not mask it (nor every word it begins with).
+    assert "two-key-public-test-credential" not in gateways["test"]._runtime.masked_secrets
+    assert "a-real-secret-of-the-merchant" in gateways["main"]._runtime.masked_secrets
