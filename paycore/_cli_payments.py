@@ -83,7 +83,11 @@ def sign_explain(args: argparse.Namespace) -> int:
             lines.append(f"{number}. {candidate.label}: {'MATCHED' if candidate.matched else 'no match'}")
             lines.append(f"   signed:   {candidate.signed_text}")
             lines.append(f"   left out: {', '.join(candidate.dropped) or '(nothing)'}")
-            lines.append(f"   gives:    {candidate.digest}")
+            if candidate.key_id is not None:
+                verified = "verifies" if candidate.matched else "does not verify"
+                lines.append(f"   checked:  with {candidate.key_id}: the received signature {verified}")
+            else:
+                lines.append(f"   gives:    {candidate.digest}")
         if explanation.problem:
             lines.append(f"problem: {explanation.problem}")
         lines.append(f"verdict: {explanation.verdict()}")

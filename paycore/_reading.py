@@ -193,7 +193,7 @@ def _explanation_masked(explanation: SignatureExplanation, secrets: tuple[str, .
     withheld = {
         candidate.digest: withheld_digest(candidate.digest)
         for candidate in explanation.candidates
-        if not candidate.matched and len(candidate.digest) > DIGEST_PREFIX
+        if not candidate.matched and candidate.key_id is None and len(candidate.digest) > DIGEST_PREFIX
     }
 
     def mask(text: str | None) -> str | None:
@@ -210,7 +210,10 @@ def _explanation_masked(explanation: SignatureExplanation, secrets: tuple[str, .
             candidate,
             label=str(mask(candidate.label)),
             signed_text=str(mask(candidate.signed_text)),
-            digest=candidate.digest if candidate.matched else withheld_digest(candidate.digest),
+            # A public-key check recomputes nothing: there is no signature of this account's to withhold.
+            digest=candidate.digest
+            if candidate.matched or candidate.key_id is not None
+            else withheld_digest(candidate.digest),
             dropped=tuple(str(mask(name)) for name in candidate.dropped),
         )
         for candidate in explanation.candidates

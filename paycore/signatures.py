@@ -51,6 +51,10 @@ class SignatureCandidate:
     matched: bool
     #: received fields this rule leaves out (empty values, unsigned fields)
     dropped: tuple[str, ...] = ()
+    #: for a public-key signature (SHA256withRSA: Alipay, WeChat Pay v3), the key the received signature was
+    #: checked with (a setting's name, a certificate's serial): a verifier holds no key that makes such a
+    #: signature, so ``digest`` is empty and ``matched`` says whether it verifies with that key
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,13 @@ class SignatureExplanation:
             return f"the signature matches the {matched.label!r} rule, but the message is refused: {self.problem}"
         if self.problem is not None:
             return f"the message is refused before its signature counts: {self.problem}"
+        keys = [candidate.key_id for candidate in self.candidates if candidate.key_id is not None]
+        if keys and len(keys) == len(self.candidates):
+            return (
+                f"the signature does not verify with {', '.join(keys)}: the message was changed on the way, or "
+                "another key signed it (compare the signed text with what the gateway signed, and the key with "
+                "the one the gateway names)"
+            )
         return (
             "no rule gives the received signature: the key differs from the one that signed it, "
             "or the message was changed on the way (compare the signed text with what the gateway signed)"

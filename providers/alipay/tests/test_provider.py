@@ -591,6 +591,12 @@ def test_failure_reply_return_routing_and_explain(paycore_any_gateway, keys):
     explanation = gateway.explain_signature(posted(fields))
     assert explanation.matched is not None
     assert explanation.candidates[0].signed_text == longhand(fields, ("sign", "sign_type"))
+    assert (explanation.candidates[0].key_id, explanation.candidates[0].digest) == ("alipay_public_key", "")
+    # Tampered: the public-key check says which key it does not verify with; nothing is withheld, nothing forged.
+    tampered = gateway.explain_signature(posted({**fields, "total_amount": "1.00"}))
+    assert tampered.matched is None
+    assert tampered.candidates[0].digest == ""
+    assert tampered.verdict().startswith("the signature does not verify with alipay_public_key")
 
 
 # -- settings: keys in every form the console gives ----------------------------------------------------------

@@ -13,7 +13,6 @@ import httpx
 import paycore
 from paycore import toolkit
 from paycore.sandbox import Sandbox, SandboxOptions
-from paycore.signatures import KEY_PLACEHOLDER
 from paycore_alipay._answers import (
     SHANGHAI,
     TRADE_STATUSES,
@@ -348,7 +347,8 @@ class AlipayProvider(paycore.Provider[AlipaySettings]):
         candidate = paycore.SignatureCandidate(
             label=f"RSA2 over {charset}",
             signed_text=content,
-            digest=f"(RSA2 signatures are verified with {self._key_name}, not recomputed; {KEY_PLACEHOLDER} unused)",
+            digest="",  # RSA2 signatures are checked with Alipay's key, never recomputed
+            key_id=self._key_name if self._alipay_cert_sn is None else f"{self._key_name} {self._alipay_cert_sn}",
             matched=matched,
             dropped=tuple(
                 sorted(name for name, value in fields.items() if name in _NOTIFICATION_UNSIGNED or not value)
