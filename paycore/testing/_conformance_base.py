@@ -111,6 +111,10 @@ class ConformanceBase:
     #: headers the protocol signs or checks (WeChat Pay's Wechatpay-Signature, -Timestamp, -Nonce, -Serial): each
     #: is changed, dropped and given twice on a genuine notification, and every such notification must be refused
     signed_notification_headers: ClassVar[frozenset[str]] = frozenset()
+    #: seconds after which the protocol refuses a notification as a replay (a signed timestamp, as WeChat Pay's
+    #: five minutes): the suite verifies a genuine notification with ``time.time`` moved past it, and it must be
+    #: refused. None: the protocol signs no time (the check is skipped)
+    notification_max_age: ClassVar[float | None] = None
     #: the amount of every test order
     amount: ClassVar[Decimal] = Decimal("9.90")
 

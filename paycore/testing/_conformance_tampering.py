@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
+import unittest.mock
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -74,6 +76,25 @@ class TamperingChecks(ConformanceBase):
         assert harmless, (
             f"a tampered notification was accepted ({label}; changed: {sorted(changed)}): every field that is "
             "trusted must be signed, and the verifier must accept exactly one reading of what it received"
+        )
+
+    def test_a_replayed_notification_is_refused_once_stale(self, conformance_world: ConformanceWorld) -> None:
+        if self.notification_max_age is None:
+            pytest.skip("the protocol declares no notification_max_age")
+        under_test = self._under_test("sync", conformance_world)
+        order = self.order()
+        under_test.create(order)
+        genuine = conformance_world.pay(order)
+        under_test.verify_notification(genuine)  # genuine, and fresh
+        later = time.time() + self.notification_max_age + 60
+        with under_test.gateway() as gateway, unittest.mock.patch("time.time", return_value=later):
+            try:
+                gateway.verify_notification(genuine)
+            except VerificationError:
+                return
+        pytest.fail(
+            f"a genuine notification replayed {self.notification_max_age + 60:.0f} s later was accepted: refuse a "
+            "signed timestamp older than notification_max_age (paycore.crypto.is_fresh; read the clock with time.time)"
         )
 
     def test_another_merchants_notification_is_refused(self, conformance_world: ConformanceWorld) -> None:
