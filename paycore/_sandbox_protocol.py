@@ -7,7 +7,7 @@ resending live above, in `paycore.sandbox`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
@@ -27,7 +27,10 @@ class SandboxOptions:
     follows the protocol's document to the letter where the reference software
     is more lenient (provider-defined). ``certificates`` runs a gateway that
     signs with public key certificates instead of bare keys, where the protocol
-    has such a mode (alipay's certificate mode).
+    has such a mode (alipay's certificate mode). ``credentials`` gives a
+    multi-key protocol's sandbox the secret settings to use instead of generating
+    its own (by setting name, e.g. wechatpay's ``apiv3_key`` and ``private_key``):
+    a sandbox refuses names it does not take.
     """
 
     host: str = "127.0.0.1"
@@ -41,6 +44,7 @@ class SandboxOptions:
     channels: tuple[str, ...] = ()
     strict: bool = False
     certificates: bool = False
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @runtime_checkable

@@ -226,6 +226,21 @@ class Notification(_Model):
     account: str
     raw: dict[str, Any] = Field(default_factory=dict)
     ack: Annotated[InstanceOf[Reply], BeforeValidator(Reply.coerce)]
+    refund: Refund | None = None
+    """Set when the notification is about a refund of the order (WeChat Pay's ``REFUND.SUCCESS``,
+    ``REFUND.ABNORMAL``, ``REFUND.CLOSED``), not about its payment: the refund as the gateway
+    reports it. ``status`` is then never `PaymentStatus.PAID` (`PaymentStatus.REFUNDED`
+    when the refund succeeded, `PaymentStatus.UNKNOWN` otherwise), so nothing that applies
+    payments takes it for one; `NotificationHandler` acknowledges it and applies nothing."""
+
+    @pydantic.model_validator(mode="after")
+    def _refund_is_no_payment(self) -> Notification:
+        if self.refund is not None:
+            if self.status is PaymentStatus.PAID:
+                raise ValueError("a refund notification's status is not paid: it says nothing new about the payment")
+            if self.refund.order_id != self.order_id:
+                raise ValueError("a refund notification's refund is of another order")
+        return self
 
     def check_against(self, order: Order, *, account: str | None = None) -> None:
         """Refuse a notification that is not about ``order``, for its full amount, from its account.

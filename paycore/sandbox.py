@@ -211,7 +211,8 @@ class LoopbackSandbox(Generic[FaultT]):
                 super().__init__(options, acknowledged=lambda answer: answer.strip() == "success")
 
     Options it does not implement (``unsupported_options``) are refused, not
-    ignored: a user passing one expects an effect. ``notify_interval`` (0 to 3600
+    ignored: a user passing one expects an effect; so are ``credentials`` not
+    named in ``credential_names``. ``notify_interval`` (0 to 3600
     seconds) replaces every wait of the profile but the first. ``closed`` runs once
     serving ends.
 
@@ -227,6 +228,8 @@ class LoopbackSandbox(Generic[FaultT]):
     profiles: ClassVar[Mapping[str, Sequence[float]]]
     default_profile: ClassVar[str]
     unsupported_options: ClassVar[tuple[str, ...]] = ("state_path", "channels", "strict", "certificates")
+    #: the secret settings it takes in ``SandboxOptions.credentials`` (others are refused)
+    credential_names: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: SandboxOptions | None, *, acknowledged: Callable[[str], bool]) -> None:
         # Imported here, for cold start only: a provider module imports this one, and the loopback
@@ -237,6 +240,11 @@ class LoopbackSandbox(Generic[FaultT]):
         given = [_OPTION_FLAGS.get(name, name) for name in self.unsupported_options if getattr(self.options, name)]
         if given:
             raise InvalidRequest(f"the {self.name} sandbox takes no {', '.join(given)}")
+        unknown = sorted(set(self.options.credentials) - self.credential_names)
+        if unknown:
+            # Names only: the values are secrets.
+            taken = ", ".join(sorted(self.credential_names)) or "none"
+            raise InvalidRequest(f"the {self.name} sandbox takes no credential {', '.join(unknown)} (it takes: {taken})")
         profile = self.options.profile or self.default_profile
         if profile not in self.profiles:
             raise InvalidRequest(f"{self.name} sandbox profiles are {', '.join(self.profiles)}, not {profile!r}")
