@@ -244,7 +244,9 @@ class LoopbackSandbox(Generic[FaultT]):
         if unknown:
             # Names only: the values are secrets.
             taken = ", ".join(sorted(self.credential_names)) or "none"
-            raise InvalidRequest(f"the {self.name} sandbox takes no credential {', '.join(unknown)} (it takes: {taken})")
+            raise InvalidRequest(
+                f"the {self.name} sandbox takes no credential {', '.join(unknown)} (it takes: {taken})"
+            )
         profile = self.options.profile or self.default_profile
         if profile not in self.profiles:
             raise InvalidRequest(f"{self.name} sandbox profiles are {', '.join(self.profiles)}, not {profile!r}")

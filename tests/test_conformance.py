@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import httpx
+import pydantic
 
+import paycore
 from paycore import NotificationRequest, Order, SignatureError
+from paycore.sandbox import Sandbox, SandboxOptions
 from paycore.testing import FakeGateway, FakeProvider, FakeSettings
+from paycore.testing._conformance_base import ConformanceBase
 from paycore.testing.conformance import ConformanceWorld, ProviderConformance
-from tests.seam_providers import GetPay, HookPay, QrPay
+from tests.seam_providers import KEY, GetPay, HookPay, MiniSandbox, QrPay, SeamSettings
 
 
 class TestFakeConformance(ProviderConformance):
@@ -266,3 +271,51 @@ def test_a_header_signed_provider_that_skips_its_signature_check_fails(pytester)
     assert "a tampered notification was accepted (member order_id changed" in output  # nothing checked at all
     # The body untouched, the signature header dropped: only the header check can see it.
     assert "whose signed header was tampered with was accepted (header x-hook-signature dropped)" in output
+
+
+class _KeyedSettings(SeamSettings):
+    signing_key: pydantic.SecretStr
+    label: str = "shop"
+
+
+class _KeyedSandbox(MiniSandbox):
+    """Keeps the options it was made with; takes a second secret, as multi-key protocols' sandboxes do."""
+
+    credential_names = frozenset({"secret_key", "signing_key", "label"})
+    made: ClassVar[list[SandboxOptions]] = []
+
+    def __init__(self, options: SandboxOptions) -> None:
+        super().__init__(
+            options, create=lambda fields, url: {"code": 0}, notify=lambda fields, url: httpx.Request("GET", url)
+        )
+        self.made.append(options)
+        self.signing_key = options.credentials.get("signing_key", "generated-signing-key")
+
+    def account_settings(self) -> dict[str, Any]:
+        return {**super().account_settings(), "signing_key": self.signing_key, "label": "first"}
+
+
+class _KeyedPay(HookPay):
+    settings_model = _KeyedSettings
+
+    @classmethod
+    @paycore.hookimpl
+    def make_sandbox(cls, options: SandboxOptions) -> Sandbox:
+        return _KeyedSandbox(options)
+
+
+def test_the_second_merchants_sandbox_gets_every_secret_setting_it_takes():
+    # The "another merchant" check needs the same keys on both sandboxes, so that only the merchant id can
+    # refuse: every SecretStr setting the sandbox takes is forwarded (secret_key keeps its own option).
+    class _Keyed(ConformanceBase):
+        provider = _KeyedPay
+
+    _KeyedSandbox.made.clear()
+    with _Keyed().world() as world:
+        assert world.other_merchant is not None
+        assert world.other_merchant.settings["signing_key"] == "generated-signing-key"
+    first, second = _KeyedSandbox.made
+    assert first.credentials == {}
+    assert second.credentials == {"signing_key": "generated-signing-key"}  # not label: it is no secret
+    assert second.secret_key == KEY
+    assert "generated-signing-key" not in repr(second)

@@ -5,7 +5,17 @@ from decimal import Decimal
 
 import pytest
 
-from paycore import AmountMismatch, Channel, InvalidRequest, Notification, PaymentForm, PaymentStatus, VerificationError
+from paycore import (
+    AmountMismatch,
+    Channel,
+    InvalidRequest,
+    Notification,
+    PaymentForm,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    VerificationError,
+)
 
 
 def test_order_keeps_decimal_amount_and_defaults(paycore_order):
@@ -150,3 +160,26 @@ def test_a_notification_states_its_currency():
 def test_notification_refuses_float_amounts():
     with pytest.raises(InvalidRequest, match="not float"):
         _notification(amount=12.5)
+
+
+def _refund(order_id="A1"):
+    return Refund(
+        order_id=order_id,
+        refund_id="R1",
+        status=RefundStatus.SUCCEEDED,
+        amount=Decimal("12.50"),
+        provider="fake",
+        account="main",
+    )
+
+
+def test_a_refund_notification_is_never_a_payment():
+    # Carried in Notification.refund: a status of paid would let a handler apply a refund as a payment.
+    notification = _notification(status=PaymentStatus.REFUNDED, refund=_refund())
+    assert notification.refund is not None
+    assert notification.refund.refund_id == "R1"
+    assert _notification().refund is None
+    with pytest.raises(InvalidRequest, match="refund notification's status is not paid"):
+        _notification(refund=_refund())
+    with pytest.raises(InvalidRequest, match="refund is of another order"):
+        _notification(status=PaymentStatus.UNKNOWN, refund=_refund(order_id="B2"))

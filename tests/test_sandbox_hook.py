@@ -65,6 +65,7 @@ def test_sandbox_shows_in_capabilities():
 
 def test_options_never_show_the_key():
     assert "hunter2" not in repr(SandboxOptions(secret_key="hunter2"))
+    assert "hunter2" not in repr(SandboxOptions(credentials={"apiv3_key": "hunter2"}))
 
 
 def test_a_loopback_server_never_started_stops_at_once():
@@ -164,6 +165,11 @@ def test_a_loopback_sandbox_serves_resends_and_closes(paycore_loopback):
         (SandboxOptions(notify_interval=-1), "--notify-interval must be between 0 and 3600 seconds"),
         (SandboxOptions(notify_interval=float("nan")), "--notify-interval must be between 0 and 3600 seconds"),
         (SandboxOptions(notify_interval=1e9), "--notify-interval must be between 0 and 3600 seconds"),
+        # names only, never the values: they are secrets
+        (
+            SandboxOptions(credentials={"private_key": "hunter2", "apiv3_key": "x"}),
+            "the echo sandbox takes no credential apiv3_key, private_key (it takes: none)",
+        ),
     ],
 )
 def test_a_loopback_sandbox_refuses_what_it_does_not_do(options, message):

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import queue
-from collections.abc import Callable, Iterator
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
+import pydantic
 import pytest
+from pydantic.fields import FieldInfo
 
 from paycore import web
 from paycore._demo import order_fields_for
@@ -100,6 +104,11 @@ class _Endpoint:
         return False
 
 
+def _is_secret(field_info: FieldInfo | None) -> bool:
+    annotation = None if field_info is None else field_info.annotation
+    return annotation is not None and pydantic.SecretStr in (annotation, *typing.get_args(annotation))
+
+
 class ConformanceBase:
     """What every part of the conformance suite stands on: the provider, its world, test orders."""
 
@@ -117,6 +126,9 @@ class ConformanceBase:
     notification_max_age: ClassVar[float | None] = None
     #: the amount of every test order
     amount: ClassVar[Decimal] = Decimal("9.90")
+    #: options of the sandbox the suite starts, beside the fast profile (``{"certificates": True}`` runs the
+    #: suite against a sandbox that signs with certificates, where the protocol has both)
+    sandbox_options: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     # -- how to reach a gateway (override for a provider without a sandbox) ----------------------------
 
@@ -130,7 +142,9 @@ class ConformanceBase:
                 f"{type(self).__name__} to give settings, an httpx.MockTransport and a way to pay"
             )
         with contextlib.ExitStack() as stack:
-            sandbox = stack.enter_context(make_sandbox(self.provider, SandboxOptions(profile="fast")))
+            sandbox = stack.enter_context(
+                make_sandbox(self.provider, SandboxOptions(profile="fast", **self.sandbox_options))
+            )
             settings = dict(sandbox.account_settings())
             verifier = stack.enter_context(Gateway(self.provider, settings, account="conformance"))
             endpoint = _Endpoint(verifier)
@@ -141,11 +155,15 @@ class ConformanceBase:
                 sandbox.pay(order.order_id)
                 return endpoint.wait_for(order.order_id)
 
-            # A second platform account: another merchant id, with the same key when the protocol has a
-            # shared one (keys do get reused), so that only the merchant check can refuse its notifications.
+            # A second platform account: another merchant id, with the same keys where the sandbox takes them
+            # (keys do get reused), so that only the merchant check can refuse its notifications.
             key = settings.get("secret_key")
             options = SandboxOptions(
-                profile="fast", merchant_id=_OTHER_MERCHANT, secret_key=key if isinstance(key, str) else None
+                profile="fast",
+                merchant_id=_OTHER_MERCHANT,
+                secret_key=key if isinstance(key, str) else None,
+                credentials=self._secret_settings(settings, getattr(sandbox, "credential_names", frozenset())),
+                **self.sandbox_options,
             )
             other = stack.enter_context(make_sandbox(self.provider, options))
 
@@ -165,9 +183,20 @@ class ConformanceBase:
     def _provider_class(self) -> type[Provider[Any]]:
         return _named_provider_class(self.provider)[1]
 
+    def _secret_settings(self, settings: Mapping[str, Any], taken: frozenset[str]) -> dict[str, str]:
+        """The account's secret settings (``SecretStr`` fields, but ``secret_key``) that a sandbox takes."""
+        fields = self._provider_class().settings_model.model_fields
+        return {
+            name: value
+            for name, value in settings.items()
+            if name in taken and name != "secret_key" and isinstance(value, str) and _is_secret(fields.get(name))
+        }
+
     def _channel(self) -> Channel:
         channels = self._provider_class().channels
-        return Channel.ALIPAY_QR if Channel.ALIPAY_QR in channels else sorted(channels)[0]
+        # A QR code where there is one: it needs no buyer field (openid, client IP) of the order.
+        preferred = [channel for channel in (Channel.ALIPAY_QR, Channel.WECHAT_QR) if channel in channels]
+        return preferred[0] if preferred else sorted(channels)[0]
 
     def order(self, channel: Channel | None = None, **fields: Any) -> Order:
         """A valid order for this provider: its required fields filled, notify_url on the suite's endpoint."""

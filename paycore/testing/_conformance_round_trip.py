@@ -63,10 +63,14 @@ class RoundTripChecks(ConformanceBase):
         order = self.order()
         under_test.create(order)
         under_test.verify_notification(conformance_world.pay(order))
-        refund = under_test.refund(order.order_id, refund_id="cf-refund-1", amount=order.amount)
+        refund = under_test.refund(
+            order.order_id, refund_id="cf-refund-1", amount=order.amount, order_amount=order.amount
+        )
         assert (refund.order_id, refund.refund_id, refund.amount) == (order.order_id, "cf-refund-1", order.amount)
         assert refund.status is not RefundStatus.FAILED, f"the refund {refund.status}"
-        again = under_test.refund(order.order_id, refund_id="cf-refund-1", amount=order.amount)
+        again = under_test.refund(
+            order.order_id, refund_id="cf-refund-1", amount=order.amount, order_amount=order.amount
+        )
         assert again.refund_id == "cf-refund-1", "asking again with the same refund id must answer that refund"
         if Operation.REFUND_QUERY in operations:
             queried = under_test.query_refund(order.order_id, "cf-refund-1")

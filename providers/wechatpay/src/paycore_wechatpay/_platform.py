@@ -112,5 +112,5 @@ def platform_keys(base_url: str, mchid: str, apiv3_key: str, mode: str) -> Platf
     with _SHARED_LOCK:
         keys = _SHARED.get(name)
         if keys is None:
-            keys = _SHARED[name] = PlatformKeys(certificate_mode=mode != "public_key")
+            keys = _SHARED[name] = PlatformKeys(certificate_mode=mode == "certificates")
         return keys

@@ -59,7 +59,9 @@ def new_apiv3_key() -> str:
 
 
 def pem_private(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def pem_public(key: rsa.RSAPrivateKey) -> bytes:

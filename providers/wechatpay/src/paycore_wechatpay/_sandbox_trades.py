@@ -191,7 +191,9 @@ class TradeBook:
         if not isinstance(out_refund_no, str) or not 1 <= len(out_refund_no) <= 64 or not isinstance(amount, dict):
             return refusal(400, "PARAM_ERROR", "out_refund_no 或 amount 不合法"), None, None
         refund_fen, total = amount.get("refund"), amount.get("total")
-        if not all(isinstance(value, int) and not isinstance(value, bool) and value > 0 for value in (refund_fen, total)):
+        if not all(
+            isinstance(value, int) and not isinstance(value, bool) and value > 0 for value in (refund_fen, total)
+        ):
             return refusal(400, "PARAM_ERROR", "amount.refund 和 amount.total 必须为正整数"), None, None
         with self.lock:
             trade = self.trades.get(order_id) if isinstance(order_id, str) else None

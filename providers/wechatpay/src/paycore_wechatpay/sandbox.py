@@ -19,7 +19,7 @@ Modes: public-key mode (default: the platform signs with a public key named
 own issues the platform certificate, ``GET /v3/certificates`` serves it sealed;
 `WechatpaySandbox.rotate_certificate` issues a new one and signs with it).
 Profiles: ``document`` (WeChat Pay's schedule: 15 s, 15 s, 30 s, 3 min, 10 min,
-20 min, 30 min ×3, 1 h, 3 h ×3, 6 h ×2 after the first try), ``fast`` (0.05 s).
+20 min, 30 min three times, 1 h, 3 h three times, 6 h twice after the first try), ``fast`` (0.05 s).
 Faults: ``duplicate``, ``wrong_sign``, ``stale_timestamp``, ``unknown_serial``
 (answers and notifications), ``bad_ciphertext`` (notifications), ``slow``
 (answers after 3 s), ``error_json`` (every API call answers 500
@@ -30,6 +30,7 @@ Credentials (``SandboxOptions.credentials``): ``apiv3_key``, ``private_key``.
 from __future__ import annotations
 
 import enum
+import hashlib
 import html
 import json
 import secrets
@@ -37,7 +38,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import paycore
-from paycore.sandbox import LoopbackSandbox, SandboxOptions, admin_response
+from paycore.sandbox import LoopbackSandbox, MerchantAnswer, SandboxOptions, admin_response
 from paycore_wechatpay._sandbox_keys import (
     Authority,
     checked_authorization,
@@ -104,7 +104,7 @@ class WechatpaySandbox(LoopbackSandbox[WechatpayFault]):
             raise paycore.InvalidRequest(
                 "the wechatpay sandbox has no single secret key: give credentials apiv3_key and private_key"
             )
-        super().__init__(options, acknowledged=lambda answer: 200 <= answer.status_code < 300)  # type: ignore[attr-defined]  # a MerchantAnswer
+        super().__init__(options, acknowledged=_acknowledged)
         self.mchid = self.options.merchant_id or DEFAULT_MCHID
         merchant_key, self._platform_key, self._wrong_key = generated_keys()
         given = self.options.credentials
@@ -112,8 +112,10 @@ class WechatpaySandbox(LoopbackSandbox[WechatpayFault]):
         self.apiv3_key = given.get("apiv3_key") or new_apiv3_key()
         if len(self.apiv3_key.encode()) != 32:
             raise paycore.InvalidRequest("the wechatpay sandbox's apiv3_key must be 32 ASCII characters")
-        self.merchant_serial_no = f"{int.from_bytes(self._merchant_key.public_key().public_numbers().n.to_bytes(256, 'big')[:20], 'big'):040X}"
-        self.public_key_id = f"PUB_KEY_ID_01{self.mchid}{'0' * 8}01"
+        self.merchant_serial_no = _serial_of(self._merchant_key)
+        # Named after the key, not the merchant: sandboxes of one process share the platform key, and a
+        # second merchant's notification then fails only on its mchid (as a provider must check).
+        self.public_key_id = "PUB_KEY_ID_01" + _serial_of(self._platform_key)[:28]
         self._authority = Authority() if certificates or self.options.certificates else None
         if self._authority is not None:
             self._authority.issue(self._platform_key, self.mchid)
@@ -218,8 +220,12 @@ class WechatpaySandbox(LoopbackSandbox[WechatpayFault]):
             "refund_status": refund.status,
             "success_time": refund.created,
             "user_received_account": "支付用户零钱",
-            "amount": {"total": trade.total, "refund": refund.amount, "payer_total": trade.total,
-                       "payer_refund": refund.amount},
+            "amount": {
+                "total": trade.total,
+                "refund": refund.amount,
+                "payer_total": trade.total,
+                "payer_refund": refund.amount,
+            },
         }
         self._notify(trade.order_id, refund.notify_url, f"REFUND.{refund.status}", "退款成功", "refund", resource)
 
@@ -318,7 +324,7 @@ class WechatpaySandbox(LoopbackSandbox[WechatpayFault]):
 
     def _certificates(self) -> Answer:
         if self._authority is None:
-            return refusal(404, "NOT_FOUND", "商户已切换为微信支付公钥模式，无可用的平台证书")
+            return refusal(404, "NOT_FOUND", "商户已切换为微信支付公钥模式, 无可用的平台证书")
         data = []
         for certificate, _ in self._authority.issued:
             pem = certificate.public_bytes(serialization.Encoding.PEM)
@@ -373,5 +379,12 @@ def _private_key(value: str) -> rsa.RSAPrivateKey:
     return key
 
 
-def _unused(_: datetime) -> None:  # pragma: no cover
-    del UTC
+def _acknowledged(answer: str) -> bool:
+    """WeChat Pay takes any 2xx as the merchant's acknowledgement, whatever the body."""
+    return isinstance(answer, MerchantAnswer) and 200 <= answer.status_code < 300
+
+
+def _serial_of(key: rsa.RSAPrivateKey) -> str:
+    """A stand-in for the merchant certificate's serial number: 40 hex digits derived from the public key."""
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
