@@ -122,7 +122,8 @@ def next_action(
             return paycore.QrCode(content=value)
         if endpoint == "h5":
             # The buyer comes back to return_url once done (WeChat appends nothing: the page must query).
-            return paycore.Redirect(url=f"{value}&redirect_url={quote(str(order.return_url), safe='')}")
+            joint = "&" if "?" in value else "?"
+            return paycore.Redirect(url=f"{value}{joint}redirect_url={quote(str(order.return_url), safe='')}")
     except ValueError:
         raise paycore.ProtocolError(f"WeChat Pay answered a {field} that is no usable URL") from None
     nonce, timestamp = new_nonce(), now_text()
