@@ -56,9 +56,20 @@ def order_fields_for(provider_class: type[Provider[Any]], channel: Channel) -> d
     return extra
 
 
+#: the channels a demo (and the conformance suite) pays on first: a QR code needs no buyer field (openid, IP)
+_QR_FIRST = (Channel.ALIPAY_QR, Channel.WECHAT_QR)
+
+
+def demo_channel(channels: frozenset[Channel]) -> Channel:
+    """The channel to pay a demo order on: a QR code where the provider serves one, else its first channel."""
+    preferred = [channel for channel in _QR_FIRST if channel in channels]
+    if preferred:
+        return preferred[0]
+    return sorted(channels)[0] if channels else Channel.ALIPAY_QR
+
+
 def _demo_order(provider_class: type[Provider[Any]], merchant_url: str) -> Order:
-    channels = provider_class.channels
-    channel = Channel.ALIPAY_QR if Channel.ALIPAY_QR in channels or not channels else sorted(channels)[0]
+    channel = demo_channel(provider_class.channels)
     extra = order_fields_for(provider_class, channel)
     fields: dict[str, Any] = {
         "amount": Decimal("9.90"),

@@ -88,6 +88,28 @@ def test_alipay_sandbox_command_prints_its_generated_key_files():
         assert "alipay_trade_query_response" in answer.text
 
 
+@pytest.mark.parametrize("flags", [(), ("--async",)])
+def test_demo_on_the_wechatpay_sandbox(flags):
+    """API v3 end to end: a signed Native create, a sealed notification answered 204, a signed query."""
+    result = paycore("demo", "--provider", "wechatpay", *flags)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one payment through the 'wechatpay' provider" in result.stdout
+    assert "by wechat_qr, pending" in result.stdout
+    assert "answered HTTP 204 ''" in result.stdout
+    assert "6. query confirms: paid" in result.stdout
+
+
+def test_wechatpay_sandbox_command_prints_its_generated_keys_as_files():
+    with sandbox_cli("--certificates", provider="wechatpay", header_lines=11) as run:
+        assert '[accounts.sandbox]\nprovider = "wechatpay"\n' in run.header
+        assert 'private_key = "/' in run.header  # a path to the generated PEM file, not the key
+        assert "BEGIN" not in run.header
+        assert re.search(r'apiv3_key = "[0-9A-Za-z]{32}"', run.header)
+        assert "platform_public_key" not in run.header  # certificate mode
+        answer = httpx.get(f"http://127.0.0.1:{run.port}/v3/certificates")
+        assert (answer.status_code, answer.json()["code"]) == (401, "SIGN_ERROR")
+
+
 def test_demo_with_a_provider_without_sandbox_fails_clearly():
     result = paycore("demo", "--provider", "nope")
     assert result.returncode == 2

@@ -205,6 +205,8 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
             "out_refund_no": refund_id,
             "amount": {"refund": fen(amount, "refunds"), "total": fen(order_amount, "orders"), "currency": "CNY"},
         }
+        if self.settings.refund_notify_url is not None:
+            body["notify_url"] = self.settings.refund_notify_url
         if reason:
             if len(reason) > 80:
                 raise paycore.InvalidRequest("a WeChat Pay refund reason has at most 80 characters")

@@ -50,6 +50,15 @@ def _base_url(value: str) -> str:
     return url
 
 
+def _refund_notify_url(value: str) -> str:
+    problem = toolkit.is_http_url(value, allow_query=False)
+    if problem is not None:
+        raise ValueError(f"must be a URL that {problem}")
+    if urlsplit(value).scheme != "https" and urlsplit(value).hostname not in _THIS_MACHINE:
+        raise ValueError("must be https (plain http only on this machine)")
+    return value
+
+
 def _private_key(value: pydantic.SecretStr) -> pydantic.SecretStr:
     crypto.load_private_key(value.get_secret_value(), "private_key")
     return value
@@ -93,6 +102,9 @@ class WechatpaySettings(paycore.ProviderSettings):
     platform_public_key_id: Annotated[str, pydantic.StringConstraints(pattern=_PUBLIC_KEY_ID)] | None = None
     #: certificate mode: platform certificates already known (PEM, one or several, or a file path); more are fetched
     platform_certificates: Annotated[str, pydantic.AfterValidator(_platform_certificates)] | None = None
+    #: where the platform notifies refunds (``REFUND.*``), sent with each refund; without it, the URL set
+    #: on the merchant platform, if any
+    refund_notify_url: Annotated[str, pydantic.AfterValidator(_refund_notify_url)] | None = None
     #: ``production``, ``backup`` or the API's origin
     base_url: Annotated[str, pydantic.AfterValidator(_base_url)] = BASE_URLS["production"]
 
