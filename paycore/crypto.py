@@ -192,9 +192,14 @@ def _der_length(length: int) -> bytes:
     return bytes([0x80 | len(encoded)]) + encoded
 
 
+# Stateless, so made once: building them on every verification costs as much as the checks around it.
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
 def rsa_sha256_sign(message: bytes, key: rsa.RSAPrivateKey) -> str:
     """SHA256withRSA (PKCS#1 v1.5) of ``message``, base64: Alipay's RSA2, WeChat Pay v3's request signature."""
-    return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
+    return base64.b64encode(key.sign(message, _PKCS1, _SHA256)).decode("ascii")
 
 
 def rsa_sha256_verify(message: bytes, signature: str, key: rsa.RSAPublicKey) -> bool:
@@ -204,7 +209,7 @@ def rsa_sha256_verify(message: bytes, signature: str, key: rsa.RSAPublicKey) -> 
     except (binascii.Error, ValueError):
         return False
     try:
-        key.verify(raw, message, padding.PKCS1v15(), hashes.SHA256())
+        key.verify(raw, message, _PKCS1, _SHA256)
     except InvalidSignature:
         return False
     return True
@@ -224,9 +229,15 @@ def aead_aes_256_gcm_decrypt(key: bytes, nonce: str, associated_data: str, ciphe
     except (binascii.Error, ValueError):
         raise ValueError("the ciphertext is not base64") from None
     try:
-        return AESGCM(key).decrypt(nonce.encode("utf-8"), sealed, associated_data.encode("utf-8"))
+        return _aes_gcm(key).decrypt(nonce.encode("utf-8"), sealed, associated_data.encode("utf-8"))
     except (InvalidTag, ValueError):
         raise ValueError("the ciphertext does not open with this key, nonce and associated data") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _aes_gcm(key: bytes) -> AESGCM:
+    # Built once per key: an account decrypts every notification with the same APIv3 key.
+    return AESGCM(key)
 
 
 def is_fresh(timestamp: str, max_age: float, *, now: float | None = None) -> bool:

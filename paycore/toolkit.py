@@ -259,7 +259,8 @@ def load_json(data: bytes | str) -> Any:
     """
     if isinstance(data, bytes | bytearray):
         try:
-            text = bytes(data).decode("utf-8-sig")
+            # utf-8, less a byte order mark (plain "utf-8" decodes faster than "utf-8-sig")
+            text = bytes(data[3:] if data[:3] == b"\xef\xbb\xbf" else data).decode("utf-8")
         except UnicodeDecodeError:
             raise ValueError("JSON that is not UTF-8") from None
     else:
@@ -268,9 +269,7 @@ def load_json(data: bytes | str) -> Any:
             raise ValueError("JSON holding a lone surrogate (half a character)")
     too_deep = False
     try:
-        parsed = json.loads(
-            text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object_of_unique_keys
-        )
+        parsed = _EXACT_JSON.decode(text)
         # An escape can still write half a character ("\\ud800"): such text cannot be printed or stored.
         if _SURROGATE_ESCAPE.search(text) and not _whole_characters(parsed):
             raise ValueError("JSON holding a lone surrogate (half a character)")
@@ -289,6 +288,12 @@ def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(made) != len(pairs):
         raise ValueError("JSON naming a key twice in one object")
     return made
+
+
+# Built once: json.loads with options builds a decoder (and its scanner) on every call.
+_EXACT_JSON = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object_of_unique_keys
+)
 
 
 def _whole_characters(value: Any) -> bool:

@@ -8,8 +8,7 @@ a refund and carry it in `paycore.Notification.refund`, never as a payment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from paycore import (
     MalformedNotification,
@@ -36,8 +35,7 @@ _PAYMENT_EVENT = "TRANSACTION.SUCCESS"
 _ORIGINAL_TYPES = {"TRANSACTION": "transaction", "REFUND": "refund"}
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """An opened notification: the envelope's fields and the decrypted resource."""
 
     envelope: dict[str, Any]

@@ -10,8 +10,7 @@ missing, is refused.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -37,8 +36,9 @@ class UnknownSerial(SignatureError):
     """Signed by a key the account does not know (yet): certificate mode fetches the certificates and tries again."""
 
 
-@dataclass(frozen=True)
-class SignedHeaders:
+class SignedHeaders(NamedTuple):
+    """The signature headers of one message (a tuple: built on every message, and cheaply)."""
+
     timestamp: str
     nonce: str
     signature: str

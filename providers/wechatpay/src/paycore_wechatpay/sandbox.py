@@ -104,14 +104,17 @@ class WechatpaySandbox(LoopbackSandbox[WechatpayFault]):
             raise paycore.InvalidRequest(
                 "the wechatpay sandbox has no single secret key: give credentials apiv3_key and private_key"
             )
+        # Credentials are read before the socket is bound: a refusal leaves nothing open.
+        given = options.credentials if options is not None else {}
+        apiv3_key = given.get("apiv3_key") or new_apiv3_key()
+        if not apiv3_key.isascii() or len(apiv3_key) != 32:
+            raise paycore.InvalidRequest("the wechatpay sandbox's apiv3_key must be 32 ASCII characters")
+        given_key = _private_key(given["private_key"]) if "private_key" in given else None
         super().__init__(options, acknowledged=_acknowledged)
         self.mchid = self.options.merchant_id or DEFAULT_MCHID
         merchant_key, self._platform_key, self._wrong_key = generated_keys()
-        given = self.options.credentials
-        self._merchant_key = _private_key(given["private_key"]) if "private_key" in given else merchant_key
-        self.apiv3_key = given.get("apiv3_key") or new_apiv3_key()
-        if len(self.apiv3_key.encode()) != 32:
-            raise paycore.InvalidRequest("the wechatpay sandbox's apiv3_key must be 32 ASCII characters")
+        self._merchant_key = given_key or merchant_key
+        self.apiv3_key = apiv3_key
         self.merchant_serial_no = _serial_of(self._merchant_key)
         # Named after the key, not the merchant: sandboxes of one process share the platform key, and a
         # second merchant's notification then fails only on its mchid (as a provider must check).
@@ -372,8 +375,11 @@ class WechatpaySandbox(LoopbackSandbox[WechatpayFault]):
 
 def _private_key(value: str) -> rsa.RSAPrivateKey:
     """The merchant's private key given as a credential: PEM text, or the path of a PEM file."""
-    data = value.encode() if "-----BEGIN" in value else Path(value).expanduser().read_bytes()
-    key = serialization.load_pem_private_key(data, password=None)
+    try:
+        data = value.encode() if "-----BEGIN" in value else Path(value).expanduser().read_bytes()
+        key = serialization.load_pem_private_key(data, password=None)
+    except (OSError, ValueError, TypeError):
+        raise paycore.InvalidRequest("the wechatpay sandbox's private_key credential is no readable PEM key") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise paycore.InvalidRequest("the wechatpay sandbox's private_key credential is not an RSA key")
     return key
