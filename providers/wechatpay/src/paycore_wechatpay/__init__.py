@@ -1,6 +1,6 @@
-"""paycore provider for the wechatpay payment gateway."""
+"""paycore provider for WeChat Pay API v3 (微信支付): header signatures, encrypted notifications, JSON replies."""
 
 from paycore_wechatpay.provider import WechatpayProvider
-from paycore_wechatpay.settings import WechatpaySettings
+from paycore_wechatpay.settings import BASE_URLS, WechatpaySettings
 
-__all__ = ["WechatpayProvider", "WechatpaySettings"]
+__all__ = ["BASE_URLS", "WechatpayProvider", "WechatpaySettings"]
