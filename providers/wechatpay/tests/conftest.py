@@ -96,6 +96,14 @@ class Keys:
         signature_file.unlink()
         return result.returncode == 0
 
+    def openssl_certificate(self, key: Path, serial: str) -> bytes:
+        """A self-signed certificate (PEM) of the key at ``key`` with that serial, by the openssl command line."""
+        out = self.folder / f"cert-{serial}.pem"
+        subject = "/C=CN/O=Tenpay.com/CN=Tenpay.com Root CA"
+        command = [_openssl(), "req", "-x509", "-new", "-key", str(key), "-subj", subject, "-days", "30"]
+        subprocess.run([*command, "-set_serial", f"0x{serial}", "-out", str(out)], check=True, capture_output=True)
+        return out.read_bytes()
+
 
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:

@@ -6,7 +6,6 @@ The certificates are made by the openssl command line and sealed by pycryptodome
 from __future__ import annotations
 
 import secrets
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,32 +18,6 @@ import paycore
 from paycore import PaymentStatus
 
 _QUERY = "/v3/pay/transactions/out-trade-no/WX20261205001"
-
-
-def _openssl_certificate(keys, key_path, serial: str) -> bytes:
-    """A self-signed certificate of the key at ``key_path`` with that serial, by the openssl command line."""
-    out = keys.folder / f"cert-{serial}.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            str(key_path),
-            "-subj",
-            "/C=CN/O=Tenpay.com/CN=Tenpay.com Root CA",
-            "-days",
-            "30",
-            "-set_serial",
-            f"0x{serial}",
-            "-out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out.read_bytes()
 
 
 def _entry(wx, pem: bytes, serial: str, associated_data: str = "certificate") -> dict:
@@ -64,7 +37,7 @@ def serial() -> str:
 @pytest.fixture
 def platform(keys, wx, mock_wechatpay, serial):
     """The mock in certificate mode: /v3/certificates serves one certificate, everything is signed with its key."""
-    pem = _openssl_certificate(keys, keys.platform_private, serial)
+    pem = keys.openssl_certificate(keys.platform_private, serial)
     mock_wechatpay.answers["GET", "/v3/certificates"] = (200, {"data": [_entry(wx, pem, serial)]})
     mock_wechatpay.signing = {"serial": serial}
     return pem
@@ -111,10 +84,10 @@ def test_an_unknown_serial_on_a_notification_is_refused_and_fetched_on_the_next_
     paycore_any_gateway, mock_wechatpay, wx, keys, serial
 ):
     # The platform rotated its certificate: the notification names a serial not known yet.
-    pem = _openssl_certificate(keys, keys.platform_private, serial)
+    pem = keys.openssl_certificate(keys.platform_private, serial)
     extra = {"platform_certificates": pem.decode()}
     rotated = "6" + secrets.token_hex(19).upper()
-    new_pem = _openssl_certificate(keys, keys.stranger_private, rotated)
+    new_pem = keys.openssl_certificate(keys.stranger_private, rotated)
     mock_wechatpay.answers["GET", "/v3/certificates"] = (
         200,
         {"data": [_entry(wx, pem, serial), _entry(wx, new_pem, rotated)]},
@@ -139,7 +112,7 @@ def test_an_answer_signed_by_a_new_certificate_fetches_and_verifies_again(
     gateway = paycore_any_gateway()
     gateway.query("WX20261205001")
     rotated = "7" + secrets.token_hex(19).upper()
-    new_pem = _openssl_certificate(keys, keys.stranger_private, rotated)
+    new_pem = keys.openssl_certificate(keys.stranger_private, rotated)
     mock_wechatpay.answers["GET", "/v3/certificates"] = (
         200,
         {"data": [_entry(wx, platform, serial), _entry(wx, new_pem, rotated)]},

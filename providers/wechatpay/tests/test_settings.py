@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 import paycore
@@ -50,7 +48,7 @@ def test_one_mode_at_a_time(settings, keys):
     with pytest.raises(paycore.ConfigError, match="needs both"):
         _load(without_id)
     with pytest.raises(paycore.ConfigError, match="not both"):
-        _load({**settings, "platform_certificates": _certificate(keys)})
+        _load({**settings, "platform_certificates": keys.openssl_certificate(keys.platform_private, "1A2B").decode()})
 
 
 def test_a_local_sandbox_may_be_plain_http(settings):
@@ -65,27 +63,3 @@ def test_no_secret_in_reprs(settings, keys):
         )
     assert settings["apiv3_key"] not in shown
     assert keys.merchant_private.read_text().splitlines()[1] not in shown
-
-
-def _certificate(keys):
-    """A self-signed certificate of the platform key, by the openssl command line."""
-    out = keys.folder / "settings-cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            str(keys.platform_private),
-            "-subj",
-            "/CN=Tenpay",
-            "-days",
-            "3",
-            "-out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(out)
