@@ -29,7 +29,7 @@ from paycore.sandbox import SandboxOptions, make_sandbox
 from paycore.stores import MemoryStore
 from paycore.testing import LoopbackServer
 
-__all__ = ["DemoFailed", "order_fields_for", "run_demo"]
+__all__ = ["DemoFailed", "demo_channel", "order_fields_for", "run_demo"]
 
 _WAIT_FOR_NOTIFICATION = 15.0
 
