@@ -181,3 +181,46 @@ def test_an_expired_certificate_is_left_out(paycore_any_gateway, mock_wechatpay,
     mock_wechatpay.signing = {"serial": serial}
     with pytest.raises(paycore.SignatureError):
         paycore_any_gateway().query("WX20261205001")
+
+
+def test_an_answer_replayed_under_another_spelling_of_its_serial_is_refused(
+    paycore_any_gateway, mock_wechatpay, wx, platform, serial
+):
+    # The serial is not signed, and a certificate's serial is found in any spelling: the replay cache
+    # must not take "0" + serial for a new answer (a close's 204 replayed to close another order).
+    mock_wechatpay.answers["POST", _QUERY + "/close"] = (204, None)
+    captured: list[httpx.Response] = []
+
+    def replay(response: httpx.Response) -> httpx.Response:
+        if mock_wechatpay.requests[-1].url.path == "/v3/certificates":
+            return response
+        if not captured:
+            captured.append(response)
+            return response
+        first = captured[0]
+        headers = {name: value for name, value in first.headers.items() if name != "wechatpay-serial"}
+        headers["Wechatpay-Serial"] = "0" + serial.lower()
+        return httpx.Response(first.status_code, content=first.content, headers=headers)
+
+    mock_wechatpay.after = replay
+    gateway = paycore_any_gateway()
+    assert gateway.close_payment("WX20261205001").status is PaymentStatus.CLOSED
+    with pytest.raises(paycore.SignatureError, match="replays"):
+        gateway.close_payment("WX20261205002")
+
+
+def test_forged_unknown_serials_make_at_most_one_fetch_a_minute(
+    paycore_any_gateway, mock_wechatpay, wx, keys, platform
+):
+    mock_wechatpay.answers["GET", _QUERY] = (200, wx.transaction())
+    gateway = paycore_any_gateway()
+    gateway.query("WX20261205001")
+    for number in range(3):
+        # Anyone can POST a fresh timestamp naming a made-up serial: refused, and asks for a fetch.
+        forged = wx.notification(wx.transaction(), serial=f"{number + 1}" * 40, key=keys.stranger_private)
+        with pytest.raises(paycore.SignatureError):
+            gateway.verify_notification(forged)
+        mock_wechatpay.answers["GET", _QUERY] = (200, wx.transaction())
+        gateway.query("WX20261205001")
+    # fetched once at the start; the asks came within a minute of it
+    assert _paths(mock_wechatpay).count("/v3/certificates") == 1

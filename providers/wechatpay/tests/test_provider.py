@@ -126,7 +126,7 @@ def test_a_create_answer_is_its_one_field(paycore_any_gateway, mock_wechatpay, p
     ("fields", "message"),
     [
         ({"amount": Decimal("9.999")}, "2 decimal places"),
-        ({"order_id": "A1"}, "6 to 32 characters"),
+        ({"order_id": "A1"}, "6 to 32 letters"),
         ({"notify_url": "https://shop.example/notify?account=main"}, "no query string"),
         ({"notify_url": "http://shop.example/notify"}, "https"),
         ({"subject": "茶" * 128}, "at most 127"),
@@ -401,3 +401,40 @@ def test_query_refund_maps_every_status(paycore_any_gateway, mock_wechatpay, sta
     refund = paycore_any_gateway().query_refund("WX20261205001", "R20261205001")
     assert refund.status is expected
     assert refund.amount == Decimal("5.00")
+
+
+def test_a_signed_refusal_replayed_to_other_queries_is_refused(paycore_any_gateway, mock_wechatpay):
+    # One genuine signed ORDER_NOT_EXIST names no order: replayed, it would say "no such order" of every
+    # order (a paid one included) for five minutes. Its nonce is spent like an answer's.
+    mock_wechatpay.answers["GET", _QUERY] = (404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+    captured: list[httpx.Response] = []
+
+    def replay(response: httpx.Response) -> httpx.Response:
+        if not captured:
+            captured.append(response)
+            return response
+        first = captured[0]
+        return httpx.Response(first.status_code, content=first.content, headers=first.headers)
+
+    mock_wechatpay.after = replay
+    gateway = paycore_any_gateway()
+    with pytest.raises(paycore.OrderNotFound):
+        gateway.query("WX20261205001")
+    with pytest.raises(paycore.SignatureError, match="replays"):
+        gateway.query("WX20261205009")
+
+
+@pytest.mark.parametrize(
+    "order_id", ["MYORDER1/../VICTIM02", "AAAAAA/../../../../certificates?", "ORDER%2F01", "ORDER.0001", "A1"]
+)
+def test_ids_that_would_change_the_signed_path_are_refused_before_any_io(paycore_any_gateway, mock_wechatpay, order_id):
+    gateway = paycore_any_gateway()
+    with pytest.raises(paycore.InvalidRequest, match="out_trade_no"):
+        gateway.query(order_id)
+    with pytest.raises(paycore.InvalidRequest, match="out_trade_no"):
+        gateway.close_payment(order_id)
+    with pytest.raises(paycore.InvalidRequest, match="out_trade_no"):
+        gateway.refund(order_id, refund_id="R1", amount=Decimal("1"), order_amount=Decimal("1"))
+    with pytest.raises(paycore.InvalidRequest, match="refund_id"):
+        gateway.query_refund("WX20261205001", "R1/../../../certificates")
+    assert mock_wechatpay.requests == []

@@ -7,6 +7,7 @@ notify URL (no query string: the platform drops it).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -23,6 +24,8 @@ __all__ = [
     "ENDPOINTS",
     "REFUND_STATUSES",
     "TRADE_STATES",
+    "checked_order_id",
+    "checked_refund_id",
     "fen",
     "next_action",
     "order_body",
@@ -59,6 +62,24 @@ REFUND_STATUSES = {
     "ABNORMAL": paycore.RefundStatus.FAILED,
 }
 _THIS_MACHINE = ("127.0.0.1", "localhost", "::1")
+#: what WeChat Pay takes as an out_trade_no and an out_refund_no: ids go into signed request paths, so
+#: nothing else (no "/", ".", "?", "%") may reach one
+_ORDER_ID = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
+_REFUND_ID = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
+
+
+def checked_order_id(order_id: str) -> str:
+    """``order_id`` when WeChat Pay takes it as an ``out_trade_no``; InvalidRequest, before any I/O, otherwise."""
+    if not _ORDER_ID.fullmatch(order_id):
+        raise paycore.InvalidRequest("a WeChat Pay out_trade_no (order_id) is 6 to 32 letters, digits or _-|*")
+    return order_id
+
+
+def checked_refund_id(refund_id: str) -> str:
+    """``refund_id`` when WeChat Pay takes it as an ``out_refund_no``; InvalidRequest otherwise."""
+    if not _REFUND_ID.fullmatch(refund_id):
+        raise paycore.InvalidRequest("a WeChat Pay out_refund_no (refund_id) is 1 to 64 letters, digits or _-|*@")
+    return refund_id
 
 
 def fen(amount: Decimal, what: str) -> int:
@@ -73,8 +94,7 @@ def fen(amount: Decimal, what: str) -> int:
 
 def order_body(order: paycore.Order, *, appid: str, mchid: str) -> dict[str, Any]:
     """The JSON body of a create request, every field the platform limits checked."""
-    if not 6 <= len(order.order_id) <= 32:
-        raise paycore.InvalidRequest("a WeChat Pay out_trade_no (order_id) has 6 to 32 characters")
+    checked_order_id(order.order_id)
     if len(order.subject) > 127:
         raise paycore.InvalidRequest("a WeChat Pay description (subject) has at most 127 characters")
     notify = urlsplit(str(order.notify_url))

@@ -26,8 +26,11 @@ __all__ = ["ANSWER_MAX_AGE", "PlatformKeys", "platform_keys"]
 ANSWER_MAX_AGE = 300
 #: certificate mode: fetch again when a known certificate expires within this, or when the last fetch is this old
 _REFRESH_BEFORE = timedelta(hours=12)
-#: answer nonces remembered (each for twice the allowed age): past it the oldest is forgotten
-_MAX_NONCES = 10_000
+#: certificate mode: a fetch asked for by a notification (an unknown serial, which anyone can send) waits this
+#: long after the last fetch, so that forged notifications cannot make every request fetch first
+_MIN_ASKED_REFETCH = timedelta(minutes=1)
+#: answer nonces remembered (each for twice the allowed age): past it the oldest is forgotten (≈15 MB)
+_MAX_NONCES = 100_000
 
 
 class PlatformKeys:
@@ -37,6 +40,7 @@ class PlatformKeys:
         self.certificate_mode = certificate_mode
         self._keys: dict[str, tuple[rsa.RSAPublicKey, datetime | None]] = {}
         self._fetched_at: datetime | None = None
+        self._asked = False
         self._nonces: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -55,11 +59,11 @@ class PlatformKeys:
                 serial: (key, until) for serial, (key, until) in self._keys.items() if until is None or until > now
             }
             if fetched:
-                self._fetched_at = now
+                self._fetched_at, self._asked = now, False
 
     def key(self, serial: str) -> rsa.RSAPublicKey | None:
-        """The key of ``serial`` (a certificate's serial, or the public key's id), or None."""
-        found = self._keys.get(serial) or self._keys.get(serial_key(serial))
+        """The key of ``serial`` (a certificate's serial, in any spelling; the public key's id, exactly), or None."""
+        found = self._keys.get(serial_key(serial) if self.certificate_mode else serial)
         if found is None:
             return None
         key, until = found
@@ -69,9 +73,10 @@ class PlatformKeys:
         return tuple(sorted(self._keys))
 
     def ask_refresh(self) -> None:
-        """Certificate mode: fetch before the next request (a notification named a serial not known yet)."""
+        """Certificate mode: fetch before the next request, unless one was fetched within the last minute
+        (a notification named a serial not known yet: the platform rotated, or someone forged it)."""
         with self._lock:
-            self._fetched_at = None
+            self._asked = True
 
     def needs_refresh(self) -> bool:
         """Certificate mode: whether to fetch before the next request (none known, one expiring, or stale)."""
@@ -81,12 +86,15 @@ class PlatformKeys:
         with self._lock:
             if not self._keys or self._fetched_at is None or now - self._fetched_at > _REFRESH_BEFORE:
                 return True
+            if self._asked and now - self._fetched_at > _MIN_ASKED_REFETCH:
+                return True
             return any(until is not None and until - now < _REFRESH_BEFORE for _, until in self._keys.values())
 
-    def first_use_of(self, serial: str, nonce: str, timestamp: int) -> bool:
-        """Whether this (serial, nonce) pair is new; remembers it. A genuine platform never signs two answers
-        with one nonce: a second is a replayed answer (of another order, or another method)."""
-        name = f"{serial}\n{nonce}"
+    def first_use_of(self, nonce: str, timestamp: int) -> bool:
+        """Whether this signed nonce is new; remembers it. A genuine platform never signs two answers with one
+        nonce: a second is a replayed answer (of another order, or another method). By the nonce alone, which
+        the signature covers: the serial beside it is not signed, and could be spelled anew for each replay."""
+        name = nonce
         with self._lock:
             if name in self._nonces:
                 return False

@@ -89,7 +89,7 @@ def read_answer(response: httpx.Response, keys: PlatformKeys, *, what: str, aske
         raise ProtocolError(f"WeChat Pay answered the {what} with HTTP {response.status_code}")
     signed = signed_headers(response.headers.get, SignatureError)
     verify_signed(signed, response.content, keys.key, what=f"{what} answer")
-    if not keys.first_use_of(signed.serial, signed.nonce, int(signed.timestamp)):
+    if not keys.first_use_of(signed.nonce, int(signed.timestamp)):
         raise SignatureError(f"the WeChat Pay {what} answer replays an answer already received (its nonce)")
     if not response.content:
         return None
@@ -110,10 +110,16 @@ def _refusal(response: httpx.Response, keys: PlatformKeys, *, what: str, asked_o
     if not isinstance(data, dict):
         data = {}
     code, reason = data.get("code"), data.get("message") or f"HTTP {response.status_code}"
-    signed = True
     try:
-        verify_signed(signed_headers(response.headers.get, SignatureError), response.content, keys.key, what=what)
+        headers = signed_headers(response.headers.get, SignatureError)
+        verify_signed(headers, response.content, keys.key, what=what)
     except PaycoreError:
         signed = False
+    else:
+        # A signed refusal names no order: replayed, one "no such order" would answer every query for five
+        # minutes. Its nonce is spent like an answer's.
+        if not keys.first_use_of(headers.nonce, int(headers.timestamp)):
+            raise SignatureError(f"the WeChat Pay {what} refusal replays one already received (its nonce)")
+        signed = True
     kind = OrderNotFound if asked_order and signed and code in _NOT_FOUND else GatewayError
     return toolkit.gateway_refusal(f"{what} request", reason, code=code, kind=kind)

@@ -30,7 +30,16 @@ from paycore_wechatpay._notifications import (
     payment_status,
     read_envelope,
 )
-from paycore_wechatpay._orders import ENDPOINTS, fen, next_action, order_body, payment_of, refund_of
+from paycore_wechatpay._orders import (
+    ENDPOINTS,
+    checked_order_id,
+    checked_refund_id,
+    fen,
+    next_action,
+    order_body,
+    payment_of,
+    refund_of,
+)
 from paycore_wechatpay._platform import PlatformKeys, platform_keys
 from paycore_wechatpay._reading import object_at, optional_yuan, text, time_of, yuan
 from paycore_wechatpay._signing import SCHEMA, authorization, message
@@ -135,7 +144,7 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
             lambda serial: fetched.get(serial_key(serial)) or self._keys.key(serial),
             what="certificates answer",
         )
-        if not self._keys.first_use_of(signed.serial, signed.nonce, int(signed.timestamp)):
+        if not self._keys.first_use_of(signed.nonce, int(signed.timestamp)):
             raise paycore.SignatureError("the WeChat Pay certificates answer replays one already received")
         self._keys.add_certificates(certificates, fetched=True)
 
@@ -162,7 +171,7 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
         )
 
     def _order_path(self, order_id: str) -> str:
-        return f"/v3/pay/transactions/out-trade-no/{order_id}"
+        return f"/v3/pay/transactions/out-trade-no/{checked_order_id(order_id)}"
 
     @paycore.hookimpl
     def query_payment(self, order_id: str) -> paycore.Flow[paycore.Payment]:
@@ -201,8 +210,8 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
                 "WeChat Pay refunds name the order's total: pass order_amount= to refund() (the order's amount)"
             )
         body: dict[str, Any] = {
-            "out_trade_no": order_id,
-            "out_refund_no": refund_id,
+            "out_trade_no": checked_order_id(order_id),
+            "out_refund_no": checked_refund_id(refund_id),
             "amount": {"refund": fen(amount, "refunds"), "total": fen(order_amount, "orders"), "currency": "CNY"},
         }
         if self.settings.refund_notify_url is not None:
@@ -219,7 +228,8 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
 
     @paycore.hookimpl
     def query_refund(self, order_id: str, refund_id: str) -> paycore.Flow[paycore.Refund]:
-        data = yield from self._call("GET", f"/v3/refund/domestic/refunds/{refund_id}", what="refund query")
+        path = f"/v3/refund/domestic/refunds/{checked_refund_id(refund_id)}"
+        data = yield from self._call("GET", path, what="refund query")
         return self._refund(data, order_id, refund_id)
 
     def _refund(self, data: Any, order_id: str, refund_id: str) -> paycore.Refund:
