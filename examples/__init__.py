@@ -1,0 +1,1 @@
+"""Examples of merchant code: snippets, and a small shop (``examples.shop``)."""

@@ -1,0 +1,117 @@
+"""The shop's paycore parts: the configured accounts, the notification store, the handler, and what they do.
+
+``paycore reconcile --handler examples.shop.wiring:make_handler ORDER_ID ...``
+loads the same handler the shop serves, from the same environment.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import paycore
+from examples.shop.catalog import Product
+from examples.shop.orders import OrderBook, ShopOrder
+from examples.shop.settings import ShopSettings
+from paycore.stores import NotificationStore
+from paycore.stores.sqlite import SQLiteStore
+
+__all__ = ["NOTIFY_PATH", "Shop", "make_handler", "store_for"]
+
+#: where gateways notify: ``/pay/notify/<account>`` (the account in the path verifies)
+NOTIFY_PATH = "/pay/notify"
+#: order fields the shop can fill in itself; a channel needing others (a payer's openid) is not offered
+_FIELDS_THE_SHOP_HAS = frozenset({"client_ip"})
+
+
+def store_for(location: str) -> NotificationStore:
+    """The handler's store: a SQLite path (the default), or a ``redis://`` or ``postgresql://`` URL."""
+    if location.startswith(("redis://", "rediss://")):
+        from paycore.stores.redis import RedisStore  # only a shop on Redis needs the redis package
+
+        return RedisStore(url=location)
+    if location.startswith(("postgresql://", "postgres://")):
+        from paycore.stores.postgres import PostgresStore  # likewise psycopg
+
+        return PostgresStore(location)
+    return SQLiteStore(location)
+
+
+class Shop:
+    """Accounts from ``paycore.toml``, the orders, and the handler that applies payments to them exactly once."""
+
+    def __init__(self, settings: ShopSettings) -> None:
+        self.settings = settings
+        self.accounts = paycore.Accounts.from_config(allow_public_test_keys=settings.allow_public_test_keys)
+        self.orders = OrderBook(settings.database)
+        self.handler = paycore.NotificationHandler(
+            self.accounts,
+            lookup=self.orders.record,
+            on_paid=self.orders.paid,
+            store=store_for(settings.store),
+        )
+
+    def close(self) -> None:
+        self.accounts.close()
+
+    def channels(self) -> list[paycore.Channel]:
+        """The default account's channels the shop can fill an order for, QR codes first."""
+        capabilities = self.accounts.gateway().capabilities
+        usable = [
+            channel
+            for channel in capabilities.channels
+            if capabilities.channel_order_fields.get(channel, frozenset()) <= _FIELDS_THE_SHOP_HAS
+        ]
+        return sorted(usable, key=lambda channel: (not channel.value.endswith("_qr"), channel.value))
+
+    def checkout(self, product: Product, channel: paycore.Channel, *, base_url: str, client_ip: str) -> ShopOrder:
+        """Create the order through the default account, stored with that account before the gateway is asked."""
+        gateway = self.accounts.gateway()
+        order_id = paycore.new_order_id()
+        order = paycore.Order(
+            order_id=order_id,
+            amount=product.price,
+            channel=channel,
+            subject=product.name,
+            notify_url=self.accounts.notify_url(f"{base_url}{NOTIFY_PATH}"),
+            return_url=f"{base_url}/orders/{order_id}/return",
+            client_ip=client_ip,
+        )
+        self.orders.add(order, sku=product.sku, account=gateway.account)
+        payment = gateway.create(order)
+        self.orders.created(order.order_id, payment.next_action)
+        found = self.orders.get(order.order_id)
+        assert found is not None  # just stored
+        return found
+
+    def confirm(self, order: ShopOrder) -> ShopOrder:
+        """Ask the order's own account when no notification has settled it yet; apply what it says, once."""
+        if order.status is not paycore.PaymentStatus.PENDING:
+            return order
+        payment = self.accounts[order.account].query(order.order_id)
+        if payment.status is paycore.PaymentStatus.PAID:
+            self.handler.apply_payment(payment)
+        elif payment.status in (paycore.PaymentStatus.CLOSED, paycore.PaymentStatus.FAILED):
+            self.orders.settled(order.order_id, payment.status)
+        return self.orders.get(order.order_id) or order
+
+    def refund(self, order: ShopOrder) -> paycore.Refund:
+        """Refund the whole order through its account, under a refund id stored first."""
+        refund_id = order.refund_id or f"{order.order_id}-refund"
+        self.orders.refunding(order.order_id, refund_id)
+        refund = self.accounts[order.account].refund(
+            order.order_id, refund_id=refund_id, amount=order.amount, order_amount=order.amount
+        )
+        self.orders.refunded(order.order_id, refund)
+        return refund
+
+    def refunds_possible(self, order: ShopOrder) -> bool:
+        operations = self.accounts[order.account].capabilities.operations
+        return paycore.Operation.REFUND in operations and order.status is paycore.PaymentStatus.PAID
+
+    def total_paid(self) -> Decimal:
+        return sum((order.amount for order in self.orders.all() if order.applied), Decimal(0))
+
+
+def make_handler() -> paycore.NotificationHandler:
+    """The shop's handler, for ``paycore reconcile --handler examples.shop.wiring:make_handler``."""
+    return Shop(ShopSettings.from_environment()).handler
