@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import hypothesis
 import pytest
 
+from tests.browser import browser_page
 from tests.servers import missing_binaries
 from tests.store_fixtures import local_servers, postgres, redis_url, shared_stores, store_factory, stores
 
@@ -15,7 +16,7 @@ hypothesis.settings.register_profile("paycore", deadline=None)
 hypothesis.settings.load_profile("paycore")
 
 # Fixtures for every test module: one per store, on servers of the run's own.
-__all__ = ["local_servers", "postgres", "redis_url", "shared_stores", "store_factory", "stores"]
+__all__ = ["browser_page", "local_servers", "postgres", "redis_url", "shared_stores", "store_factory", "stores"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

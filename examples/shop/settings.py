@@ -16,14 +16,17 @@ class ShopSettings:
     ``store`` is a path (SQLite, the default) or a URL: ``redis://...`` or
     ``postgresql://...``. ``base_url`` is the shop's public origin, for the notify and
     return URLs it gives the gateway; empty, the origin each request came to.
-    ``allow_public_test_keys`` lets sandbox accounts keyed with paycore's public test
-    key stand beside others: for a sandbox only, never in production.
+    ``allow_public_test_keys`` (``SHOP_ALLOW_PUBLIC_TEST_KEYS=1``) lets sandbox accounts
+    keyed with paycore's public test key stand beside others: for a sandbox only,
+    never in production.
     """
 
     database: Path
     store: str
     base_url: str = ""
     allow_public_test_keys: bool = False
+    #: paycore's configuration file; None: paycore's own lookup (``PAYCORE_CONFIG``, else ./paycore.toml)
+    paycore_config: Path | None = None
 
     @classmethod
     def from_environment(cls) -> ShopSettings:

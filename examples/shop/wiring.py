@@ -41,7 +41,9 @@ class Shop:
 
     def __init__(self, settings: ShopSettings) -> None:
         self.settings = settings
-        self.accounts = paycore.Accounts.from_config(allow_public_test_keys=settings.allow_public_test_keys)
+        self.accounts = paycore.Accounts.from_config(
+            settings.paycore_config, allow_public_test_keys=settings.allow_public_test_keys
+        )
         self.orders = OrderBook(settings.database)
         self.handler = paycore.NotificationHandler(
             self.accounts,
