@@ -6,6 +6,7 @@
     python3 .ci/dev.py lint     # ruff check, ruff format --check, mypy --strict
     python3 .ci/dev.py docs     # mkdocs build --strict
     python3 .ci/dev.py bench    # the benchmarks, with their baselines
+    python3 .ci/dev.py shop     # the example shop on a sandbox, to click through (--provider NAME)
 
 Needs only Python 3.11+ with pip and venv. The environment lives in ./.venv
 (or $PAYCORE_VENV) and is reinstalled whenever a pyproject.toml changes.
@@ -74,6 +75,7 @@ JOBS: dict[str, list[list[str]]] = {
     ],
     "docs": [["mkdocs", "build", "--strict", "--config-file", "docs/mkdocs.yml", "--site-dir", str(VENV / "site")]],
     "bench": [["python", "benchmarks/run.py"]],
+    "shop": [["python", "-m", "examples.shop"]],
 }
 
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from examples.shop.app import create_app
 from examples.shop.orders import ShopOrder
+from examples.shop.sandbox_config import paycore_toml
 from examples.shop.settings import ShopSettings
 from paycore.provider import Operation
 from paycore.sandbox import Sandbox, SandboxOptions, make_sandbox
@@ -29,14 +29,6 @@ PROVIDERS = ("juhe", "epay", "alipay", "wechatpay")
 ROOT = Path(__file__).resolve().parents[2]
 #: the shop's handler, as an operator names it to ``paycore reconcile``
 _HANDLER = "examples.shop.wiring:make_handler"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
 class ShopWorld:
@@ -68,12 +60,8 @@ class ShopWorld:
 
     def configure(self, *, default: str) -> None:
         """Write paycore.toml as a merchant would: one account per gateway, ``default`` naming one."""
-        blocks = [f"default = {_toml(default)}\n"]
-        for name, sandbox in self.sandboxes.items():
-            lines = [f"[accounts.{name}]", f"provider = {_toml(name)}"]
-            lines += [f"{key} = {_toml(value)}" for key, value in sandbox.account_settings().items()]
-            blocks.append("\n".join(lines) + "\n")
-        self.config.write_text("\n".join(blocks), encoding="utf-8")
+        accounts = {name: {"provider": name, **sandbox.account_settings()} for name, sandbox in self.sandboxes.items()}
+        self.config.write_text(paycore_toml(default, accounts), encoding="utf-8")
 
     def start(self, port: int = 0) -> str:
         self._app = create_app(self.settings)
