@@ -45,15 +45,17 @@ class Shop:
             settings.paycore_config, allow_public_test_keys=settings.allow_public_test_keys
         )
         self.orders = OrderBook(settings.database)
+        self.store = store_for(settings.store)
         self.handler = paycore.NotificationHandler(
-            self.accounts,
-            lookup=self.orders.record,
-            on_paid=self.orders.paid,
-            store=store_for(settings.store),
+            self.accounts, lookup=self.orders.record, on_paid=self.orders.paid, store=self.store
         )
 
     def close(self) -> None:
+        """Close the gateways' connections and the store's (Redis and PostgreSQL hold a pool)."""
         self.accounts.close()
+        close_store = getattr(self.store, "close", None)
+        if close_store is not None:
+            close_store()
 
     def channels(self) -> list[paycore.Channel]:
         """The default account's channels the shop can fill an order for, QR codes first."""

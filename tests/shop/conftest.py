@@ -34,7 +34,7 @@ _HANDLER = "examples.shop.wiring:make_handler"
 class ShopWorld:
     """A provider's sandbox, another provider's (for switching), and the shop configured to pay through them."""
 
-    def __init__(self, provider: str, folder: Path) -> None:
+    def __init__(self, provider: str, folder: Path, *, store: str | None = None) -> None:
         self.provider = provider
         self.other = "epay" if provider != "epay" else "juhe"
         self.folder = folder
@@ -46,7 +46,7 @@ class ShopWorld:
         self.config = folder / "paycore.toml"
         self.settings = ShopSettings(
             database=folder / "shop.db",
-            store=str(folder / "shop-payments.db"),
+            store=store or str(folder / "shop-payments.db"),
             allow_public_test_keys=True,
             paycore_config=self.config,
         )
