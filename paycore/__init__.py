@@ -22,6 +22,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from paycore._version import VERSION
+
 if TYPE_CHECKING:
     from paycore._accounts import Accounts, AsyncAccounts
     from paycore._answers import DEFAULT_MAX_ANSWER_BYTES
@@ -76,7 +78,7 @@ if TYPE_CHECKING:
     from paycore.signatures import SignatureCandidate, SignatureExplanation
 
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "DEFAULT_DEADLINE",

@@ -27,6 +27,7 @@ import stevedore
 import stevedore.exception
 from stevedore.extension import error_on_conflict
 
+from paycore._compatibility import check_compatible
 from paycore._discovery import TESTING_ENV, TESTING_GROUP, installed_providers, searched_groups
 from paycore._sandbox_key import PUBLIC_SANDBOX_KEY
 from paycore._sandbox_protocol import Sandbox, SandboxOptions
@@ -48,6 +49,7 @@ def load_provider_class(name: str) -> type[Provider[Any]]:
     """Import the provider class registered under ``name``, and only that one."""
     groups = searched_groups()
     for group in groups:
+        check_compatible(name, group)  # before importing it: a provider for another paycore may not even import
         try:
             manager: stevedore.DriverManager[Any] = stevedore.DriverManager(
                 namespace=group,

@@ -12,6 +12,7 @@ from pathlib import Path
 from string import Template
 
 from paycore._discovery import installed_providers
+from paycore._version import VERSION
 from paycore.errors import InvalidRequest
 
 __all__ = ["default_target", "new_provider"]
@@ -25,13 +26,13 @@ build-backend = "hatchling.build"
 
 [project]
 name = "$distribution"
-version = "0.1.0"
+version = "$version"
 description = "paycore provider for the $name payment gateway."
 readme = "README.md"
 requires-python = ">=3.11"
 license = "MIT"
 dependencies = [
-    "paycore>=0.1",
+    "paycore>=$paycore_floor,<$paycore_ceiling",
     "httpx>=0.27",
     "pydantic>=2.7",
 ]
@@ -283,9 +284,19 @@ pays through it.
 """
 
 
+def _series(version: str) -> tuple[str, str]:
+    """The paycore range a provider built against ``version`` declares: this minor series (``0.1``, ``0.2``)."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"{major}.{minor}", f"{major}.{minor + 1}"
+
+
 def _names(name: str) -> dict[str, str]:
     camel = "".join(part.capitalize() for part in name.split("_"))
+    floor, ceiling = _series(VERSION)
     return {
+        "paycore_floor": floor,
+        "paycore_ceiling": ceiling,
+        "version": VERSION,
         "name": name,
         "camel": camel,
         "cls": f"{camel}Provider",

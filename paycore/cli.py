@@ -2,6 +2,7 @@
 
 ::
 
+    paycore --version                    # paycore's version and each installed provider's
     paycore providers [--json]
     paycore accounts [--json]
     paycore create --amount 9.90 --channel alipay_qr --subject Tea \\
@@ -47,6 +48,19 @@ def _exit_code(exc: errors.PaycoreError) -> int:
     return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)
 
 
+class _Versions(argparse.Action):
+    """``--version``: paycore's and every installed provider distribution's, without importing a provider."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from paycore._cli_providers import versions  # the only command that needs it, imported when used
+
+        print(versions())
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS lets the options stand before or after the subcommand.
@@ -63,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="paycore", description="Take payments through any paycore provider.", parents=[common]
+    )
+    parser.add_argument(
+        "--version", action=_Versions, help="show paycore's version and each installed provider's, then exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
