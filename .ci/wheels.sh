@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 
 distributions=(. providers/juhe providers/epay providers/alipay providers/wechatpay)
 # The lowest release of each direct dependency that paycore's ranges admit (pyproject.toml).
-lowest=("httpx==0.27.0" "pydantic==2.7.0" "pluggy==1.5.0" "stevedore==5.2.0" "packaging==23.0")
+lowest=("httpx==0.27.0" "pydantic==2.7.0" "pluggy==1.5.0" "stevedore==5.6.0" "packaging==23.0")
 
 echo "-- build and check"
 python3 -m venv "$work/tools"
