@@ -1,54 +1,77 @@
-"""Run the shop on a provider's embedded sandbox, for a person to click through: ``python -m examples.shop``.
+"""Run the shop on the embedded sandboxes, for a person to click through: ``python -m examples.shop``.
 
-    python3 .ci/dev.py shop                       # juhe
-    python3 .ci/dev.py shop --provider wechatpay
+    python3 .ci/dev.py shop                                 # pays through juhe's sandbox
+    python3 .ci/dev.py shop --provider wechatpay            # ... or another provider's
+    python3 .ci/dev.py shop --data shop-data                # keep orders and paycore.toml between runs
 
-It starts the provider's sandbox, writes the ``paycore.toml`` a merchant would (one
-account named after the provider, ``default`` pointing at it) in a temporary
-folder with the shop's database and store, serves the shop, prints its URL, and
-stops everything on Ctrl-C.
+It starts a sandbox for every provider paycore ships, writes the ``paycore.toml``
+a merchant would (an account per provider, ``default`` naming one), serves the
+shop, prints its URL and its admin password, and stops everything on Ctrl-C (or
+SIGTERM). With ``--data DIR`` the orders, the store and ``paycore.toml`` stay in
+DIR: edit ``default`` there, start again, and new orders go through that provider
+(the sandboxes are new each run, so their accounts' settings are rewritten).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import secrets
+import signal
 import tempfile
 from pathlib import Path
+from types import FrameType
 
-from examples.shop.app import create_app
-from examples.shop.sandbox_config import paycore_toml
+from examples.shop.local import PROVIDERS, serve, start_sandboxes, write_config
 from examples.shop.settings import ShopSettings
-from paycore.sandbox import SandboxOptions, make_sandbox
-from paycore.testing import LoopbackServer
+
+_DEFAULT_LINE = re.compile(r'^default = "([a-z0-9_]+)"$', re.MULTILINE)
+
+
+def _stop(signal_number: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # the same clean stop as Ctrl-C: sandboxes stopped, their key folders removed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m examples.shop", description=__doc__.split("\n")[0])
-    parser.add_argument("--provider", default="juhe", help="the provider whose sandbox the shop pays through")
+    parser.add_argument("--provider", default="juhe", help="the default account's provider (a new paycore.toml)")
+    parser.add_argument("--data", type=Path, help="keep orders, store and paycore.toml in this folder")
     parser.add_argument("--port", type=int, default=8080, help="the shop's port on 127.0.0.1 (0: any free one)")
-    parser.add_argument("--profile", default="fast", help="the sandbox's notification schedule")
     options = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="paycore-shop-") as folder,
-        make_sandbox(options.provider, SandboxOptions(profile=options.profile)) as sandbox,
-    ):
-        config = Path(folder) / "paycore.toml"
-        account = {"provider": options.provider, **sandbox.account_settings()}
-        config.write_text(paycore_toml(options.provider, {options.provider: account}), encoding="utf-8")
-        settings = ShopSettings(
-            database=Path(folder) / "shop.db",
-            store=str(Path(folder) / "shop-payments.db"),
-            allow_public_test_keys=True,
-            paycore_config=config,
-        )
-        app = create_app(settings)
-        server = LoopbackServer.asgi(app, port=options.port)
-        print(f"the shop: {server.url}  (paying through the {options.provider!r} sandbox at {sandbox.url})")
-        print(f"its orders: {server.url}/admin; its paycore.toml: {config}; Ctrl-C to stop", flush=True)
+    signal.signal(signal.SIGTERM, _stop)
+    with tempfile.TemporaryDirectory(prefix="paycore-shop-") as scratch:
+        folder = options.data or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "paycore.toml"
+        kept = _DEFAULT_LINE.search(config.read_text(encoding="utf-8")) if config.exists() else None
+        default = kept.group(1) if kept else options.provider
+        sandboxes = start_sandboxes(sorted(set(PROVIDERS) | {default}))
         try:
-            server.serve_forever()
+            write_config(config, default, sandboxes)
+            admin_token = secrets.token_urlsafe(12)
+            server, app = serve(
+                lambda url: ShopSettings(
+                    database=folder / "shop.db",
+                    store=str(folder / "shop-payments.db"),
+                    base_url=url,
+                    admin_token=admin_token,
+                    allow_public_test_keys=True,
+                    paycore_config=config,
+                ),
+                port=options.port,
+            )
+            print(f"the shop: {server.url}  (new orders go through {default!r}; every sandbox on its own port)")
+            print(f"its admin pages: {server.url}/admin  (user admin, password {admin_token})")
+            print(f"its paycore.toml: {config}; Ctrl-C to stop", flush=True)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                print("stopped")
+            finally:
+                app.state.shop.close()
         finally:
-            app.state.shop.close()
+            for sandbox in sandboxes.values():
+                sandbox.stop()
 
 
 if __name__ == "__main__":

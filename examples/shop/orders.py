@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pydantic
+
 import paycore
 
 __all__ = ["OrderBook", "ShopOrder"]
@@ -34,6 +36,13 @@ CREATE TABLE IF NOT EXISTS orders (
 """
 
 
+_COLUMNS = (
+    "order_id, sku, amount, currency, account, channel, status, next_action, transaction_id, paid_amount, applied,"
+    " refund_id, refund_status"
+)
+_NEXT_ACTION: pydantic.TypeAdapter[paycore.NextAction] = pydantic.TypeAdapter(paycore.NextAction)
+
+
 @dataclass(frozen=True)
 class ShopOrder:
     order_id: str
@@ -41,14 +50,14 @@ class ShopOrder:
     amount: Decimal
     currency: str
     account: str
-    channel: str
+    channel: paycore.Channel
     status: paycore.PaymentStatus
-    next_action: str | None
+    next_action: paycore.NextAction | None
     transaction_id: str | None
     paid_amount: Decimal | None
     applied: int
     refund_id: str | None
-    refund_status: str | None
+    refund_status: paycore.RefundStatus | None
 
     def record(self) -> paycore.OrderRecord:
         """What the notification handler checks a payment against."""
@@ -130,11 +139,7 @@ class OrderBook:
 
     def get(self, order_id: str) -> ShopOrder | None:
         with self._connection() as connection:
-            row = connection.execute(
-                "SELECT order_id, sku, amount, currency, account, channel, status, next_action, transaction_id,"
-                " paid_amount, applied, refund_id, refund_status FROM orders WHERE order_id = ?",
-                (order_id,),
-            ).fetchone()
+            row = connection.execute(f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()  # noqa: S608  # a constant
         return None if row is None else _order(row)
 
     def record(self, order_id: str) -> paycore.OrderRecord | None:
@@ -144,10 +149,7 @@ class OrderBook:
 
     def all(self) -> list[ShopOrder]:
         with self._connection() as connection:
-            rows = connection.execute(
-                "SELECT order_id, sku, amount, currency, account, channel, status, next_action, transaction_id,"
-                " paid_amount, applied, refund_id, refund_status FROM orders ORDER BY created_at DESC"
-            ).fetchall()
+            rows = connection.execute(f"SELECT {_COLUMNS} FROM orders ORDER BY created_at DESC").fetchall()  # noqa: S608
         return [_order(row) for row in rows]
 
     def pending_ids(self) -> list[str]:
@@ -181,12 +183,12 @@ def _order(row: tuple[object, ...]) -> ShopOrder:
         amount=Decimal(str(amount)),
         currency=str(currency),
         account=str(account),
-        channel=str(channel),
+        channel=paycore.Channel(str(channel)),
         status=paycore.PaymentStatus(str(status)),
-        next_action=None if action is None else str(action),
+        next_action=None if action is None else _NEXT_ACTION.validate_json(str(action)),
         transaction_id=None if transaction is None else str(transaction),
         paid_amount=None if paid is None else Decimal(str(paid)),
         applied=int(str(applied)),
         refund_id=None if refund_id is None else str(refund_id),
-        refund_status=None if refund is None else str(refund),
+        refund_status=None if refund is None else paycore.RefundStatus(str(refund)),
     )

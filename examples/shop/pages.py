@@ -72,9 +72,9 @@ def _next_step(order: ShopOrder, action: paycore.NextAction | None) -> str:
     return "<p>Nothing for the buyer to do: the gateway settles the order.</p>"
 
 
-def pay_page(order: ShopOrder, action: paycore.NextAction | None) -> str:
+def pay_page(order: ShopOrder) -> str:
     state = f"<p>Order {escape(order.order_id)}: <b id='status'>{escape(order.status.value)}</b></p>"
-    return _page(f"Pay ¥{order.amount}", state + _next_step(order, action) + _POLL)
+    return _page(f"Pay ¥{order.amount}", state + _next_step(order, order.next_action) + _POLL)
 
 
 def order_page(order: ShopOrder, claimed: paycore.BrowserReturn | None) -> str:
@@ -90,22 +90,28 @@ def order_page(order: ShopOrder, claimed: paycore.BrowserReturn | None) -> str:
     return _page("Your order", body)
 
 
-def admin_page(orders: Iterable[tuple[ShopOrder, bool]], message: str = "") -> str:
+def admin_page(orders: Iterable[tuple[ShopOrder, str | None]], message: str = "") -> str:
+    """Every order; a Refund form (carrying its order's refund token) where the order can be refunded."""
     rows = "".join(
         f"<tr id='order-{escape(order.order_id)}'><td>{escape(order.order_id)}</td><td>{escape(order.account)}</td>"
         f"<td>¥{order.amount}</td><td class='status'>{escape(order.status.value)}</td><td>{order.applied}</td>"
-        f"<td>{escape(order.refund_status or '')}</td><td>"
+        f"<td>{escape(order.refund_status.value if order.refund_status else '')}</td><td>"
         + (
             f'<form method="post" action="/admin/orders/{escape(order.order_id)}/refund">'
+            f'<input type="hidden" name="token" value="{escape(token)}">'
             f'<button id="refund-{escape(order.order_id)}">Refund</button></form>'
-            if refundable
+            if token is not None
             else ""
         )
         + "</td></tr>"
-        for order, refundable in orders
+        for order, token in orders
     )
     head = (
         "<tr><th>order</th><th>account</th><th>amount</th><th>status</th><th>applied</th><th>refund</th><th></th></tr>"
     )
     note = f"<p id='message'>{escape(message)}</p>" if message else ""
-    return _page("Orders", f"{note}<table>{head}{rows}</table>")
+    reconcile = (
+        '<form method="post" action="/admin/reconcile"><button id="reconcile">Ask the gateways about every '
+        "pending order</button></form>"
+    )
+    return _page("Orders", f"{note}<table>{head}{rows}</table>{reconcile}")

@@ -6,19 +6,23 @@ loads the same handler the shop serves, from the same environment.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import threading
+import time
 
 import paycore
 from examples.shop.catalog import Product
 from examples.shop.orders import OrderBook, ShopOrder
 from examples.shop.settings import ShopSettings
+from paycore.handler import ReconcileResult
 from paycore.stores import NotificationStore
 from paycore.stores.sqlite import SQLiteStore
 
-__all__ = ["NOTIFY_PATH", "Shop", "make_handler", "store_for"]
+__all__ = ["NOTIFY_PATH", "QUERY_INTERVAL", "Shop", "make_handler", "store_for"]
 
 #: where gateways notify: ``/pay/notify/<account>`` (the account in the path verifies)
 NOTIFY_PATH = "/pay/notify"
+#: seconds between two queries of one order from its return page: anyone can reload that page
+QUERY_INTERVAL = 5.0
 #: order fields the shop can fill in itself; a channel needing others (a payer's openid) is not offered
 _FIELDS_THE_SHOP_HAS = frozenset({"client_ip"})
 
@@ -40,7 +44,6 @@ class Shop:
     """Accounts from ``paycore.toml``, the orders, and the handler that applies payments to them exactly once."""
 
     def __init__(self, settings: ShopSettings) -> None:
-        self.settings = settings
         self.accounts = paycore.Accounts.from_config(
             settings.paycore_config, allow_public_test_keys=settings.allow_public_test_keys
         )
@@ -49,6 +52,8 @@ class Shop:
         self.handler = paycore.NotificationHandler(
             self.accounts, lookup=self.orders.record, on_paid=self.orders.paid, store=self.store
         )
+        self._queried: dict[str, float] = {}
+        self._queried_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the gateways' connections and the store's (Redis and PostgreSQL hold a pool)."""
@@ -84,12 +89,25 @@ class Shop:
         payment = gateway.create(order)
         self.orders.created(order.order_id, payment.next_action)
         found = self.orders.get(order.order_id)
-        assert found is not None  # just stored
+        if found is None:
+            raise paycore.PaycoreError(f"order {order.order_id} vanished from the shop's database")
         return found
+
+    def _may_query(self, order_id: str) -> bool:
+        """At most one query of an order per `QUERY_INTERVAL`, however often its return page is loaded."""
+        now = time.monotonic()
+        with self._queried_lock:
+            if now - self._queried.get(order_id, -QUERY_INTERVAL) < QUERY_INTERVAL:
+                return False
+            self._queried[order_id] = now
+            if len(self._queried) > 10_000:  # forget the oldest: a bounded memory, whatever the traffic
+                for stale in sorted(self._queried, key=self._queried.__getitem__)[:5_000]:
+                    del self._queried[stale]
+            return True
 
     def confirm(self, order: ShopOrder) -> ShopOrder:
         """Ask the order's own account when no notification has settled it yet; apply what it says, once."""
-        if order.status is not paycore.PaymentStatus.PENDING:
+        if order.status is not paycore.PaymentStatus.PENDING or not self._may_query(order.order_id):
             return order
         payment = self.accounts[order.account].query(order.order_id)
         if payment.status is paycore.PaymentStatus.PAID:
@@ -109,11 +127,14 @@ class Shop:
         return refund
 
     def refunds_possible(self, order: ShopOrder) -> bool:
-        operations = self.accounts[order.account].capabilities.operations
-        return paycore.Operation.REFUND in operations and order.status is paycore.PaymentStatus.PAID
+        """Paid, and its account (still configured) can refund: its provider has the refund operation."""
+        if order.status is not paycore.PaymentStatus.PAID or order.account not in self.accounts:
+            return False
+        return paycore.Operation.REFUND in self.accounts[order.account].capabilities.operations
 
-    def total_paid(self) -> Decimal:
-        return sum((order.amount for order in self.orders.all() if order.applied), Decimal(0))
+    def reconcile_pending(self) -> list[ReconcileResult]:
+        """Ask the gateways about every pending order and apply what they say (lost or refused notifications)."""
+        return self.handler.reconcile(self.orders.pending_ids())
 
 
 def make_handler() -> paycore.NotificationHandler:

@@ -17,18 +17,18 @@ from typing import Any
 import httpx
 import pytest
 
-from examples.shop.app import create_app
+from examples.shop.local import serve, start_sandboxes, write_config
 from examples.shop.orders import ShopOrder
-from examples.shop.sandbox_config import paycore_toml
 from examples.shop.settings import ShopSettings
 from paycore.provider import Operation
-from paycore.sandbox import Sandbox, SandboxOptions, make_sandbox
+from paycore.sandbox import Sandbox
 from paycore.testing import LoopbackServer
 
 PROVIDERS = ("juhe", "epay", "alipay", "wechatpay")
 ROOT = Path(__file__).resolve().parents[2]
 #: the shop's handler, as an operator names it to ``paycore reconcile``
 _HANDLER = "examples.shop.wiring:make_handler"
+ADMIN_TOKEN = "admin-password-of-the-tests"
 
 
 class ShopWorld:
@@ -38,34 +38,29 @@ class ShopWorld:
         self.provider = provider
         self.other = "epay" if provider != "epay" else "juhe"
         self.folder = folder
-        self.sandboxes: dict[str, Sandbox] = {}
-        for name in (provider, self.other):
-            sandbox = make_sandbox(name, SandboxOptions(profile="fast"))
-            sandbox.start()
-            self.sandboxes[name] = sandbox
+        self.store = store or str(folder / "shop-payments.db")
+        self.sandboxes: dict[str, Sandbox] = start_sandboxes((provider, self.other))
         self.config = folder / "paycore.toml"
-        self.settings = ShopSettings(
-            database=folder / "shop.db",
-            store=store or str(folder / "shop-payments.db"),
-            allow_public_test_keys=True,
-            paycore_config=self.config,
-        )
         self._server: LoopbackServer | None = None
         self._app: Any = None
-        self.configure(default=provider)
+        write_config(self.config, self.provider, self.sandboxes)
 
     @property
     def sandbox(self) -> Sandbox:
         return self.sandboxes[self.provider]
 
-    def configure(self, *, default: str) -> None:
-        """Write paycore.toml as a merchant would: one account per gateway, ``default`` naming one."""
-        accounts = {name: {"provider": name, **sandbox.account_settings()} for name, sandbox in self.sandboxes.items()}
-        self.config.write_text(paycore_toml(default, accounts), encoding="utf-8")
+    def settings(self, url: str) -> ShopSettings:
+        return ShopSettings(
+            database=self.folder / "shop.db",
+            store=self.store,
+            base_url=url,
+            admin_token=ADMIN_TOKEN,
+            allow_public_test_keys=True,
+            paycore_config=self.config,
+        )
 
     def start(self, port: int = 0) -> str:
-        self._app = create_app(self.settings)
-        self._server = LoopbackServer.asgi(self._app, port=port)
+        self._server, self._app = serve(self.settings, port=port)
         self._server.start()
         return self.url
 
@@ -79,7 +74,7 @@ class ShopWorld:
         """The merchant edits ``default`` and restarts the shop: same address, database and store."""
         port = int(self.url.rsplit(":", 1)[1])
         self.stop()
-        self.configure(default=default)
+        write_config(self.config, default, self.sandboxes)
         return self.start(port)
 
     @property
@@ -103,13 +98,18 @@ class ShopWorld:
         assert answer.status_code == 303, answer.text
         return self.order(answer.headers["location"].split("/")[2])
 
+    def admin(self) -> httpx.Client:
+        """A client logged in to the admin pages."""
+        return httpx.Client(base_url=self.url, auth=("admin", ADMIN_TOKEN), follow_redirects=True)
+
     def reconcile(self, *order_ids: str) -> subprocess.CompletedProcess[str]:
         """``paycore reconcile`` pointed at the shop's handler, in a process of its own, as an operator runs it."""
         env = {
             **{name: value for name, value in os.environ.items() if not name.startswith(("PAYCORE_", "SHOP_"))},
             "PAYCORE_CONFIG": str(self.config),
-            "SHOP_DATABASE": str(self.settings.database),
-            "SHOP_STORE": self.settings.store,
+            "SHOP_BASE_URL": self.url,
+            "SHOP_DATABASE": str(self.folder / "shop.db"),
+            "SHOP_STORE": self.store,
             "SHOP_ALLOW_PUBLIC_TEST_KEYS": "1",
         }
         return subprocess.run(
