@@ -250,6 +250,19 @@ class MockWechatpay:
         response = self.reply(answer)
         return response if self.after is None else self.after(response)
 
+    def replay_first_answer(self) -> None:
+        """From the second request on, a man in the middle answers with the first answer again, byte for byte."""
+        captured: list[httpx.Response] = []
+
+        def replay(response: httpx.Response) -> httpx.Response:
+            if not captured:
+                captured.append(response)
+                return response
+            first = captured[0]
+            return httpx.Response(first.status_code, content=first.content, headers=first.headers)
+
+        self.after = replay
+
     def authorization_problem(self, request: httpx.Request) -> str | None:
         found = _AUTHORIZATION.match(request.headers.get("authorization", ""))
         if found is None:

@@ -291,16 +291,7 @@ def test_an_answer_replayed_to_another_request_is_refused(paycore_any_gateway, m
     # A genuine signed answer captured once (a paid query) and replayed by a man in the middle to a later
     # request: its nonce was seen, so it is refused, whatever method or order it is replayed to.
     mock_wechatpay.answers["GET", _QUERY] = (200, wx.transaction())
-    captured: list[httpx.Response] = []
-
-    def replay(response: httpx.Response) -> httpx.Response:
-        if not captured:
-            captured.append(response)
-            return response
-        first = captured[0]
-        return httpx.Response(first.status_code, content=first.content, headers=first.headers)
-
-    mock_wechatpay.after = replay
+    mock_wechatpay.replay_first_answer()
     gateway = paycore_any_gateway()
     assert gateway.query("WX20261205001").status is PaymentStatus.PAID
     with pytest.raises(paycore.SignatureError, match="replays"):
@@ -407,16 +398,7 @@ def test_a_signed_refusal_replayed_to_other_queries_is_refused(paycore_any_gatew
     # One genuine signed ORDER_NOT_EXIST names no order: replayed, it would say "no such order" of every
     # order (a paid one included) for five minutes. Its nonce is spent like an answer's.
     mock_wechatpay.answers["GET", _QUERY] = (404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
-    captured: list[httpx.Response] = []
-
-    def replay(response: httpx.Response) -> httpx.Response:
-        if not captured:
-            captured.append(response)
-            return response
-        first = captured[0]
-        return httpx.Response(first.status_code, content=first.content, headers=first.headers)
-
-    mock_wechatpay.after = replay
+    mock_wechatpay.replay_first_answer()
     gateway = paycore_any_gateway()
     with pytest.raises(paycore.OrderNotFound):
         gateway.query("WX20261205001")
