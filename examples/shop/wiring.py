@@ -15,6 +15,8 @@ from examples.shop.orders import OrderBook, ShopOrder
 from examples.shop.settings import ShopSettings
 from paycore.handler import ReconcileResult
 from paycore.stores import NotificationStore
+from paycore.stores.postgres import PostgresStore
+from paycore.stores.redis import RedisStore
 from paycore.stores.sqlite import SQLiteStore
 
 __all__ = ["NOTIFY_PATH", "QUERY_INTERVAL", "Shop", "make_handler", "store_for"]
@@ -29,13 +31,10 @@ _FIELDS_THE_SHOP_HAS = frozenset({"client_ip"})
 
 def store_for(location: str) -> NotificationStore:
     """The handler's store: a SQLite path (the default), or a ``redis://`` or ``postgresql://`` URL."""
+    # Each store imports its driver (redis, psycopg) when made: a shop on SQLite needs neither installed.
     if location.startswith(("redis://", "rediss://")):
-        from paycore.stores.redis import RedisStore  # only a shop on Redis needs the redis package
-
         return RedisStore(url=location)
     if location.startswith(("postgresql://", "postgres://")):
-        from paycore.stores.postgres import PostgresStore  # likewise psycopg
-
         return PostgresStore(location)
     return SQLiteStore(location)
 

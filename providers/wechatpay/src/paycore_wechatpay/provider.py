@@ -33,7 +33,6 @@ from paycore_wechatpay._notifications import (
 from paycore_wechatpay._orders import (
     ENDPOINTS,
     checked_order_id,
-    checked_refund_id,
     fen,
     next_action,
     order_body,
@@ -211,7 +210,7 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
             )
         body: dict[str, Any] = {
             "out_trade_no": checked_order_id(order_id),
-            "out_refund_no": checked_refund_id(refund_id),
+            "out_refund_no": refund_id,
             "amount": {"refund": fen(amount, "refunds"), "total": fen(order_amount, "orders"), "currency": "CNY"},
         }
         if self.settings.refund_notify_url is not None:
@@ -228,7 +227,7 @@ class WechatpayProvider(paycore.Provider[WechatpaySettings]):
 
     @paycore.hookimpl
     def query_refund(self, order_id: str, refund_id: str) -> paycore.Flow[paycore.Refund]:
-        path = f"/v3/refund/domestic/refunds/{checked_refund_id(refund_id)}"
+        path = f"/v3/refund/domestic/refunds/{refund_id}"  # refund_id: the core's REFUND_ID_PATTERN
         data = yield from self._call("GET", path, what="refund query")
         return self._refund(data, order_id, refund_id)
 
